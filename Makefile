@@ -1,0 +1,51 @@
+# The workbook's commands. Each sets itself up: a .venv with the pinned stack, made when missing
+# and refreshed when requirements change; fast when already set up.
+#   make lab      open JupyterLab on notebooks/
+#   make test     unit tests + every notebook under nbval (fast mode): what CI runs
+#   make execute  re-run every notebook in place, full mode, restart-and-run-all
+#   make data     find or fetch Fashion-MNIST and say where it came from
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PATH := $(abspath $(BIN)):$(PATH)
+NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
+
+.PHONY: lab test execute data setup lint clean-cache
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 (or run make PYTHON=/path/to/python3.11)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "$(PYTHON) is not Python 3.11; the pinned TensorFlow stack needs 3.11"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab --notebook-dir=notebooks
+
+test: $(STAMP)
+	WORKBOOK_FAST=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --sanitize-with tests/nbval_sanitize.cfg
+
+execute: $(STAMP)
+	@for nb in $(NOTEBOOKS); do \
+		echo "executing $$nb (full mode)"; \
+		WORKBOOK_FAST=0 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
+			--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.kernel_name=python3 \
+			--NotebookClient.record_timing=False "$$nb" || exit 1; \
+		$(BIN)/python tests/hygiene.py --strip-metadata "$$nb" || exit 1; \
+	done
+
+data: $(STAMP)
+	$(BIN)/python -m helpers.data
+
+lint: $(STAMP)
+	$(BIN)/ruff check helpers tests notebooks
+
+clean-cache:
+	@echo "This deletes data/cache (trained baselines, downloaded data, your results log)."
+	rm -rf data/cache
