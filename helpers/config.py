@@ -1,0 +1,187 @@
+"""Configuration every lesson shares: Keras 2 for TF-MOT, quiet start-up, paths, mode, seeds.
+
+This module must run before TensorFlow is imported anywhere (``helpers/__init__`` imports it
+first), because two of its settings only take effect at TensorFlow's first import:
+
+* ``TF_USE_LEGACY_KERAS=1`` makes ``tf.keras`` the Keras 2 implementation (``tf_keras``).
+  TF-MOT 0.8 cannot prune or quantize Keras 3 models (lesson 01 shows the error).
+* ``TF_CPP_MIN_LOG_LEVEL=3`` quiets TensorFlow's C++ logging. Some lines (the absl banner,
+  the CUDA stub, oneDNN) are written to file descriptor 2 before that setting applies; inside
+  a notebook kernel we send descriptor 2 to a log file so they never reach cell outputs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+os.environ["TF_USE_LEGACY_KERAS"] = "1"
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CACHE_DIR = PROJECT_ROOT / "data" / "cache"
+NATIVE_LOG_NAME = "tensorflow-native.log"
+
+
+class WorkbookConfigError(ValueError):
+    """A setting the workbook cannot work with; the message says which values are accepted."""
+
+
+# ----------------------------------------------------------------------------- mode
+
+_TRUE = {"1", "true", "yes", "on", "fast"}
+_FALSE = {"", "0", "false", "no", "off", "full"}
+
+
+def parse_fast(value: str | None) -> bool:
+    """Read ``WORKBOOK_FAST``: unset or 0/false/no/off/full -> full mode; 1/true/yes/on/fast -> fast."""
+    if value is None:
+        return False
+    text = value.strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise WorkbookConfigError(
+        f"WORKBOOK_FAST={value!r} is not understood. Use WORKBOOK_FAST=1 for fast mode "
+        "(a class-balanced subset, few epochs: what CI runs) or WORKBOOK_FAST=0 (or leave it "
+        "unset) for full mode. Accepted: 1/0, true/false, yes/no, on/off, fast/full."
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class Mode:
+    """What fast and full mode change. Epochs live in ``models.BASELINE_EPOCHS``."""
+
+    fast: bool
+    train_per_class: int | None  # None = the whole training set
+    test_per_class: int | None
+
+    @property
+    def name(self) -> str:
+        return "fast" if self.fast else "full"
+
+
+FAST_MODE = Mode(fast=True, train_per_class=1000, test_per_class=200)
+FULL_MODE = Mode(fast=False, train_per_class=None, test_per_class=None)
+
+
+def current_mode() -> Mode:
+    """The mode set by ``WORKBOOK_FAST`` now (read each call, so tests can change it)."""
+    return FAST_MODE if parse_fast(os.environ.get("WORKBOOK_FAST")) else FULL_MODE
+
+
+# ----------------------------------------------------------------------------- cache dir
+
+_cache_dir: Path | None = None
+
+
+def _is_writable_dir(path: Path) -> bool:
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
+            pass
+        return True
+    except OSError:
+        return False
+
+
+def cache_dir() -> Path:
+    """Where datasets, trained baselines and the results log live (``data/cache`` by default).
+
+    ``WORKBOOK_CACHE`` overrides it. If the directory cannot be written, the workbook keeps
+    working in a temporary directory for this session and says so once, with the fix.
+    """
+    global _cache_dir
+    wanted = Path(os.environ.get("WORKBOOK_CACHE") or DEFAULT_CACHE_DIR)
+    if _cache_dir is not None and _cache_dir == wanted:
+        return _cache_dir
+    if _is_writable_dir(wanted):
+        _cache_dir = wanted
+        return wanted
+    fallback = Path(tempfile.mkdtemp(prefix="workbook-cache-"))
+    warnings.warn(
+        f"The cache directory {display_path(wanted)} cannot be written, so trained models and "
+        f"results go to a temporary directory for this session only ({fallback}); they will "
+        "be gone when it ends. Fix: make it writable (e.g. `chmod u+w data/cache`) or point "
+        "WORKBOOK_CACHE at a writable directory, then restart the kernel.",
+        stacklevel=2,
+    )
+    _cache_dir = fallback
+    return fallback
+
+
+def reset_cache_dir() -> None:
+    """Forget the resolved cache directory (tests change ``WORKBOOK_CACHE``)."""
+    global _cache_dir
+    _cache_dir = None
+
+
+def display_path(path: Path | str) -> str:
+    """A path as a reader should see it: relative to the project when inside it."""
+    path = Path(path)
+    try:
+        return str(path.resolve().relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+# ----------------------------------------------------------------------------- quiet TensorFlow
+
+
+def in_notebook_kernel() -> bool:
+    """True inside a Jupyter kernel (ipykernel), where descriptor 2 ends up in cell outputs."""
+    ipython = sys.modules.get("IPython")
+    if ipython is None:
+        return False
+    shell = ipython.get_ipython()
+    return shell is not None and hasattr(shell, "kernel")
+
+
+_native_log: Path | None = None
+
+
+def redirect_native_stderr() -> Path | None:
+    """Send file descriptor 2 (C++ log lines) to ``<cache>/logs/tensorflow-native.log``.
+
+    Python's own warnings and tracebacks are untouched: in a kernel they travel through
+    ``sys.stderr``, not descriptor 2. Returns the log path (None if it could not be opened).
+    """
+    global _native_log
+    if _native_log is not None:
+        return _native_log
+    try:
+        log_dir = cache_dir() / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        path = log_dir / NATIVE_LOG_NAME
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    except OSError:
+        path, fd = None, os.open(os.devnull, os.O_WRONLY)
+    os.dup2(fd, 2)
+    os.close(fd)
+    _native_log = path
+    return path
+
+
+def native_log_path() -> Path | None:
+    return _native_log
+
+
+def quiet_python_logs() -> None:
+    """Silence TensorFlow's Python-side INFO/WARNING chatter; keep real errors."""
+    import logging
+
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
+    try:
+        import absl.logging
+
+        absl.logging.set_verbosity(absl.logging.ERROR)
+    except ImportError:  # pragma: no cover - absl ships with TensorFlow
+        pass
+    # Known-harmless warnings the lessons explain in prose instead (REFERENCE pitfalls 17, 21).
+    warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
+    warnings.filterwarnings("ignore", message="You are saving your model as an HDF5 file")

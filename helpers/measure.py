@@ -1,0 +1,279 @@
+"""How every lesson measures a model: one record, one table.
+
+* size: parameters, nonzero weights, bytes of the Keras file and of the TFLite flatbuffer,
+  each raw and gzipped (``gzip -9``). Pruned zeros are stored like any other number, so only
+  the gzipped size shows what pruning buys (lesson 01).
+* accuracy: through Keras and through the LiteRT interpreter (``ai_edge_litert``; the old
+  ``tf.lite.Interpreter`` is deprecated), which runs the very .tflite file you would ship.
+* latency: the LiteRT interpreter's median over many runs, one image at a time and in
+  batches of 256, including setting the input and reading the output. Never time Keras'
+  ``predict`` on one image: its per-call overhead (~60 ms) swamps the model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import html
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+LATENCY_THREADS = 1  # one thread: steadier numbers, and what a small device has
+BATCH_LATENCY = 256
+
+# Weights TF-MOT adds for its own bookkeeping; they are not model parameters.
+_BOOKKEEPING = ("mask", "threshold", "pruning_step", "optimizer_step", "_min", "_max")
+
+
+def _is_parameter(weight) -> bool:
+    name = weight.name.split("/")[-1]
+    return not any(tag in name for tag in _BOOKKEEPING)
+
+
+def count_params(model) -> int:
+    """Number of model parameters (weights and biases), TF-MOT bookkeeping excluded."""
+    return int(sum(int(np.prod(w.shape)) for w in model.weights if _is_parameter(w)))
+
+
+def count_nonzeros(model) -> int:
+    """Parameters that are not exactly zero (what pruning reduces)."""
+    return int(sum(np.count_nonzero(w.numpy()) for w in model.weights if _is_parameter(w)))
+
+
+@dataclasses.dataclass(frozen=True)
+class LayerSparsity:
+    layer: str
+    weights: int
+    nonzeros: int
+
+    @property
+    def sparsity(self) -> float:
+        return 1.0 - self.nonzeros / self.weights if self.weights else 0.0
+
+
+def layer_sparsity(model) -> list[LayerSparsity]:
+    """Per-layer kernel sparsity (biases are never pruned, so only kernels are counted)."""
+    rows = []
+    for layer in model.layers:
+        kernels = [w for w in layer.weights if "kernel" in w.name and _is_parameter(w)]
+        if kernels:
+            values = np.concatenate([k.numpy().ravel() for k in kernels])
+            rows.append(LayerSparsity(layer.name, int(values.size), int(np.count_nonzero(values))))
+    return rows
+
+
+def gzipped_size(data: bytes) -> int:
+    """Size after ``gzip -9``: what a download or an app bundle would roughly cost."""
+    return len(gzip.compress(data, compresslevel=9))
+
+
+def keras_file_bytes(model) -> bytes:
+    """The model saved as TF-MOT's tutorials save it (HDF5, no optimizer state), as bytes.
+
+    HDF5 stores weights uncompressed, like the native ``.keras`` zip (which cannot leave the
+    optimizer out), so raw vs gzipped shows the same story.
+    """
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.h5"
+        model.save(path, include_optimizer=False)
+        return path.read_bytes()
+
+
+def to_tflite(model) -> bytes:
+    """Plain float32 conversion (no optimization) - the reference every ratio is taken against."""
+    import tensorflow as tf
+
+    return tf.lite.TFLiteConverter.from_keras_model(model).convert()
+
+
+# ----------------------------------------------------------------------------- LiteRT
+
+
+def interpreter(tflite: bytes, num_threads: int | None = LATENCY_THREADS):
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Interpreter(model_content=tflite, num_threads=num_threads)
+
+
+def _quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
+    dtype = detail["dtype"]
+    if dtype == np.float32:
+        return x.astype(np.float32)
+    scale, zero_point = detail["quantization"]
+    info = np.iinfo(dtype)
+    return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(dtype)
+
+
+def _dequantize_output(y: np.ndarray, detail: dict) -> np.ndarray:
+    if detail["dtype"] == np.float32:
+        return y
+    scale, zero_point = detail["quantization"]
+    return (y.astype(np.float32) - zero_point) * scale
+
+
+def tflite_predict(tflite: bytes, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
+    """Run a .tflite model on ``x`` in batches; int8 inputs/outputs are (de)quantized for you."""
+    if len(x) == 0:
+        raise ValueError("tflite_predict got no images (x is empty).")
+    interp = interpreter(tflite, num_threads=None)
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    outputs, current = [], None
+    for start in range(0, len(x), batch_size):
+        chunk = x[start : start + batch_size]
+        if current != len(chunk):
+            interp.resize_tensor_input(inp["index"], [len(chunk), *x.shape[1:]])
+            interp.allocate_tensors()
+            current = len(chunk)
+        interp.set_tensor(inp["index"], _quantize_input(chunk, inp))
+        interp.invoke()
+        outputs.append(_dequantize_output(interp.get_tensor(out["index"]), out))
+    return np.concatenate(outputs)
+
+
+def tflite_accuracy(tflite: bytes, x: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(np.argmax(tflite_predict(tflite, x), axis=-1) == y))
+
+
+def keras_accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
+    logits = model.predict(x, batch_size=1000, verbose=0)
+    return float(np.mean(np.argmax(logits, axis=-1) == y))
+
+
+def tflite_latency(tflite: bytes, x: np.ndarray, batch: int = 1, runs: int = 200, warmup: int = 10) -> float:
+    """Median seconds per call (set input + invoke + read output) over ``runs`` calls."""
+    if runs < 1:
+        raise ValueError(f"runs must be at least 1, got {runs}")
+    interp = interpreter(tflite)
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
+    sample = np.resize(x, (batch, *x.shape[1:]))
+    interp.resize_tensor_input(inp["index"], list(sample.shape))
+    interp.allocate_tensors()
+    ready = _quantize_input(sample, inp)
+    times = []
+    for i in range(warmup + runs):
+        start = time.perf_counter()
+        interp.set_tensor(inp["index"], ready)
+        interp.invoke()
+        interp.get_tensor(out["index"])
+        if i >= warmup:
+            times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+# ----------------------------------------------------------------------------- the record
+
+
+@dataclasses.dataclass
+class Measurement:
+    """Everything a lesson reports about one model; the same columns in every lesson."""
+
+    name: str
+    params: int
+    nonzeros: int
+    tflite_bytes: int
+    tflite_gz: int
+    tflite_accuracy: float
+    latency_b1_us: float
+    latency_b256_ms: float
+    keras_accuracy: float | None = None
+    keras_bytes: int | None = None
+    keras_gz: int | None = None
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def measure(
+    name: str,
+    data,
+    model,
+    tflite: bytes | None = None,
+    runs: int = 200,
+    batch_runs: int = 20,
+) -> Measurement:
+    """Measure ``model`` on ``data``'s test set.
+
+    ``tflite`` is the flatbuffer you would ship (a quantized one, say); without it the model
+    is converted to plain float32 here. Parameters, nonzeros and the Keras columns always come
+    from the Keras ``model``; the .tflite columns from the flatbuffer.
+    """
+    if model is None:
+        raise ValueError("measure() needs the Keras model (parameters and nonzeros come from it).")
+    if tflite is None:
+        tflite = to_tflite(model)
+    keras_blob = keras_file_bytes(model)
+    return Measurement(
+        name=name,
+        params=count_params(model),
+        nonzeros=count_nonzeros(model),
+        tflite_bytes=len(tflite),
+        tflite_gz=gzipped_size(tflite),
+        tflite_accuracy=tflite_accuracy(tflite, data.x_test, data.y_test),
+        latency_b1_us=tflite_latency(tflite, data.x_test, batch=1, runs=runs) * 1e6,
+        latency_b256_ms=tflite_latency(tflite, data.x_test, batch=BATCH_LATENCY, runs=batch_runs) * 1e3,
+        keras_accuracy=keras_accuracy(model, data.x_test, data.y_test),
+        keras_bytes=len(keras_blob),
+        keras_gz=gzipped_size(keras_blob),
+    )
+
+
+# ----------------------------------------------------------------------------- the table
+
+_COLUMNS = [
+    ("model", "name", "{}"),
+    ("acc Keras", "keras_accuracy", "{:.2%}"),
+    ("acc LiteRT", "tflite_accuracy", "{:.2%}"),
+    ("params", "params", "{:,}"),
+    ("nonzeros", "nonzeros", "{:,}"),
+    ("Keras .h5", "keras_bytes", "{:,} B"),
+    (".h5 gz", "keras_gz", "{:,} B"),
+    (".tflite", "tflite_bytes", "{:,} B"),
+    (".tflite gz", "tflite_gz", "{:,} B"),
+    ("latency b=1", "latency_b1_us", "{:.0f} µs"),
+    ("latency b=256", "latency_b256_ms", "{:.2f} ms"),
+]
+
+
+class Table:
+    """Measurements as one table: HTML in JupyterLab, aligned text elsewhere."""
+
+    def __init__(self, rows: list[Measurement], note: str = ""):
+        self.rows = list(rows)
+        self.note = note or (
+            f"Accuracy on the test set. Bytes raw and gzip -9. Latency: LiteRT, median, "
+            f"{LATENCY_THREADS} thread, input set + invoke + output read."
+        )
+
+    def _cells(self) -> list[list[str]]:
+        cells = []
+        for row in self.rows:
+            values = row.as_dict()
+            cells.append(
+                ["–" if values[key] is None else fmt.format(values[key]) for _, key, fmt in _COLUMNS]
+            )
+        return cells
+
+    def __repr__(self) -> str:
+        header = [title for title, _, _ in _COLUMNS]
+        body = self._cells()
+        widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
+        lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in [header, *body]]
+        return "\n".join([*lines, self.note])
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(t)}</th>" for t, _, _ in _COLUMNS)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self._cells()
+        )
+        return (
+            f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+            f"<p><small>{html.escape(self.note)}</small></p>"
+        )
+
+
+def table(*rows: Measurement, note: str = "") -> Table:
+    return Table(list(rows), note)

@@ -1,0 +1,277 @@
+"""The baseline models every lesson compresses, trained once and cached.
+
+* ``build_mlp``: LeNet-300-100 (784-300-100-10), 266,610 parameters.
+* ``build_cnn``: a small CNN (conv 32 -> pool -> conv 64 -> pool -> dense 128 -> 10),
+  225,034 parameters.
+
+Both take (28, 28) images in [0, 1] and output **logits** (no softmax): distillation needs
+logits, and argmax is unchanged. ``baseline(arch, data)`` trains a model or loads it from
+``data/cache/models/`` (weights + a JSON note of how they were made); the cache key holds the architecture, the exact data (fingerprint),
+epochs, batch size, seed and the tf_keras version, so a lesson run alone trains what it needs
+and later lessons load in a second.
+
+``baseline`` returns a *fresh* model every call. TF-MOT's ``prune_low_magnitude`` and
+``cluster_weights`` wrap the layers of the model they are given (REFERENCE pitfall 7), so a
+model shared between experiments would silently change under them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import tf_keras as keras
+
+from . import config
+from .data import Dataset
+
+BATCH_SIZE = 128
+LEARNING_RATE = 1e-3
+DEFAULT_SEED = 42
+
+# (data name, mode) -> epochs per architecture. Full Fashion-MNIST: the MLP has converged by
+# ~7 epochs; the CNN is still rising at 10 but 10 keeps lesson 00 under ~4 minutes here.
+BASELINE_EPOCHS = {
+    ("fashion_mnist", "full"): {"mlp": 10, "cnn": 10},
+    ("fashion_mnist", "fast"): {"mlp": 8, "cnn": 6},
+    ("digits", "full"): {"mlp": 30, "cnn": 30},
+    ("digits", "fast"): {"mlp": 30, "cnn": 20},
+}
+
+
+def build_mlp(hidden=(300, 100), num_classes: int = 10, name: str = "mlp") -> keras.Sequential:
+    """LeNet-300-100: Flatten -> Dense(300, relu) -> Dense(100, relu) -> Dense(10) logits."""
+    layers = [keras.Input(shape=(28, 28)), keras.layers.Flatten(name="flatten")]
+    for i, units in enumerate(hidden):
+        layers.append(keras.layers.Dense(units, activation="relu", name=f"dense_{i}"))
+    layers.append(keras.layers.Dense(num_classes, name="logits"))
+    return keras.Sequential(layers, name=name)
+
+
+def build_cnn(
+    filters=(32, 64), dense: int = 128, num_classes: int = 10, name: str = "cnn"
+) -> keras.Sequential:
+    """Reshape -> [Conv2D 3x3 relu -> MaxPool 2] per filter count -> Dense(relu) -> logits."""
+    layers = [keras.Input(shape=(28, 28)), keras.layers.Reshape((28, 28, 1), name="reshape")]
+    for i, f in enumerate(filters):
+        layers.append(keras.layers.Conv2D(f, 3, activation="relu", name=f"conv_{i}"))
+        layers.append(keras.layers.MaxPooling2D(2, name=f"pool_{i}"))
+    layers += [
+        keras.layers.Flatten(name="flatten"),
+        keras.layers.Dense(dense, activation="relu", name="dense_0"),
+        keras.layers.Dense(num_classes, name="logits"),
+    ]
+    return keras.Sequential(layers, name=name)
+
+
+ARCHITECTURES = {"mlp": build_mlp, "cnn": build_cnn}
+
+
+def compile_model(model: keras.Model, learning_rate: float = LEARNING_RATE) -> keras.Model:
+    """Adam + cross-entropy on logits + accuracy: the set-up every lesson trains with."""
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    return model
+
+
+class EpochLine(keras.callbacks.Callback):
+    """One printed line per epoch (Keras' carriage-return bar clutters saved notebooks)."""
+
+    def __init__(self, label: str = ""):
+        super().__init__()
+        self.label = label
+
+    def on_train_begin(self, logs=None):
+        self._epochs = self.params.get("epochs", 0)
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        parts = [f"{self.label}epoch {epoch + 1:>2}/{self._epochs}"]
+        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            if key in logs:
+                value = logs[key]
+                parts.append(f"{key} {value * 100:5.2f} %" if "accuracy" in key else f"{key} {value:.4f}")
+        parts.append(f"{time.perf_counter() - self._start:.1f} s")
+        print("  ".join(parts), flush=True)
+
+
+def train(
+    model: keras.Model,
+    data: Dataset,
+    epochs: int,
+    batch_size: int = BATCH_SIZE,
+    callbacks=(),
+    label: str = "",
+) -> dict:
+    """Fit on ``data``'s training set with one progress line per epoch; returns the history."""
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    history = model.fit(
+        data.x_train,
+        data.y_train,
+        epochs=epochs,
+        batch_size=batch_size,
+        verbose=0,
+        callbacks=[EpochLine(label), *callbacks],
+    )
+    return {k: [float(v) for v in vals] for k, vals in history.history.items()}
+
+
+@dataclasses.dataclass
+class Trained:
+    """A baseline as a lesson gets it: a fresh compiled model plus how it was made."""
+
+    arch: str
+    model: keras.Model
+    epochs: int
+    seed: int
+    history: dict
+    fit_seconds: float
+    from_cache: bool
+    cache_file: Path | None
+
+    def describe(self) -> str:
+        origin = (
+            f"loaded from {config.display_path(self.cache_file)}"
+            if self.from_cache and self.cache_file
+            else "trained now"
+        )
+        return (
+            f"{self.arch}: {self.model.count_params():,} parameters, {self.epochs} epochs, "
+            f"seed {self.seed}, {origin} (training took {self.fit_seconds:.0f} s)"
+        )
+
+
+_memo: dict[str, tuple[list[np.ndarray], dict]] = {}
+
+
+def cache_key(arch: str, data: Dataset, epochs: int, seed: int, batch_size: int = BATCH_SIZE) -> str:
+    return f"{arch}-{data.fingerprint}-e{epochs}-b{batch_size}-s{seed}-tfk{keras.__version__}"
+
+
+def default_epochs(arch: str, data: Dataset) -> int:
+    return BASELINE_EPOCHS[(data.name, data.mode)][arch]
+
+
+def _model_dir() -> Path:
+    return config.cache_dir() / "models"
+
+
+def _fresh(arch: str, weights: list[np.ndarray], compiled: bool = True) -> keras.Model:
+    model = ARCHITECTURES[arch]()
+    model.set_weights(weights)
+    return compile_model(model) if compiled else model
+
+
+def _try_load(arch: str, path: Path, meta_path: Path) -> tuple[list[np.ndarray], dict] | None:
+    if not (path.is_file() and meta_path.is_file()):
+        return None
+    try:
+        meta = json.loads(meta_path.read_text())
+        model = ARCHITECTURES[arch]()
+        model.load_weights(path)
+        return model.get_weights(), meta
+    except Exception as exc:  # a damaged cache file costs a retrain, never the lesson
+        warnings.warn(
+            f"Could not read the cached model {config.display_path(path)} ({type(exc).__name__}: "
+            f"{exc}); training it again and replacing the file.",
+            stacklevel=3,
+        )
+        return None
+
+
+def _try_save(model: keras.Model, path: Path, meta_path: Path, meta: dict) -> bool:
+    """Write model and metadata atomically (temp file + rename); warn, never raise."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+        model.save_weights(tmp)
+        os.replace(tmp, path)
+        tmp_meta = meta_path.with_name(f".{meta_path.name}.{os.getpid()}.tmp")
+        tmp_meta.write_text(json.dumps(meta, indent=1))
+        os.replace(tmp_meta, meta_path)
+        return True
+    except OSError as exc:
+        warnings.warn(
+            f"Could not save the trained model to {config.display_path(path)} ({exc}); it stays "
+            "in memory for this session. Make data/cache writable to keep it.",
+            stacklevel=3,
+        )
+        return False
+
+
+def baseline(
+    arch: str,
+    data: Dataset,
+    epochs: int | None = None,
+    seed: int = DEFAULT_SEED,
+    retrain: bool = False,
+) -> Trained:
+    """The trained baseline ``arch`` ("mlp" or "cnn") for ``data``: from the cache or trained now.
+
+    Every call returns a new, compiled model with the same weights, so compressing one copy
+    never changes another.
+    """
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"Unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}.")
+    epochs = epochs or default_epochs(arch, data)
+    key = cache_key(arch, data, epochs, seed)
+    path = _model_dir() / f"{key}.weights.h5"
+    meta_path = _model_dir() / f"{key}.json"
+
+    from_cache = False
+    if not retrain and key in _memo:
+        weights, meta = _memo[key]
+        from_cache = True
+    else:
+        loaded = None if retrain else _try_load(arch, path, meta_path)
+        if loaded:
+            weights, meta = loaded
+            from_cache = True
+        else:
+            keras.utils.set_random_seed(seed)
+            model = compile_model(ARCHITECTURES[arch]())
+            print(f"Training the {arch} baseline: {epochs} epochs on {len(data.x_train):,} images")
+            start = time.perf_counter()
+            history = train(model, data, epochs, label=f"{arch} ")
+            meta = {
+                "key": key,
+                "arch": arch,
+                "epochs": epochs,
+                "seed": seed,
+                "batch_size": BATCH_SIZE,
+                "data": data.fingerprint,
+                "data_source": data.source,
+                "history": history,
+                "fit_seconds": round(time.perf_counter() - start, 2),
+                "tf_keras": keras.__version__,
+            }
+            weights = model.get_weights()
+            _try_save(_fresh(arch, weights, compiled=False), path, meta_path, meta)  # no optimizer slots
+        _memo[key] = (weights, meta)
+
+    return Trained(
+        arch=arch,
+        model=_fresh(arch, weights),
+        epochs=epochs,
+        seed=seed,
+        history=meta.get("history", {}),
+        fit_seconds=float(meta.get("fit_seconds", 0.0)),
+        from_cache=from_cache,
+        cache_file=path if path.is_file() else None,
+    )
+
+
+def clear_memo() -> None:
+    _memo.clear()

@@ -1,0 +1,211 @@
+"""The results log: every experiment a reader runs, one JSON line each, in ``data/cache/results.jsonl``.
+
+* Append-only. Each entry is written with a single ``write`` under an exclusive ``flock`` on a
+  file opened with ``O_APPEND``, so two kernels appending at once neither interleave nor lose
+  lines. If the file's last line was cut off (a crash mid-write), the next entry starts on a
+  new line instead of being glued to it.
+* Reading never fails on a damaged line: it is reported (line numbers) and skipped, and the
+  file is left as it is.
+* An entry may carry a ``key`` (e.g. ``"00/mlp"``): re-running the same lesson step appends
+  again, and ``load`` keeps only the newest entry of each key, so the board shows one point
+  per step instead of one per run. Entries without a key (a reader's widget runs) all stay.
+* If the log cannot be written, the entry is kept in memory for this session and a warning
+  says why; the board still shows it.
+"""
+
+from __future__ import annotations
+
+import datetime
+import fcntl
+import json
+import math
+import os
+import uuid
+import warnings
+from pathlib import Path
+
+from . import config
+
+LOG_NAME = "results.jsonl"
+REQUIRED = ("technique", "name", "metrics")
+
+_unsaved: list[dict] = []  # entries that could not be written (unwritable log)
+
+
+def log_path() -> Path:
+    return config.cache_dir() / LOG_NAME
+
+
+def _clean(value):
+    """JSON has no NaN/inf: store them as null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {str(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_clean(v) for v in value]
+    if hasattr(value, "item"):  # numpy scalars
+        return _clean(value.item())
+    return value
+
+
+def record(
+    technique: str,
+    name: str,
+    metrics: dict,
+    settings: dict | None = None,
+    *,
+    lesson: str = "",
+    key: str | None = None,
+    data=None,
+    path: Path | None = None,
+) -> dict:
+    """Append one experiment to the log and return the entry.
+
+    ``metrics`` is usually ``Measurement.as_dict()``; ``settings`` the recipe (sparsity, bits ...).
+    ``key`` names a lesson step whose newest entry supersedes older ones of the same key.
+    ``data`` (a ``helpers.data.Dataset``) stamps the data set and mode, so the board never
+    mixes fast-mode points or the digits fallback with full Fashion-MNIST results.
+    """
+    if not technique or not name:
+        raise ValueError("record() needs a technique and a name for the experiment.")
+    if hasattr(metrics, "as_dict"):
+        metrics = metrics.as_dict()
+    entry = _clean(
+        {
+            "id": uuid.uuid4().hex[:12],
+            "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "lesson": lesson,
+            "key": key,
+            "technique": technique,
+            "name": name,
+            "settings": settings or {},
+            "metrics": dict(metrics),
+            "data": getattr(data, "name", None),
+            "data_source": getattr(data, "source", None),
+            "mode": getattr(data, "mode", config.current_mode().name),
+        }
+    )
+    line = (json.dumps(entry, sort_keys=True, allow_nan=False) + "\n").encode()
+    target = path or log_path()
+    try:
+        append_line(target, line)
+    except OSError as exc:
+        _unsaved.append(entry)
+        warnings.warn(
+            f"Could not write the results log {config.display_path(target)} ({exc}). This result "
+            "is kept in memory for this session and still shows on the board. Make data/cache "
+            "writable (or set WORKBOOK_CACHE) to keep results across sessions.",
+            stacklevel=2,
+        )
+    return entry
+
+
+def append_line(path: Path, line: bytes) -> None:
+    """Append ``line`` atomically with respect to other writers using this function."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        size = os.fstat(fd).st_size
+        if size:
+            with open(path, "rb") as f:
+                f.seek(size - 1)
+                if f.read(1) != b"\n":
+                    line = b"\n" + line  # the last line was cut off: do not glue onto it
+        view = memoryview(line)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.fsync(fd)
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+class Log(list):
+    """The entries read from the log, plus which lines were damaged and skipped."""
+
+    def __init__(self, entries, damaged_lines=(), path=None):
+        super().__init__(entries)
+        self.damaged_lines = list(damaged_lines)
+        self.path = path
+
+    def report(self) -> str:
+        where = config.display_path(self.path) if self.path else "the results log"
+        text = f"{len(self)} experiments in {where}"
+        if self.damaged_lines:
+            shown = ", ".join(map(str, self.damaged_lines[:10]))
+            more = "" if len(self.damaged_lines) <= 10 else f" and {len(self.damaged_lines) - 10} more"
+            text += (
+                f"; skipped {len(self.damaged_lines)} damaged line(s) (line {shown}{more}), "
+                "left in the file untouched"
+            )
+        return text
+
+
+def load(path: Path | None = None, *, data=None, mode: str | None = None, technique: str | None = None) -> Log:
+    """Read the log. ``data`` keeps only entries of that data set and mode; ``technique``
+    filters further. Damaged lines are skipped and reported with a warning, never fatal."""
+    path = path or log_path()
+    entries, damaged = [], []
+    if path.is_file():
+        with open(path, "rb") as f:
+            for number, raw in enumerate(f, start=1):
+                if not raw.strip():
+                    continue
+                try:
+                    entry = json.loads(raw)
+                    if not isinstance(entry, dict) or any(k not in entry for k in REQUIRED):
+                        raise ValueError("missing fields")
+                    if not isinstance(entry["metrics"], dict):
+                        raise ValueError("metrics is not an object")
+                except ValueError:
+                    damaged.append(number)
+                    continue
+                entries.append(entry)
+    if path == log_path():
+        entries += _unsaved
+    entries = _newest_per_key(entries)
+    if data is not None:
+        entries = [e for e in entries if e.get("data") == data.name and e.get("mode") == data.mode]
+    if mode is not None:
+        entries = [e for e in entries if e.get("mode") == mode]
+    if technique is not None:
+        entries = [e for e in entries if e.get("technique") == technique]
+    log = Log(entries, damaged, path)
+    if damaged:
+        warnings.warn(log.report(), stacklevel=2)
+    return log
+
+
+def _newest_per_key(entries: list[dict]) -> list[dict]:
+    """Drop entries superseded by a later entry with the same key (and data set and mode)."""
+    last = {}
+    for i, e in enumerate(entries):
+        if e.get("key"):
+            last[(e["key"], e.get("data"), e.get("mode"))] = i
+    return [
+        e for i, e in enumerate(entries) if not e.get("key") or last[(e["key"], e.get("data"), e.get("mode"))] == i
+    ]
+
+
+def pareto_front(entries, size_key: str = "tflite_gz", acc_key: str = "tflite_accuracy") -> list[dict]:
+    """Entries no other entry beats on both size (smaller) and accuracy (higher), by size.
+
+    Entries lacking either metric are ignored. Of exact ties (same size and accuracy) the
+    first logged is kept.
+    """
+    usable = [
+        e
+        for e in entries
+        if isinstance(e.get("metrics", {}).get(size_key), (int, float))
+        and isinstance(e["metrics"].get(acc_key), (int, float))
+    ]
+    usable.sort(key=lambda e: (e["metrics"][size_key], -e["metrics"][acc_key]))
+    front, best = [], -math.inf
+    for e in usable:
+        if e["metrics"][acc_key] > best:
+            front.append(e)
+            best = e["metrics"][acc_key]
+    return front
