@@ -29,6 +29,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 test: $(STAMP)
+	$(BIN)/ruff check helpers tests notebooks
 	WORKBOOK_FAST=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --sanitize-with tests/nbval_sanitize.cfg
 
 execute: $(STAMP)

@@ -30,7 +30,7 @@ def mlp_params(answer, layer_sizes=(784, 300, 100, 10)) -> bool:
     """Exercise: the parameter count of an MLP with these layer sizes."""
     if _unanswered(answer):
         return False
-    pairs = list(zip(layer_sizes[:-1], layer_sizes[1:]))
+    pairs = list(zip(layer_sizes[:-1], layer_sizes[1:], strict=True))
     expected = sum(dense_params(a, b) for a, b in pairs)
     weights_only = sum(a * b for a, b in pairs)
     if answer == expected:
@@ -40,7 +40,9 @@ def mlp_params(answer, layer_sizes=(784, 300, 100, 10)) -> bool:
     for a, b in pairs:
         if answer == expected - dense_params(a, b):
             return _verdict(False, f"{answer:,} leaves out the {a}->{b} layer; count every layer.")
-    return _verdict(False, f"{answer:,} is off by {answer - expected:+,}. A Dense layer from n to m has n*m + m parameters.")
+    return _verdict(
+        False, f"{answer:,} is off by {answer - expected:+,}. A Dense layer from n to m has n*m + m parameters."
+    )
 
 
 def float_tflite_bytes(answer, params: int, measured_bytes: int, tolerance: float = 0.05) -> bool:
@@ -60,7 +62,10 @@ def float_tflite_bytes(answer, params: int, measured_bytes: int, tolerance: floa
         return _verdict(False, "That is one byte per parameter: a float32 takes 4 bytes.")
     if abs(answer / (32 * params) - 1) <= tolerance:
         return _verdict(False, "That is 32 per parameter: bits, not bytes (8 bits to a byte).")
-    return _verdict(False, f"{answer:,.0f} B is {error:+.0%} off the measured {measured_bytes:,} B. Hint: how many bytes is one float32?")
+    return _verdict(
+        False,
+        f"{answer:,.0f} B is {error:+.0%} off the measured {measured_bytes:,} B. Hint: how many bytes is one float32?",
+    )
 
 
 def gzip_ratio_guess(answer, raw: int, gz: int) -> bool:
@@ -69,5 +74,11 @@ def gzip_ratio_guess(answer, raw: int, gz: int) -> bool:
         return False
     shrinks = gz < 0.9 * raw
     if bool(answer) == shrinks:
-        return _verdict(True, f"gzip took {raw:,} B to {gz:,} B ({gz / raw:.0%} of the raw size): trained float32 weights look almost random to gzip.")
-    return _verdict(False, f"Measured: {raw:,} B -> {gz:,} B ({gz / raw:.0%}). Random-looking float32 mantissas leave gzip little to find.")
+        return _verdict(
+            True,
+            f"gzip took {raw:,} B to {gz:,} B ({gz / raw:.0%} of the raw size): trained float32 weights look almost random to gzip.",
+        )
+    return _verdict(
+        False,
+        f"Measured: {raw:,} B -> {gz:,} B ({gz / raw:.0%}). Random-looking float32 mantissas leave gzip little to find.",
+    )

@@ -27,7 +27,15 @@ DEFAULT_CACHE_DIR = PROJECT_ROOT / "data" / "cache"
 NATIVE_LOG_NAME = "tensorflow-native.log"
 
 
-class WorkbookConfigError(ValueError):
+class WorkbookError(Exception):
+    """Base of the workbook's own errors. In a notebook they show as their message alone,
+    without a traceback into helpers: the message already says what is wrong and what to do."""
+
+    def _render_traceback_(self) -> list[str]:  # IPython's hook for custom error display
+        return [f"\x1b[1;31m{type(self).__name__}\x1b[0m: {self}"]
+
+
+class WorkbookConfigError(WorkbookError, ValueError):
     """A setting the workbook cannot work with; the message says which values are accepted."""
 
 

@@ -56,7 +56,7 @@ FIX_HINT = (
 )
 
 
-class DataError(RuntimeError):
+class DataError(config.WorkbookError, RuntimeError):
     """The data could not be read; the message names the file and the fix."""
 
 
@@ -119,9 +119,7 @@ def validate_idx_file(path: Path, magic: int, count: int) -> None:
     if magic == 2051 and struct.unpack(">II", raw[8:16]) != (28, 28):
         raise DataError(f"{shown} does not hold 28x28 images. {FIX_HINT}")
     if len(raw) != expected:
-        raise DataError(
-            f"{shown} has {len(raw):,} bytes after decompression, expected {expected:,}. {FIX_HINT}"
-        )
+        raise DataError(f"{shown} has {len(raw):,} bytes after decompression, expected {expected:,}. {FIX_HINT}")
     if magic == 2049 and np.frombuffer(raw, np.uint8, offset=8).max() > 9:
         raise DataError(f"{shown} has labels outside 0-9. {FIX_HINT}")
 

@@ -252,23 +252,22 @@ class Table:
         cells = []
         for row in self.rows:
             values = row.as_dict()
-            cells.append(
-                ["–" if values[key] is None else fmt.format(values[key]) for _, key, fmt in _COLUMNS]
-            )
+            cells.append(["–" if values[key] is None else fmt.format(values[key]) for _, key, fmt in _COLUMNS])
         return cells
 
     def __repr__(self) -> str:
         header = [title for title, _, _ in _COLUMNS]
         body = self._cells()
         widths = [max(len(r[i]) for r in [header, *body]) for i in range(len(header))]
-        lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in [header, *body]]
+        lines = [
+            "  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+            for r in [header, *body]
+        ]
         return "\n".join([*lines, self.note])
 
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(t)}</th>" for t, _, _ in _COLUMNS)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self._cells()
-        )
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in self._cells())
         return (
             f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
             f"<p><small>{html.escape(self.note)}</small></p>"

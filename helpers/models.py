@@ -53,9 +53,7 @@ def build_mlp(hidden=(300, 100), num_classes: int = 10, name: str = "mlp") -> ke
     return keras.Sequential(layers, name=name)
 
 
-def build_cnn(
-    filters=(32, 64), dense: int = 128, num_classes: int = 10, name: str = "cnn"
-) -> keras.Sequential:
+def build_cnn(filters=(32, 64), dense: int = 128, num_classes: int = 10, name: str = "cnn") -> keras.Sequential:
     """Reshape -> [Conv2D 3x3 relu -> MaxPool 2] per filter count -> Dense(relu) -> logits."""
     layers = [keras.Input(shape=(28, 28)), keras.layers.Reshape((28, 28, 1), name="reshape")]
     for i, f in enumerate(filters):

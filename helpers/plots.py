@@ -25,7 +25,9 @@ def sample_grid(data, per_class: int = 1, seed: int = 0):
     """``per_class`` training images of every class, labelled with the class name."""
     rng = np.random.default_rng(seed)
     classes = range(len(data.class_names))
-    fig, axes = plt.subplots(per_class, len(data.class_names), figsize=(1.1 * len(data.class_names), 1.3 * per_class), squeeze=False)
+    fig, axes = plt.subplots(
+        per_class, len(data.class_names), figsize=(1.1 * len(data.class_names), 1.3 * per_class), squeeze=False
+    )
     for col in classes:
         members = np.flatnonzero(data.y_train == col)
         for row, idx in enumerate(rng.choice(members, size=per_class, replace=False)):
@@ -48,9 +50,21 @@ def board(entries, highlight=(), title: str = "", size_key: str = "tflite_gz", a
         fig, ax = plt.subplots(figsize=(6.4, 3.8))
     else:
         fig = ax.figure
-    usable = [e for e in entries if isinstance(e["metrics"].get(size_key), (int, float)) and isinstance(e["metrics"].get("tflite_accuracy"), (int, float))]
+    usable = [
+        e
+        for e in entries
+        if isinstance(e["metrics"].get(size_key), (int, float))
+        and isinstance(e["metrics"].get("tflite_accuracy"), (int, float))
+    ]
     if not usable:
-        ax.text(0.5, 0.5, "No experiments logged yet:\nrun a lesson to add points.", ha="center", va="center", transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            "No experiments logged yet:\nrun a lesson to add points.",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
     by_technique: dict[str, list] = {}
     for e in usable:
         by_technique.setdefault(e["technique"], []).append(e)
@@ -78,7 +92,9 @@ def board(entries, highlight=(), title: str = "", size_key: str = "tflite_gz", a
         accs = [e["metrics"]["tflite_accuracy"] * 100 for e in usable]
         ax.set_xscale("log")
         ax.set_xlim(min(sizes) / 2.5, max(sizes) * 2.5)  # room for labels; ratios read the same on any board
-        ax.set_ylim(min(accs) - max(1.0, 0.15 * (max(accs) - min(accs))), max(accs) + max(1.0, 0.15 * (max(accs) - min(accs))))
+        ax.set_ylim(
+            min(accs) - max(1.0, 0.15 * (max(accs) - min(accs))), max(accs) + max(1.0, 0.15 * (max(accs) - min(accs)))
+        )
         ax.xaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(mticker.NullFormatter())

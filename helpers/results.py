@@ -74,7 +74,7 @@ def record(
     entry = _clean(
         {
             "id": uuid.uuid4().hex[:12],
-            "time": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "time": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
             "lesson": lesson,
             "key": key,
             "technique": technique,
@@ -138,8 +138,7 @@ class Log(list):
             shown = ", ".join(map(str, self.damaged_lines[:10]))
             more = "" if len(self.damaged_lines) <= 10 else f" and {len(self.damaged_lines) - 10} more"
             text += (
-                f"; skipped {len(self.damaged_lines)} damaged line(s) (line {shown}{more}), "
-                "left in the file untouched"
+                f"; skipped {len(self.damaged_lines)} damaged line(s) (line {shown}{more}), left in the file untouched"
             )
         return text
 
@@ -185,9 +184,7 @@ def _newest_per_key(entries: list[dict]) -> list[dict]:
     for i, e in enumerate(entries):
         if e.get("key"):
             last[(e["key"], e.get("data"), e.get("mode"))] = i
-    return [
-        e for i, e in enumerate(entries) if not e.get("key") or last[(e["key"], e.get("data"), e.get("mode"))] == i
-    ]
+    return [e for i, e in enumerate(entries) if not e.get("key") or last[(e["key"], e.get("data"), e.get("mode"))] == i]
 
 
 def pareto_front(entries, size_key: str = "tflite_gz", acc_key: str = "tflite_accuracy") -> list[dict]:
