@@ -85,7 +85,7 @@ def current_mode() -> Mode:
 
 # ----------------------------------------------------------------------------- cache dir
 
-_cache_dir: Path | None = None
+_cache_dir: tuple[Path, Path] | None = None  # (the directory asked for, the one in use)
 
 
 def _is_writable_dir(path: Path) -> bool:
@@ -106,10 +106,10 @@ def cache_dir() -> Path:
     """
     global _cache_dir
     wanted = Path(os.environ.get("WORKBOOK_CACHE") or DEFAULT_CACHE_DIR)
-    if _cache_dir is not None and _cache_dir == wanted:
-        return _cache_dir
+    if _cache_dir is not None and _cache_dir[0] == wanted:
+        return _cache_dir[1]  # decided once per session: the fallback must not move
     if _is_writable_dir(wanted):
-        _cache_dir = wanted
+        _cache_dir = (wanted, wanted)
         return wanted
     fallback = Path(tempfile.mkdtemp(prefix="workbook-cache-"))
     warnings.warn(
@@ -119,7 +119,7 @@ def cache_dir() -> Path:
         "WORKBOOK_CACHE at a writable directory, then restart the kernel.",
         stacklevel=2,
     )
-    _cache_dir = fallback
+    _cache_dir = (wanted, fallback)
     return fallback
 
 

@@ -223,7 +223,10 @@ def baseline(
     """
     if arch not in ARCHITECTURES:
         raise ValueError(f"Unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}.")
-    epochs = epochs or default_epochs(arch, data)
+    if epochs is None:
+        epochs = default_epochs(arch, data)
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
     key = cache_key(arch, data, epochs, seed)
     path = _model_dir() / f"{key}.weights.h5"
     meta_path = _model_dir() / f"{key}.json"

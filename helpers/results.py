@@ -28,6 +28,7 @@ from . import config
 
 LOG_NAME = "results.jsonl"
 REQUIRED = ("technique", "name", "metrics")
+_TEXT_FIELDS = ("technique", "name", "key", "data", "mode", "lesson")
 
 _unsaved: list[dict] = []  # entries that could not be written (unwritable log)
 
@@ -159,7 +160,9 @@ def load(path: Path | None = None, *, data=None, mode: str | None = None, techni
                         raise ValueError("missing fields")
                     if not isinstance(entry["metrics"], dict):
                         raise ValueError("metrics is not an object")
-                except ValueError:
+                    if not all(isinstance(entry.get(k), (str, type(None))) for k in _TEXT_FIELDS):
+                        raise ValueError("a text field holds something else")
+                except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
                     damaged.append(number)
                     continue
                 entries.append(entry)
