@@ -1,0 +1,129 @@
+"""helpers.checks: every self-check praises the right answer and names the typical mistake."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers import checks
+
+MLP_PARAMS = 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10  # LeNet-300-100, worked out by hand
+
+
+def run(capsys, check, *args, **kwargs):
+    ok = check(*args, **kwargs)
+    return ok, capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- mlp_params
+
+
+def test_mlp_params_correct(capsys):
+    ok, out = run(capsys, checks.mlp_params, MLP_PARAMS)
+    assert ok is True
+    assert out.startswith("✓") and "266,610" in out and "3 layers" in out
+
+
+@pytest.mark.parametrize("unanswered", [None, ...])
+def test_mlp_params_unanswered(capsys, unanswered):
+    ok, out = run(capsys, checks.mlp_params, unanswered)
+    assert ok is False
+    assert "Not answered" in out and "None" in out  # says what to replace
+    assert "✗" not in out
+
+
+def test_mlp_params_weights_only(capsys):
+    ok, out = run(capsys, checks.mlp_params, 784 * 300 + 300 * 100 + 100 * 10)
+    assert ok is False
+    assert out.startswith("✗") and "weights only" in out and "bias" in out
+
+
+@pytest.mark.parametrize(
+    ("missing", "label"),
+    [(784 * 300 + 300, "784->300"), (300 * 100 + 100, "300->100"), (100 * 10 + 10, "100->10")],
+)
+def test_mlp_params_a_missing_layer(capsys, missing, label):
+    ok, out = run(capsys, checks.mlp_params, MLP_PARAMS - missing)
+    assert ok is False
+    assert f"leaves out the {label} layer" in out
+
+
+def test_mlp_params_far_off(capsys):
+    ok, out = run(capsys, checks.mlp_params, MLP_PARAMS + 1234)
+    assert ok is False
+    assert "off by +1,234" in out and "n*m + m" in out
+
+
+def test_mlp_params_other_layer_sizes(capsys):
+    ok, out = run(capsys, checks.mlp_params, 4 * 3 + 3 + 3 * 2 + 2, layer_sizes=(4, 3, 2))
+    assert ok is True and "2 layers" in out
+    assert checks.dense_params(784, 300) == 235_500
+
+
+# ----------------------------------------------------------------------------- float_tflite_bytes
+
+PARAMS, MEASURED = 266_610, 1_069_000  # about 4 bytes a parameter plus the graph
+
+
+def test_float_tflite_bytes_correct(capsys):
+    ok, out = run(capsys, checks.float_tflite_bytes, 4 * PARAMS, PARAMS, MEASURED)
+    assert ok is True
+    assert out.startswith("✓") and "4 bytes per float32" in out and "1,069,000 B" in out
+
+
+def test_float_tflite_bytes_unanswered(capsys):
+    ok, out = run(capsys, checks.float_tflite_bytes, None, PARAMS, MEASURED)
+    assert ok is False and "Not answered" in out
+
+
+def test_float_tflite_bytes_one_byte_per_param(capsys):
+    ok, out = run(capsys, checks.float_tflite_bytes, PARAMS, PARAMS, MEASURED)
+    assert ok is False
+    assert "one byte per parameter" in out and "4 bytes" in out
+
+
+def test_float_tflite_bytes_bits_instead_of_bytes(capsys):
+    ok, out = run(capsys, checks.float_tflite_bytes, 32 * PARAMS, PARAMS, MEASURED)
+    assert ok is False
+    assert "bits, not bytes" in out
+
+
+def test_float_tflite_bytes_far_off(capsys):
+    ok, out = run(capsys, checks.float_tflite_bytes, 2 * PARAMS, PARAMS, MEASURED)
+    assert ok is False
+    assert "off the measured" in out and "Hint" in out and "float32" in out
+
+
+@pytest.mark.parametrize("answer", [0, -5, float("nan"), float("inf")])
+def test_float_tflite_bytes_nonsense(capsys, answer):
+    ok, out = run(capsys, checks.float_tflite_bytes, answer, PARAMS, MEASURED)
+    assert ok is False and "positive number of bytes" in out
+
+
+def test_float_tflite_bytes_tolerance_edges(capsys):
+    assert checks.float_tflite_bytes(MEASURED * 1.04, PARAMS, MEASURED) is True
+    assert checks.float_tflite_bytes(MEASURED * 1.07, PARAMS, MEASURED) is False
+    assert checks.float_tflite_bytes(MEASURED * 1.07, PARAMS, MEASURED, tolerance=0.1) is True
+
+
+# ----------------------------------------------------------------------------- gzip_ratio_guess
+
+
+@pytest.mark.parametrize(
+    ("answer", "raw", "gz", "right"),
+    [
+        (False, 1_000_000, 930_000, True),  # float weights: gzip barely helps
+        (True, 1_000_000, 930_000, False),
+        (True, 1_000_000, 400_000, True),  # pruned weights: lots of zeros
+        (False, 1_000_000, 400_000, False),
+    ],
+)
+def test_gzip_ratio_guess_both_ways(capsys, answer, raw, gz, right):
+    ok, out = run(capsys, checks.gzip_ratio_guess, answer, raw, gz)
+    assert ok is right
+    assert out.startswith("✓" if right else "✗")
+    assert f"{gz / raw:.0%}" in out
+
+
+def test_gzip_ratio_guess_unanswered(capsys):
+    ok, out = run(capsys, checks.gzip_ratio_guess, None, 100, 90)
+    assert ok is False and "Not answered" in out

@@ -1,0 +1,274 @@
+"""helpers.measure: counting, sizes, LiteRT accuracy and latency, the Measurement and Table."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras as keras
+
+from helpers import measure
+
+# Known-harmless converter/HDF5 notices (helpers.config silences them in notebooks).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore:You are saving your model as an HDF5 file"),
+    pytest.mark.filterwarnings("ignore:Statistics for quantized inputs were expected"),
+]
+
+# ----------------------------------------------------------------------------- fixtures
+
+
+@pytest.fixture
+def small_dense():
+    """Flatten -> a (4->3) -> b (3->2), with exact zeros we can count."""
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(2, 2)),
+            keras.layers.Flatten(name="flat"),
+            keras.layers.Dense(3, activation="relu", name="a"),
+            keras.layers.Dense(2, name="b"),
+        ]
+    )
+    kernel_a = np.array([[1, 0, 2], [0, 0, 3], [4, 5, 0], [0, 6, 7]], np.float32)  # 5 zeros of 12
+    bias_a = np.array([0, 1, 0], np.float32)  # 2 zeros of 3
+    kernel_b = np.array([[1, 2], [0, 3], [4, 5]], np.float32)  # 1 zero of 6
+    bias_b = np.array([0.5, 0], np.float32)  # 1 zero of 2
+    model.set_weights([kernel_a, bias_a, kernel_b, bias_b])
+    return model
+
+
+def make_task(n=400, signal=0.15, seed=0):
+    """Ten noisy binary prototypes: hard enough that accuracy is well below 100 %."""
+    rng = np.random.default_rng(seed)
+    protos = (rng.random((10, 28, 28)) > 0.5).astype(np.float32)
+    y = (np.arange(n) % 10).astype(np.int32)
+    x = np.clip(0.5 + (protos[y] - 0.5) * signal + rng.normal(0, 0.5, (n, 28, 28)), 0, 1).astype(np.float32)
+    return protos, x, y
+
+
+@pytest.fixture(scope="module")
+def task():
+    return make_task()
+
+
+@pytest.fixture
+def template_model(task):
+    """A 784-32-10 ReLU MLP whose weights match the prototypes (no training needed)."""
+    protos, _, _ = task
+    rng = np.random.default_rng(1)
+    model = keras.Sequential(
+        [
+            keras.Input(shape=(28, 28)),
+            keras.layers.Flatten(),
+            keras.layers.Dense(32, activation="relu"),
+            keras.layers.Dense(10),
+        ]
+    )
+    k = (protos.reshape(10, -1) - 0.5).T / 10
+    w1 = np.concatenate([k, -k, rng.normal(0, 0.01, (784, 12))], axis=1).astype(np.float32)
+    w2 = np.zeros((32, 10), np.float32)
+    w2[np.arange(10), np.arange(10)] = 1
+    w2[np.arange(10) + 10, np.arange(10)] = -1
+    model.set_weights([w1, np.zeros(32, np.float32), w2, np.zeros(10, np.float32)])
+    return model
+
+
+@pytest.fixture
+def float_tflite(template_model):
+    return measure.to_tflite(template_model)
+
+
+def int8_tflite(model, x) -> bytes:
+    def representative():
+        for i in range(100):
+            yield [x[i : i + 1]]
+
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    converter.representative_dataset = representative
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+    converter.inference_input_type = tf.int8
+    converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+# ----------------------------------------------------------------------------- counting
+
+
+def test_count_params_and_nonzeros_are_exact(small_dense):
+    assert measure.count_params(small_dense) == 12 + 3 + 6 + 2
+    assert measure.count_nonzeros(small_dense) == 7 + 1 + 5 + 1
+
+
+def test_layer_sparsity_counts_kernels_only(small_dense):
+    rows = measure.layer_sparsity(small_dense)
+    assert [(r.layer, r.weights, r.nonzeros) for r in rows] == [("a", 12, 7), ("b", 6, 5)]
+    assert rows[0].sparsity == pytest.approx(5 / 12)
+    assert rows[1].sparsity == pytest.approx(1 / 6)
+    assert measure.LayerSparsity("empty", 0, 0).sparsity == 0.0
+
+
+def test_count_params_ignores_pruning_bookkeeping(small_dense):
+    import tensorflow_model_optimization as tfmot
+
+    pruned = tfmot.sparsity.keras.prune_low_magnitude(
+        small_dense, pruning_schedule=tfmot.sparsity.keras.ConstantSparsity(0.5, 0)
+    )
+    assert pruned.count_params() > 23  # Keras counts masks, thresholds and the step
+    assert measure.count_params(pruned) == 23
+    assert measure.count_nonzeros(pruned) == 14
+    assert [(r.weights, r.nonzeros) for r in measure.layer_sparsity(pruned)] == [(12, 7), (6, 5)]
+
+
+# ----------------------------------------------------------------------------- sizes
+
+
+def test_gzipped_size_rewards_zeros_not_noise():
+    zeros = bytes(100_000)
+    noise = np.random.default_rng(0).integers(0, 256, 100_000, dtype=np.uint8).tobytes()
+    assert measure.gzipped_size(zeros) < 1_000
+    assert measure.gzipped_size(noise) > 99_000
+    assert measure.gzipped_size(b"") > 0  # a gzip header is never free
+
+
+def test_keras_file_bytes_is_an_hdf5_file(small_dense):
+    blob = measure.keras_file_bytes(small_dense)
+    assert blob[:8] == b"\x89HDF\r\n\x1a\n"
+    assert len(blob) > 23 * 4
+
+
+# ----------------------------------------------------------------------------- LiteRT
+
+
+def test_float_tflite_agrees_with_keras(template_model, float_tflite, task):
+    _, x, y = task
+    keras_acc = measure.keras_accuracy(template_model, x, y)
+    assert 0.2 < keras_acc < 0.95  # a real test, not a trivially perfect model
+    assert measure.tflite_accuracy(float_tflite, x, y) == keras_acc
+    logits = measure.tflite_predict(float_tflite, x)
+    assert logits.shape == (len(x), 10) and logits.dtype == np.float32
+    np.testing.assert_allclose(logits, template_model.predict(x, verbose=0), atol=1e-4)
+
+
+def test_tflite_predict_batches_give_the_same_answer(float_tflite, task):
+    _, x, _ = task
+    x = x[:23]
+    whole = measure.tflite_predict(float_tflite, x)
+    in_sevens = measure.tflite_predict(float_tflite, x, batch_size=7)  # 7, 7, 7, then 2
+    assert in_sevens.shape == whole.shape
+    np.testing.assert_allclose(in_sevens, whole, atol=1e-5)
+    assert measure.tflite_predict(float_tflite, x[:1]).shape == (1, 10)
+
+
+def test_tflite_predict_rejects_empty_input(float_tflite):
+    with pytest.raises(ValueError) as info:
+        measure.tflite_predict(float_tflite, np.zeros((0, 28, 28), np.float32))
+    assert "no images" in str(info.value) and "empty" in str(info.value)
+
+
+def test_int8_model_runs_with_quantized_io(template_model, task):
+    _, x, y = task
+    q = int8_tflite(template_model, x)
+    detail = measure.interpreter(q).get_input_details()[0]
+    assert detail["dtype"] == np.int8  # really full-integer I/O
+    float_acc = measure.keras_accuracy(template_model, x, y)
+    int8_acc = measure.tflite_accuracy(q, x, y)
+    assert abs(int8_acc - float_acc) <= 0.03
+    # Outputs come back dequantized: real logits, not int8 codes.
+    logits = measure.tflite_predict(q, x)
+    assert logits.dtype == np.float32
+    reference = template_model.predict(x, verbose=0)
+    spread = reference.max() - reference.min()
+    assert np.abs(logits - reference).max() < 0.1 * spread
+    assert len(q) < len(measure.to_tflite(template_model)) / 2
+
+
+def test_tflite_latency_is_positive_seconds(float_tflite, task):
+    _, x, _ = task
+    one = measure.tflite_latency(float_tflite, x, batch=1, runs=5, warmup=1)
+    many = measure.tflite_latency(float_tflite, x, batch=64, runs=5, warmup=1)
+    assert 0 < one < 1 and 0 < many < 1
+
+
+@pytest.mark.parametrize("runs", [0, -3])
+def test_tflite_latency_rejects_no_runs(float_tflite, task, runs):
+    with pytest.raises(ValueError) as info:
+        measure.tflite_latency(float_tflite, task[1], runs=runs)
+    assert "runs must be at least 1" in str(info.value) and str(runs) in str(info.value)
+
+
+# ----------------------------------------------------------------------------- the record
+
+
+def test_measure_returns_a_consistent_record(template_model, task):
+    _, x, y = task
+    test_data = types.SimpleNamespace(x_test=x, y_test=y)
+    m = measure.measure("template", test_data, template_model, runs=5, batch_runs=2)
+    assert m.name == "template"
+    assert m.params == measure.count_params(template_model) == 784 * 32 + 32 + 32 * 10 + 10
+    assert m.nonzeros == measure.count_nonzeros(template_model)
+    assert m.tflite_bytes == len(measure.to_tflite(template_model))
+    assert 0 < m.tflite_gz <= m.tflite_bytes * 1.01
+    assert m.keras_accuracy == m.tflite_accuracy == measure.keras_accuracy(template_model, x, y)
+    assert m.latency_b1_us > 0 and m.latency_b256_ms > 0
+    assert m.keras_bytes > m.params * 4 and 0 < m.keras_gz <= m.keras_bytes * 1.01
+    d = m.as_dict()
+    assert d["name"] == "template" and d["params"] == m.params
+    assert set(d) == {f.name for f in dataclasses.fields(measure.Measurement)}
+
+
+def test_measure_uses_the_given_flatbuffer(template_model, task):
+    _, x, y = task
+    q = int8_tflite(template_model, x)
+    m = measure.measure(
+        "int8", types.SimpleNamespace(x_test=x, y_test=y), template_model, tflite=q, runs=3, batch_runs=1
+    )
+    assert m.tflite_bytes == len(q)
+    assert m.params == measure.count_params(template_model)  # still from Keras
+    assert m.tflite_accuracy == measure.tflite_accuracy(q, x, y)
+
+
+def test_measure_needs_a_model(task):
+    with pytest.raises(ValueError) as info:
+        measure.measure("x", types.SimpleNamespace(x_test=task[1], y_test=task[2]), None, tflite=b"")
+    assert "needs the Keras model" in str(info.value)
+
+
+# ----------------------------------------------------------------------------- the table
+
+
+def sample_measurement(name="pruned 50 %", **changes):
+    values = dict(
+        name=name, params=266_610, nonzeros=133_305, tflite_bytes=1_069_000, tflite_gz=600_123,
+        tflite_accuracy=0.8812, latency_b1_us=41.7, latency_b256_ms=3.25,
+        keras_accuracy=0.8815, keras_bytes=1_080_000, keras_gz=610_000,
+    )  # fmt: skip
+    values.update(changes)
+    return measure.Measurement(**values)
+
+
+def test_table_text_has_every_column_and_row():
+    text = repr(measure.table(sample_measurement(), sample_measurement("baseline", keras_bytes=None)))
+    for title, _, _ in measure._COLUMNS:
+        assert title in text
+    assert "pruned 50 %" in text and "baseline" in text
+    assert "88.12%" in text and "266,610" in text and "600,123 B" in text and "3.25 ms" in text
+    assert "–" in text  # a missing value is shown as a dash, not "None"
+    assert "None" not in text
+    lines = text.splitlines()
+    assert len(lines) == 1 + 2 + 1  # header, two rows, the note
+    assert len(lines[0]) == len(lines[1]) == len(lines[2])  # aligned columns
+    assert "Latency" in lines[-1]
+
+
+def test_table_html_escapes_names():
+    html = measure.table(sample_measurement("<b>x</b>"), note="a < b")._repr_html_()
+    assert "<b>x</b>" not in html
+    assert "&lt;b&gt;x&lt;/b&gt;" in html
+    assert "a &lt; b" in html
+    for title, _, _ in measure._COLUMNS:
+        assert f"<th>{title}</th>" in html
+    assert html.count("<tr>") == 2

@@ -1,0 +1,110 @@
+"""Committed notebooks are clean, and the hygiene checker really catches each kind of defect."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+import hygiene  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_there_are_lessons():
+    assert [p.name for p in NOTEBOOKS][:1] == ["00_baseline.ipynb"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_committed_notebook_is_clean(path):
+    assert hygiene.problems(path) == []
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_lesson_follows_the_template(path):
+    nb = json.loads(path.read_text())
+    text = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown")
+    for heading in ("Learning objectives", "Exercises", "Summary", "<details>"):
+        assert heading in text, f"{path.name} lacks {heading!r}"
+    first_code = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    assert "".join(first_code["source"]).startswith("import helpers"), "helpers must be imported before TensorFlow"
+    sources = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    assert "pip install" not in sources
+    assert "assert " in sources, "lesson claims are assert cells"
+
+
+def _notebook(tmp_path, outputs, counts=(1,), kernel="python3", cell_metadata=None):
+    cells = []
+    for i, count in enumerate(counts):
+        cells.append(
+            {
+                "cell_type": "code",
+                "execution_count": count,
+                "metadata": dict(cell_metadata or {}),
+                "outputs": outputs if i == 0 else [],
+                "source": "x = 1",
+            }
+        )
+    nb = {"cells": cells, "metadata": {"kernelspec": {"name": kernel}}, "nbformat": 4, "nbformat_minor": 5}
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps(nb))
+    return path
+
+
+def _stream(text, name="stdout"):
+    return {"output_type": "stream", "name": name, "text": text}
+
+
+def test_clean_notebook_passes(tmp_path):
+    assert hygiene.problems(_notebook(tmp_path, [_stream("accuracy 88.2 %\n")], counts=(1, 2))) == []
+
+
+@pytest.mark.parametrize(
+    ("outputs", "counts", "expected"),
+    [
+        ([], (2, 1), "execution counts"),
+        ([], (1, None), "execution counts"),
+        ([{"output_type": "error", "ename": "ValueError", "evalue": "boom", "traceback": []}], (1,), "stored an error"),
+        ([_stream("saved to /root/project/model.h5\n")], (1,), "absolute path"),
+        ([_stream("see /home/ana/x\n")], (1,), "absolute path"),
+        ([_stream("WARNING: All log messages before absl::InitializeLog() is called\n", "stderr")], (1,), "log noise"),
+        ([_stream("I0000 00:00:1795 cudart_stub.cc:31] Could not find cuda drivers\n", "stderr")], (1,), "log noise"),
+        ([_stream("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n", "stderr")], (1,), "log noise"),
+        (
+            [{"output_type": "display_data", "data": {"text/plain": "W0000 12:00:01.5 x.cc:1] hi"}, "metadata": {}}],
+            (1,),
+            "log noise",
+        ),
+    ],
+)
+def test_each_defect_is_caught(tmp_path, outputs, counts, expected):
+    found = hygiene.problems(_notebook(tmp_path, outputs, counts=counts))
+    assert any(expected in line for line in found), found
+
+
+def test_relative_paths_are_fine(tmp_path):
+    assert hygiene.problems(_notebook(tmp_path, [_stream("logs in data/cache/logs/x.log\n")])) == []
+
+
+def test_wrong_kernel_and_timing_metadata_and_size(tmp_path, monkeypatch):
+    assert any("kernelspec" in p for p in hygiene.problems(_notebook(tmp_path, [], kernel="venv-3.11")))
+    path = _notebook(tmp_path, [], cell_metadata={"execution": {"iopub.status.busy": "2026"}})
+    assert any("timing metadata" in p for p in hygiene.problems(path))
+    hygiene.strip_metadata(path)
+    assert hygiene.problems(path) == []
+    monkeypatch.setattr(hygiene, "MAX_BYTES", 10)
+    assert any("MB" in p for p in hygiene.problems(path))
+
+
+def test_unreadable_notebook(tmp_path):
+    path = tmp_path / "broken.ipynb"
+    path.write_text("{not json")
+    assert "not a readable notebook" in hygiene.problems(path)[0]
+
+
+def test_cli_exit_code(tmp_path, capsys):
+    bad = _notebook(tmp_path, [], counts=(3,))
+    assert hygiene.main([str(bad)]) == 1
+    assert "execution counts" in capsys.readouterr().out
