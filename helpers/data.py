@@ -199,12 +199,21 @@ def download(dest: Path | None = None) -> Path:
     return dest
 
 
+def _root_cause(exc: BaseException, limit: int = 110) -> str:
+    """The innermost exception's message, short: "[Errno -3] Temporary failure in name resolution"."""
+    while exc.__cause__ or exc.__context__:
+        exc = exc.__cause__ or exc.__context__
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 FALLBACK_BANNER = """\
 {rule}
 OFFLINE FALLBACK - this run does NOT use Fashion-MNIST.
-No Fashion-MNIST files were found ({why}), so the lessons run on scikit-learn's bundled
-8x8 handwritten digits (1,797 images, upscaled to 28x28). Everything works, but the
-numbers will not match the lesson text. To get the real data:
+No Fashion-MNIST files were found locally, and {why}.
+The lessons run on scikit-learn's bundled 8x8 handwritten digits instead (1,797 images,
+upscaled to 28x28). Everything works, but the numbers will not match the lesson text.
+To get the real data:
   * sudo apt-get install dataset-fashion-mnist      (Debian/Ubuntu, works offline after)
   * or, when online: make data
 then restart the kernel.
@@ -264,10 +273,9 @@ def _load_cached(mode: config.Mode, found: tuple[str, Path] | None) -> Dataset:
         except DataError:
             raise
         except Exception as exc:  # no network, DNS failure, timeout, HTTP error ...
-            why = f"download failed: {type(exc).__name__}: {str(exc)[:120]}"
-            return _digits_dataset(mode, why)
+            return _digits_dataset(mode, f"the download failed: {_root_cause(exc)}")
     if found is None:
-        return _digits_dataset(mode, "WORKBOOK_OFFLINE=1, so no download was tried")
+        return _digits_dataset(mode, "WORKBOOK_OFFLINE=1 says not to download")
 
     description, directory = found
     for name, (magic, count) in FILES.items():

@@ -253,8 +253,26 @@ def test_failed_download_falls_back_to_digits_and_says_why(no_local_data, monkey
     assert calls, "load() should try a download when online and nothing is found"
     assert ds.name == "digits"
     assert "OFFLINE FALLBACK" in out
-    assert "download failed" in out and "OSError: no network" in out
+    assert "download failed: no network" in out
     assert "apt-get install dataset-fashion-mnist" in out
+
+
+def test_the_banner_names_the_root_cause_not_the_wrapper(no_local_data, monkeypatch, capsys):
+    # Keras wraps a DNS failure as "URL fetch failure on <url>: None -- [Errno -3] ..."; the
+    # reader needs the innermost reason, whole, on a line of its own.
+    monkeypatch.delenv("WORKBOOK_OFFLINE")
+
+    def wrapped_dns_failure(dest=None):
+        try:
+            raise OSError("[Errno -3] Temporary failure in name resolution")
+        except OSError as inner:
+            raise Exception("URL fetch failure on https://example.invalid/train-labels-idx1-ubyte.gz") from inner
+
+    monkeypatch.setattr(data, "download", wrapped_dns_failure)
+    assert data.load(config.FAST_MODE).name == "digits"
+    out = capsys.readouterr().out
+    assert "the download failed: [Errno -3] Temporary failure in name resolution." in out
+    assert "example.invalid" not in out
 
 
 def test_a_corrupt_download_is_not_hidden_by_the_fallback(no_local_data, monkeypatch):
