@@ -134,7 +134,7 @@ class Log(list):
 
     def report(self) -> str:
         where = config.display_path(self.path) if self.path else "the results log"
-        text = f"{len(self)} experiments in {where}"
+        text = f"{len(self)} experiment{'' if len(self) == 1 else 's'} in {where}"
         if self.damaged_lines:
             shown = ", ".join(map(str, self.damaged_lines[:10]))
             more = "" if len(self.damaged_lines) <= 10 else f" and {len(self.damaged_lines) - 10} more"

@@ -47,7 +47,7 @@ def test_record_and_load_round_trip(isolated_cache):
     assert got["data"] == "fashion_mnist" and got["data_source"] == "the Debian package"
     assert got["mode"] == "fast"
     assert len(got["id"]) == 12 and got["time"].endswith("+00:00")
-    assert "1 experiments in" in log.report()
+    assert "1 experiment in" in log.report()
 
 
 def test_each_record_is_one_line_and_ids_differ(isolated_cache):
