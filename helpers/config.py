@@ -66,16 +66,17 @@ class Mode:
     """What fast and full mode change. Epochs live in ``models.BASELINE_EPOCHS``."""
 
     fast: bool
-    train_per_class: int | None  # None = the whole training set
-    test_per_class: int | None
+    train_per_class: int | None  # None = all training images not held out for validation
+    test_per_class: int | None  # None = the whole test set
+    val_per_class: int  # held out of the training images: choose settings here, not on test
 
     @property
     def name(self) -> str:
         return "fast" if self.fast else "full"
 
 
-FAST_MODE = Mode(fast=True, train_per_class=1000, test_per_class=200)
-FULL_MODE = Mode(fast=False, train_per_class=None, test_per_class=None)
+FAST_MODE = Mode(fast=True, train_per_class=1000, test_per_class=200, val_per_class=100)
+FULL_MODE = Mode(fast=False, train_per_class=None, test_per_class=None, val_per_class=500)
 
 
 def current_mode() -> Mode:

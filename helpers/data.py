@@ -49,6 +49,7 @@ FILES = {
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
 KERAS_SUBDIR = Path("datasets") / "fashion-mnist"  # Keras' cache layout under cache_dir
 DOWNLOAD_TIMEOUT_S = 20
+DIGITS_VAL_PER_CLASS = 15  # of ~144 training digits per class
 
 FIX_HINT = (
     "Fix: delete that file and run `make data` (downloads when online), or install the "
@@ -62,7 +63,12 @@ class DataError(config.WorkbookError, RuntimeError):
 
 @dataclasses.dataclass(frozen=True)
 class Dataset:
-    """Images as float32 in [0, 1], shape (n, 28, 28); labels as int32 in 0..9."""
+    """Images as float32 in [0, 1], shape (n, 28, 28); labels as int32 in 0..9.
+
+    ``x_val``/``y_val`` are held out of the training images (class-balanced, fixed): choose
+    settings (per-layer sparsities, temperatures ...) on them and report on the test set, which
+    no choice may look at.
+    """
 
     name: str  # "fashion_mnist" or "digits"
     source: str  # where it came from, for people
@@ -72,6 +78,8 @@ class Dataset:
     x_test: np.ndarray
     y_test: np.ndarray
     class_names: tuple[str, ...]
+    x_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
     @property
     def is_fallback(self) -> bool:
@@ -81,7 +89,9 @@ class Dataset:
     def fingerprint(self) -> str:
         """A short hash of the exact arrays: trained models are cached under it."""
         h = hashlib.sha256()
-        for arr in (self.x_train, self.y_train, self.x_test, self.y_test):
+        for arr in (self.x_train, self.y_train, self.x_test, self.y_test, self.x_val, self.y_val):
+            if arr is None:
+                continue
             h.update(str(arr.shape).encode())
             h.update(np.ascontiguousarray(arr[:: max(1, len(arr) // 512)]).tobytes())
         return f"{self.name}-{self.mode}-{h.hexdigest()[:10]}"
@@ -89,7 +99,8 @@ class Dataset:
     def summary(self) -> str:
         return (
             f"{self.name} from {self.source}: {len(self.x_train):,} train / "
-            f"{len(self.x_test):,} test images, {len(self.class_names)} classes ({self.mode} mode)"
+            + (f"{len(self.x_val):,} validation / " if self.x_val is not None else "")
+            + f"{len(self.x_test):,} test images, {len(self.class_names)} classes ({self.mode} mode)"
         )
 
 
@@ -252,9 +263,13 @@ def balanced_subset(y: np.ndarray, per_class: int | None, seed: int = 0) -> np.n
     return np.sort(np.concatenate(picked))
 
 
-def _select(x, y, per_class):
-    idx = balanced_subset(y, per_class)
-    return x[idx], y[idx]
+def split_train_val(y: np.ndarray, train_per_class: int | None, val_per_class: int) -> tuple[np.ndarray, np.ndarray]:
+    """Disjoint (train, validation) indices: ``val_per_class`` images of every class held out
+    first, then ``train_per_class`` of the rest (``None``: all the rest). Fixed for given labels."""
+    val_idx = balanced_subset(y, val_per_class, seed=1)
+    rest = np.setdiff1d(np.arange(len(y)), val_idx)
+    train_idx = rest[balanced_subset(y[rest], train_per_class, seed=0)]
+    return train_idx, val_idx
 
 
 def load(mode: config.Mode | None = None) -> Dataset:
@@ -280,33 +295,39 @@ def _load_cached(mode: config.Mode, found: tuple[str, Path] | None) -> Dataset:
     description, directory = found
     for name, (magic, count) in FILES.items():
         validate_idx_file(directory / name, magic, count)
-    (x_train, y_train), (x_test, y_test) = _keras_load(directory)
-    x_train, y_train = _select(x_train, y_train, mode.train_per_class)
-    x_test, y_test = _select(x_test, y_test, mode.test_per_class)
+    (x_all, y_all), (x_test, y_test) = _keras_load(directory)
+    train_idx, val_idx = split_train_val(y_all, mode.train_per_class, mode.val_per_class)
+    test_idx = balanced_subset(y_test, mode.test_per_class)
+    scale = lambda x: (x / 255.0).astype(np.float32)  # noqa: E731
     return Dataset(
         name="fashion_mnist",
         source=description,
         mode=mode.name,
-        x_train=(x_train / 255.0).astype(np.float32),
-        y_train=y_train.astype(np.int32),
-        x_test=(x_test / 255.0).astype(np.float32),
-        y_test=y_test.astype(np.int32),
+        x_train=scale(x_all[train_idx]),
+        y_train=y_all[train_idx].astype(np.int32),
+        x_test=scale(x_test[test_idx]),
+        y_test=y_test[test_idx].astype(np.int32),
         class_names=FASHION_CLASSES,
+        x_val=scale(x_all[val_idx]),
+        y_val=y_all[val_idx].astype(np.int32),
     )
 
 
 def _digits_dataset(mode: config.Mode, why: str) -> Dataset:
     print(FALLBACK_BANNER.format(rule="!" * 88, why=why), file=sys.stdout)
-    x_train, y_train, x_test, y_test = _load_digits()
+    x_all, y_all, x_test, y_test = _load_digits()
+    train_idx, val_idx = split_train_val(y_all, None, DIGITS_VAL_PER_CLASS)
     return Dataset(
         name="digits",
         source="scikit-learn's bundled digits (offline fallback)",
         mode=mode.name,
-        x_train=x_train,
-        y_train=y_train,
+        x_train=x_all[train_idx],
+        y_train=y_all[train_idx],
         x_test=x_test,
         y_test=y_test,
         class_names=DIGIT_CLASSES,
+        x_val=x_all[val_idx],
+        y_val=y_all[val_idx],
     )
 
 

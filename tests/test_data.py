@@ -166,6 +166,9 @@ def assert_fast_fashion(ds: data.Dataset) -> None:
         assert x.max() == 1.0  # scaled by 255, not left as bytes nor squashed
     assert ds.y_train.dtype == np.int32 and ds.y_test.dtype == np.int32
     assert ds.class_names == data.FASHION_CLASSES and len(ds.class_names) == 10
+    val_pc = config.FAST_MODE.val_per_class
+    assert ds.x_val.shape == (10 * val_pc, 28, 28) and ds.x_val.dtype == np.float32
+    assert np.bincount(ds.y_val, minlength=10).tolist() == [val_pc] * 10
 
 
 def test_load_reads_the_debian_package(debian_copy, monkeypatch):
@@ -173,7 +176,7 @@ def test_load_reads_the_debian_package(debian_copy, monkeypatch):
     ds = data.load(config.FAST_MODE)
     assert_fast_fashion(ds)
     assert "Debian" in ds.source
-    assert f"{len(ds.x_train):,} train / {len(ds.x_test):,} test" in ds.summary()
+    assert f"{len(ds.x_train):,} train / {len(ds.x_val):,} validation / {len(ds.x_test):,} test" in ds.summary()
     assert "(fast mode)" in ds.summary()
     assert data.load(config.FAST_MODE) is ds  # memoized per mode and source
 
@@ -222,7 +225,7 @@ def test_offline_without_data_falls_back_to_digits_with_a_banner(no_local_data, 
     assert ds.class_names == data.DIGIT_CLASSES
     assert ds.mode == "fast"
     assert ds.x_train.shape[1:] == (28, 28) and ds.x_test.shape[1:] == (28, 28)
-    assert len(ds.x_train) + len(ds.x_test) == 1_797
+    assert len(ds.x_train) + len(ds.x_val) + len(ds.x_test) == 1_797
     assert len(ds.x_train) == len(ds.y_train) and len(ds.x_test) == len(ds.y_test)
     assert ds.x_train.dtype == np.float32 and 0.0 <= ds.x_train.min() and ds.x_train.max() <= 1.0
     assert set(np.unique(ds.y_train)) == set(range(10))
@@ -489,3 +492,37 @@ def test_main_fails_on_a_corrupted_file_and_names_it(debian_copy, monkeypatch, c
     out = capsys.readouterr().out
     assert str(bad) in out and "make data" in out
     assert "OK" not in out
+
+
+# ----------------------------------------------------------------------------- validation split
+
+
+def test_split_train_val_is_disjoint_balanced_and_fixed():
+    y = np.repeat(np.arange(10), 50)
+    train, val = data.split_train_val(y, train_per_class=20, val_per_class=5)
+    assert set(train).isdisjoint(val)
+    assert np.bincount(y[val]).tolist() == [5] * 10
+    assert np.bincount(y[train]).tolist() == [20] * 10
+    again = data.split_train_val(y, train_per_class=20, val_per_class=5)
+    assert np.array_equal(train, again[0]) and np.array_equal(val, again[1])
+
+
+def test_split_train_val_with_all_the_rest_for_training():
+    y = np.repeat(np.arange(10), 50)
+    train, val = data.split_train_val(y, train_per_class=None, val_per_class=5)
+    assert len(train) + len(val) == len(y) and set(train).isdisjoint(val)
+
+
+def test_validation_images_are_not_training_images(debian_copy, monkeypatch):
+    monkeypatch.setattr(data, "DEBIAN_DIR", debian_copy)
+    ds = data.load(config.FAST_MODE)
+    train_rows = {row.tobytes() for row in (ds.x_train.reshape(len(ds.x_train), -1) * 255).astype(np.uint8)}
+    val_rows = [row.tobytes() for row in (ds.x_val.reshape(len(ds.x_val), -1) * 255).astype(np.uint8)]
+    # Fashion-MNIST has a handful of duplicate images; the split must not add more than chance.
+    assert sum(r in train_rows for r in val_rows) <= 5
+
+
+def test_digits_fallback_has_a_validation_split(no_local_data):
+    ds = data.load(config.FAST_MODE)
+    assert ds.x_val is not None and len(ds.x_val) == 10 * data.DIGITS_VAL_PER_CLASS
+    assert len(ds.x_train) + len(ds.x_val) + len(ds.x_test) == 1797
