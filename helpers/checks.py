@@ -21,6 +21,32 @@ def _unanswered(answer) -> bool:
     return False
 
 
+def _number(answer):
+    """A number from what a reader typed: 266610, 266_610.0, "266,610" -> 266610; else None."""
+    if isinstance(answer, bool):
+        return None
+    if isinstance(answer, str):
+        try:
+            answer = float(answer.replace(",", "").replace("_", "").strip())
+        except ValueError:
+            return None
+    if isinstance(answer, (int, float, np.integer, np.floating)) and np.isfinite(answer):
+        return int(answer) if float(answer).is_integer() else float(answer)
+    return None
+
+
+def _yes_no(answer):
+    """True/False from True, False, "true", "no", 1, 0 ...; else None."""
+    if isinstance(answer, (bool, np.bool_)):
+        return bool(answer)
+    text = str(answer).strip().lower()
+    return {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}.get(text)
+
+
+def _not_a_number(answer, what: str = "a number") -> bool:
+    return _verdict(False, f"{answer!r} is not {what}; write it as a plain number, e.g. 123456.")
+
+
 def dense_params(inputs: int, units: int) -> int:
     """Weights plus biases of one Dense layer."""
     return inputs * units + units
@@ -30,6 +56,9 @@ def mlp_params(answer, layer_sizes=(784, 300, 100, 10)) -> bool:
     """Exercise: the parameter count of an MLP with these layer sizes."""
     if _unanswered(answer):
         return False
+    answer = _number(answer)
+    if answer is None:
+        return _not_a_number(answer)
     pairs = list(zip(layer_sizes[:-1], layer_sizes[1:], strict=True))
     expected = sum(dense_params(a, b) for a, b in pairs)
     weights_only = sum(a * b for a, b in pairs)
@@ -49,8 +78,9 @@ def float_tflite_bytes(answer, params: int, measured_bytes: int, tolerance: floa
     """Exercise: predict the float32 .tflite size from the parameter count."""
     if _unanswered(answer):
         return False
-    if not np.isfinite(answer) or answer <= 0:
-        return _verdict(False, "A file size is a positive number of bytes.")
+    answer = _number(answer)
+    if answer is None or answer <= 0:
+        return _verdict(False, "A file size is a positive number of bytes, e.g. 123456.")
     error = answer / measured_bytes - 1
     if abs(error) <= tolerance:
         return _verdict(
@@ -72,8 +102,11 @@ def gzip_ratio_guess(answer, raw: int, gz: int) -> bool:
     """Exercise: will gzip shrink a float model's file by more than 10 %? (answer True/False)."""
     if _unanswered(answer):
         return False
+    guess = _yes_no(answer)
+    if guess is None:
+        return _verdict(False, f"{answer!r}: answer True or False.")
     shrinks = gz < 0.9 * raw
-    if bool(answer) == shrinks:
+    if guess == shrinks:
         return _verdict(
             True,
             f"gzip took {raw:,} B to {gz:,} B ({gz / raw:.0%} of the raw size): trained float32 weights look almost random to gzip.",
@@ -82,3 +115,81 @@ def gzip_ratio_guess(answer, raw: int, gz: int) -> bool:
         False,
         f"Measured: {raw:,} B -> {gz:,} B ({gz / raw:.0%}). Random-looking float32 mantissas leave gzip little to find.",
     )
+
+
+# ----------------------------------------------------------------------------- lesson 01
+
+
+def pruned_nonzeros(answer, model, sparsity: float) -> bool:
+    """Exercise: nonzero parameters left when every Dense/Conv2D kernel of ``model`` is pruned
+    to ``sparsity`` (biases are never pruned)."""
+    if _unanswered(answer):
+        return False
+    answer = _number(answer)
+    if answer is None:
+        return _not_a_number(answer)
+    kernels = [layer.kernel.shape.num_elements() for layer in model.layers if hasattr(layer, "kernel")]
+    biases = model.count_params() - sum(kernels)
+    kept = sum(n - int(round(sparsity * n)) for n in kernels)
+    expected = kept + biases
+    slack = len(kernels)  # rounding per layer
+    if abs(answer - expected) <= slack:
+        return _verdict(
+            True, f"{expected:,}: {kept:,} kernel weights survive, plus all {biases:,} biases (never pruned)."
+        )
+    if abs(answer - kept) <= slack:
+        return _verdict(
+            False, f"{answer:,} counts the kernels only: TF-MOT never prunes biases, add the {biases:,} of them."
+        )
+    if abs(answer - round((1 - sparsity) * model.count_params())) <= slack:
+        return _verdict(
+            False, f"{answer:,} applies {sparsity:.0%} to every parameter; biases are not pruned, only kernels."
+        )
+    if abs(answer - round(sparsity * model.count_params())) <= slack:
+        return _verdict(False, f"{answer:,} is the number of zeros, not of nonzeros.")
+    return _verdict(
+        False, f"{answer:,} is off by {answer - expected:+,}. Per kernel, (1 - sparsity) of its weights survive."
+    )
+
+
+def per_layer_choice(
+    choice, base, data, baseline, epochs: int = 2, max_drop_pp: float = 1.0, max_size_fraction: float = 0.25
+) -> bool:
+    """Exercise: per-layer sparsities ``{layer name: sparsity}`` that make the gzipped .tflite
+    at most a quarter of ``baseline``'s with at most 1 pp accuracy loss. Prunes, fine-tunes
+    for ``epochs`` and measures your choice, then says what is off."""
+    from . import measure, pruning
+
+    if _unanswered(choice):
+        return False
+    if not isinstance(choice, dict) or not choice:
+        return _verdict(False, "Give a dict {layer name: sparsity}, e.g. {'dense_0': 0.9}.")
+    names = [layer.name for layer in base.layers if hasattr(layer, "kernel")]
+    unknown = [k for k in choice if k not in names]
+    if unknown:
+        return _verdict(False, f"No layer named {unknown}; the prunable layers are {names}.")
+    bad = {k: v for k, v in choice.items() if not isinstance(v, (int, float)) or not 0 <= v < 1}
+    if bad:
+        return _verdict(False, f"Sparsities are fractions in [0, 1): {bad}.")
+    steps = pruning.steps_per_epoch(len(data.x_train)) * epochs
+    schedules = {k: pruning.gradual_schedule(v, steps) for k, v in choice.items() if v > 0}
+    if not schedules:
+        return _verdict(False, "Every sparsity is 0: nothing is pruned, so nothing shrinks.")
+    result = pruning.prune_and_finetune(base, data, schedules, epochs)
+    m = measure.measure("your per-layer choice", data, result.model, runs=50, batch_runs=3)
+    drop = (baseline.tflite_accuracy - m.tflite_accuracy) * 100
+    fraction = m.tflite_gz / baseline.tflite_gz
+    size_ok, acc_ok = fraction <= max_size_fraction, drop <= max_drop_pp
+    summary = f"gzipped .tflite {m.tflite_gz:,} B = {fraction:.0%} of the baseline; accuracy {m.tflite_accuracy:.2%} ({-drop:+.2f} pp)"
+    if size_ok and acc_ok:
+        return _verdict(True, summary + ". Both targets met.")
+    hints = []
+    if not size_ok:
+        hints.append(
+            f"too big (target ≤ {max_size_fraction:.0%}): raise the sparsity of the largest layers, where the bytes are"
+        )
+    if not acc_ok:
+        hints.append(
+            f"too much accuracy lost (target ≤ {max_drop_pp:g} pp): lower the sparsity of the layers the scan shows are sensitive"
+        )
+    return _verdict(False, summary + "; " + "; ".join(hints) + ".")

@@ -45,8 +45,9 @@ _TRUE = {"1", "true", "yes", "on", "fast"}
 _FALSE = {"", "0", "false", "no", "off", "full"}
 
 
-def parse_fast(value: str | None) -> bool:
-    """Read ``WORKBOOK_FAST``: unset or 0/false/no/off/full -> full mode; 1/true/yes/on/fast -> fast."""
+def parse_fast(value: str | None, variable: str = "WORKBOOK_FAST") -> bool:
+    """Read a yes/no variable (``WORKBOOK_FAST`` by default): unset or 0/false/no/off/full -> False;
+    1/true/yes/on/fast -> True; anything else is an error naming ``variable``."""
     if value is None:
         return False
     text = value.strip().lower()
@@ -54,10 +55,15 @@ def parse_fast(value: str | None) -> bool:
         return True
     if text in _FALSE:
         return False
+    if variable == "WORKBOOK_FAST":
+        meaning = (
+            "Use WORKBOOK_FAST=1 for fast mode (a class-balanced subset, few epochs: what CI runs) or "
+            "WORKBOOK_FAST=0 (or leave it unset) for full mode."
+        )
+    else:
+        meaning = f"Use {variable}=1 (yes) or {variable}=0 (no), or leave it unset."
     raise WorkbookConfigError(
-        f"WORKBOOK_FAST={value!r} is not understood. Use WORKBOOK_FAST=1 for fast mode "
-        "(a class-balanced subset, few epochs: what CI runs) or WORKBOOK_FAST=0 (or leave it "
-        "unset) for full mode. Accepted: 1/0, true/false, yes/no, on/off, fast/full."
+        f"{variable}={value!r} is not understood. {meaning} Accepted: 1/0, true/false, yes/no, on/off, fast/full."
     )
 
 
@@ -115,8 +121,7 @@ def cache_dir() -> Path:
     fallback = Path(tempfile.mkdtemp(prefix="workbook-cache-"))
     warnings.warn(
         f"The cache directory {display_path(wanted)} cannot be written, so trained models and "
-        f"results go to a temporary directory for this session only ({fallback}); they will "
-        "be gone when it ends. Fix: make it writable (e.g. `chmod u+w data/cache`) or point "
+        f"results go to a temporary directory ({fallback}) that later sessions will not look in. Fix: make it writable (e.g. `chmod u+w data/cache`) or point "
         "WORKBOOK_CACHE at a writable directory, then restart the kernel.",
         stacklevel=2,
     )

@@ -55,6 +55,11 @@ FIX_HINT = (
     "Fix: delete that file and run `make data` (downloads when online), or install the "
     "Debian package (`sudo apt-get install dataset-fashion-mnist`)."
 )
+DEBIAN_FIX_HINT = "Fix: reinstall the Debian package: `sudo apt-get install --reinstall dataset-fashion-mnist`."
+
+
+def _fix_hint(path: Path) -> str:
+    return DEBIAN_FIX_HINT if Path(path).resolve().is_relative_to(DEBIAN_DIR.resolve()) else FIX_HINT
 
 
 class DataError(config.WorkbookError, RuntimeError):
@@ -80,6 +85,13 @@ class Dataset:
     class_names: tuple[str, ...]
     x_val: np.ndarray | None = None
     y_val: np.ndarray | None = None
+
+    def __post_init__(self):
+        # One Dataset is shared by every cell of a session (and keys the model cache): freeze it.
+        for field in ("x_train", "y_train", "x_test", "y_test", "x_val", "y_val"):
+            array = getattr(self, field)
+            if isinstance(array, np.ndarray):
+                array.flags.writeable = False
 
     @property
     def is_fallback(self) -> bool:
@@ -110,29 +122,32 @@ class Dataset:
 def validate_idx_file(path: Path, magic: int, count: int) -> None:
     """Check one IDX .gz file completely; raise DataError naming it and the fix."""
     shown = config.display_path(path)
+    hint = _fix_hint(path)
     try:
         with gzip.open(path, "rb") as f:
             raw = f.read()
+    except PermissionError as exc:
+        raise DataError(f"{shown} cannot be read ({exc.strerror}). Fix: make it readable (`chmod a+r`).") from None
     except (OSError, EOFError, zlib.error) as exc:
-        raise DataError(f"{shown} is damaged or truncated ({exc}). {FIX_HINT}") from None
+        raise DataError(f"{shown} is damaged or truncated ({exc}). {hint}") from None
     header = 8 if magic == 2049 else 16
     if len(raw) < header:
-        raise DataError(f"{shown} is too short to be an IDX file ({len(raw)} bytes). {FIX_HINT}")
+        raise DataError(f"{shown} is too short to be an IDX file ({len(raw)} bytes). {hint}")
     got_magic, got_count = struct.unpack(">II", raw[:8])
     if got_magic != magic:
         raise DataError(
             f"{shown} is not a Fashion-MNIST {'label' if magic == 2049 else 'image'} file "
-            f"(IDX magic {got_magic}, expected {magic}). {FIX_HINT}"
+            f"(IDX magic {got_magic}, expected {magic}). {hint}"
         )
     if got_count != count:
-        raise DataError(f"{shown} holds {got_count} items, expected {count}. {FIX_HINT}")
+        raise DataError(f"{shown} holds {got_count} items, expected {count}. {hint}")
     expected = header + count * (1 if magic == 2049 else 28 * 28)
     if magic == 2051 and struct.unpack(">II", raw[8:16]) != (28, 28):
-        raise DataError(f"{shown} does not hold 28x28 images. {FIX_HINT}")
+        raise DataError(f"{shown} does not hold 28x28 images. {hint}")
     if len(raw) != expected:
-        raise DataError(f"{shown} has {len(raw):,} bytes after decompression, expected {expected:,}. {FIX_HINT}")
+        raise DataError(f"{shown} has {len(raw):,} bytes after decompression, expected {expected:,}. {hint}")
     if magic == 2049 and np.frombuffer(raw, np.uint8, offset=8).max() > 9:
-        raise DataError(f"{shown} has labels outside 0-9. {FIX_HINT}")
+        raise DataError(f"{shown} has labels outside 0-9. {hint}")
 
 
 # ----------------------------------------------------------------------------- sources
@@ -145,7 +160,7 @@ def _complete(directory: Path) -> bool:
 def find_local_source() -> tuple[str, Path] | None:
     """The first local directory holding all four files, as (description, directory)."""
     candidates = [
-        ("data/cache", config.cache_dir() / KERAS_SUBDIR),
+        (config.display_path(config.cache_dir()), config.cache_dir() / KERAS_SUBDIR),
         ("the Debian package dataset-fashion-mnist", DEBIAN_DIR),
     ]
     for description, directory in candidates:
@@ -155,7 +170,7 @@ def find_local_source() -> tuple[str, Path] | None:
 
 
 def _offline() -> bool:
-    return config.parse_fast(os.environ.get("WORKBOOK_OFFLINE"))
+    return config.parse_fast(os.environ.get("WORKBOOK_OFFLINE"), "WORKBOOK_OFFLINE")
 
 
 def describe_source() -> str:
@@ -282,7 +297,9 @@ def load(mode: config.Mode | None = None) -> Dataset:
 def _load_cached(mode: config.Mode, found: tuple[str, Path] | None) -> Dataset:
     if found is None and not _offline():
         try:
-            print("Fashion-MNIST not found locally; downloading it with Keras into data/cache ...")
+            print(
+                f"Fashion-MNIST not found locally; downloading it with Keras into {config.display_path(config.cache_dir())} ..."
+            )
             download()
             found = find_local_source()
         except DataError:
@@ -345,7 +362,7 @@ def main() -> int:
         return 1
     if found is None:
         try:
-            print("Downloading Fashion-MNIST with Keras into data/cache ...")
+            print(f"Downloading Fashion-MNIST with Keras into {config.display_path(config.cache_dir())} ...")
             download()
         except Exception as exc:
             print(f"Download failed ({type(exc).__name__}: {exc}).")

@@ -21,12 +21,23 @@ import time
 from pathlib import Path
 
 import numpy as np
+import tf_keras as keras
 
 LATENCY_THREADS = 1  # one thread: steadier numbers, and what a small device has
 BATCH_LATENCY = 256
 
 # Weights TF-MOT adds for its own bookkeeping; they are not model parameters.
-_BOOKKEEPING = ("mask", "threshold", "pruning_step", "optimizer_step", "_min", "_max")
+_BOOKKEEPING = (
+    "mask", "threshold", "pruning_step", "optimizer_step", "_min", "_max",  # pruning, quantization
+    "cluster_centroids", "pulling_indices",  # clustering
+)  # fmt: skip
+# Wrappers that must be removed (strip_*) or converted before a model is measured.
+_WRAPPERS = {
+    "PruneLowMagnitude": "strip it first: tfmot.sparsity.keras.strip_pruning(model)",
+    "ClusterWeights": "strip it first: tfmot.clustering.keras.strip_clustering(model)",
+    "QuantizeWrapper": "convert it to a quantized .tflite first and pass it as tflite=",
+    "QuantizeWrapperV2": "convert it to a quantized .tflite first and pass it as tflite=",
+}
 
 
 def _is_parameter(weight) -> bool:
@@ -69,6 +80,27 @@ def layer_sparsity(model) -> list[LayerSparsity]:
 def gzipped_size(data: bytes) -> int:
     """Size after ``gzip -9``: what a download or an app bundle would roughly cost."""
     return len(gzip.compress(data, compresslevel=9))
+
+
+def count_macs(model) -> int:
+    """Multiply-accumulates for one image through the Dense and Conv2D layers: the arithmetic
+    a runtime performs (zeros included, unless it skips them)."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.layers.Conv2D):
+            _, h, w_, _ = layer.output_shape
+            total += h * w_ * int(np.prod(layer.kernel.shape))
+        elif isinstance(layer, keras.layers.Dense):
+            total += int(np.prod(layer.kernel.shape))
+    return total
+
+
+def _wrapper_problem(model, tflite) -> str | None:
+    for layer in model.layers:
+        advice = _WRAPPERS.get(type(layer).__name__)
+        if advice and not (tflite is not None and type(layer).__name__.startswith("Quantize")):
+            return f"{model.name} still has a TF-MOT {type(layer).__name__} layer ({layer.name}): {advice}."
+    return None
 
 
 def keras_file_bytes(model) -> bytes:
@@ -182,6 +214,7 @@ class Measurement:
     keras_accuracy: float | None = None
     keras_bytes: int | None = None
     keras_gz: int | None = None
+    sparsity_per_layer: dict[str, float] = dataclasses.field(default_factory=dict)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -203,9 +236,15 @@ def measure(
     """
     if model is None:
         raise ValueError("measure() needs the Keras model (parameters and nonzeros come from it).")
+    problem = _wrapper_problem(model, tflite)
+    if problem:
+        raise ValueError(problem)
     if tflite is None:
         tflite = to_tflite(model)
-    keras_blob = keras_file_bytes(model)
+    try:
+        keras_blob = keras_file_bytes(model)
+    except NotImplementedError:  # a subclassed model (a distiller): no HDF5 file; measure its student
+        keras_blob = None
     return Measurement(
         name=name,
         params=count_params(model),
@@ -216,8 +255,9 @@ def measure(
         latency_b1_us=tflite_latency(tflite, data.x_test, batch=1, runs=runs) * 1e6,
         latency_b256_ms=tflite_latency(tflite, data.x_test, batch=BATCH_LATENCY, runs=batch_runs) * 1e3,
         keras_accuracy=keras_accuracy(model, data.x_test, data.y_test),
-        keras_bytes=len(keras_blob),
-        keras_gz=gzipped_size(keras_blob),
+        keras_bytes=len(keras_blob) if keras_blob is not None else None,
+        keras_gz=gzipped_size(keras_blob) if keras_blob is not None else None,
+        sparsity_per_layer={row.layer: round(row.sparsity, 4) for row in layer_sparsity(model)},
     )
 
 

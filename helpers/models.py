@@ -18,6 +18,7 @@ model shared between experiments would silently change under them.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import time
@@ -34,10 +35,10 @@ BATCH_SIZE = 128
 LEARNING_RATE = 1e-3
 DEFAULT_SEED = 42
 
-# (data name, mode) -> epochs per architecture. Full Fashion-MNIST: the MLP has converged by
-# ~7 epochs; the CNN is still rising at 10 but 10 keeps lesson 00 under ~4 minutes here.
+# (data name, mode) -> epochs per architecture. Full Fashion-MNIST, chosen on the validation
+# split (seed 42): MLP 89.8 % at 10 epochs -> 90.7 % at 14; CNN 92.0 % at 10 -> 92.3 % at 15.
 BASELINE_EPOCHS = {
-    ("fashion_mnist", "full"): {"mlp": 10, "cnn": 10},
+    ("fashion_mnist", "full"): {"mlp": 15, "cnn": 15},
     ("fashion_mnist", "fast"): {"mlp": 8, "cnn": 6},
     ("digits", "full"): {"mlp": 30, "cnn": 30},
     ("digits", "fast"): {"mlp": 30, "cnn": 20},
@@ -96,10 +97,11 @@ class EpochLine(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         logs = logs or {}
         parts = [f"{self.label}epoch {epoch + 1:>2}/{self._epochs}"]
-        for key in ("loss", "accuracy", "val_loss", "val_accuracy"):
+        labels = {"loss": "train loss", "accuracy": "train acc", "val_loss": "val loss", "val_accuracy": "val acc"}
+        for key, shown in labels.items():
             if key in logs:
                 value = logs[key]
-                parts.append(f"{key} {value * 100:5.2f} %" if "accuracy" in key else f"{key} {value:.4f}")
+                parts.append(f"{shown} {value * 100:5.2f} %" if "acc" in shown else f"{shown} {value:.4f}")
         parts.append(f"{time.perf_counter() - self._start:.1f} s")
         print("  ".join(parts), flush=True)
 
@@ -154,8 +156,19 @@ class Trained:
 _memo: dict[str, tuple[list[np.ndarray], dict]] = {}
 
 
+def recipe_hash(arch: str) -> str:
+    """A short hash of what else decides the weights: the architecture as built (layers,
+    activations, shapes), the optimizer, learning rate and loss. Change any -> retrain."""
+    model = ARCHITECTURES[arch]()
+    # Layer configs without auto-generated names (an Input is "input_7" on the 7th build).
+    layers = [(type(la).__name__, {k: v for k, v in la.get_config().items() if k != "name"}) for la in model.layers]
+    recipe = json.dumps([model.input_shape, layers], sort_keys=True, default=str)
+    recipe += f"|Adam|{LEARNING_RATE}|sparse-ce-logits"
+    return hashlib.sha256(recipe.encode()).hexdigest()[:8]
+
+
 def cache_key(arch: str, data: Dataset, epochs: int, seed: int, batch_size: int = BATCH_SIZE) -> str:
-    return f"{arch}-{data.fingerprint}-e{epochs}-b{batch_size}-s{seed}-tfk{keras.__version__}"
+    return f"{arch}-{recipe_hash(arch)}-{data.fingerprint}-e{epochs}-b{batch_size}-s{seed}-tfk{keras.__version__}"
 
 
 def default_epochs(arch: str, data: Dataset) -> int:
@@ -262,6 +275,9 @@ def baseline(
             _try_save(_fresh(arch, weights, compiled=False), path, meta_path, meta)  # no optimizer slots
         _memo[key] = (weights, meta)
 
+    # Leave the random state the same whether the weights were trained now or loaded, so what
+    # a lesson builds next (a student, a new layer) is the same on every run.
+    keras.utils.set_random_seed(seed)
     return Trained(
         arch=arch,
         model=_fresh(arch, weights),

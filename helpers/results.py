@@ -45,9 +45,11 @@ def _clean(value):
         return {str(k): _clean(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_clean(v) for v in value]
-    if hasattr(value, "item"):  # numpy scalars
-        return _clean(value.item())
-    return value
+    if hasattr(value, "tolist"):  # numpy arrays and scalars
+        return _clean(value.tolist())
+    if isinstance(value, (str, int, float, bool, type(None))):
+        return value
+    return str(value)  # paths, enums ...: their text
 
 
 def record(
@@ -151,6 +153,7 @@ def load(path: Path | None = None, *, data=None, mode: str | None = None, techni
     entries, damaged = [], []
     if path.is_file():
         with open(path, "rb") as f:
+            fcntl.flock(f, fcntl.LOCK_SH)  # never read a line another kernel is half-way through writing
             for number, raw in enumerate(f, start=1):
                 if not raw.strip():
                     continue

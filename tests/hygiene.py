@@ -14,7 +14,8 @@ import sys
 from pathlib import Path
 
 MAX_BYTES = 2_000_000
-ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(root|home|tmp|work|Users|usr/local|opt)/")
+ABSOLUTE_PATH = re.compile(r"(?<![\w.])/(root|home|tmp|work|Users|usr|opt|var|mnt|srv)/")
+FALLBACK = "OFFLINE FALLBACK"  # a committed lesson must have run on the real data
 TF_NOISE = re.compile(
     r"absl::InitializeLog|cudart_stub|cuInit|cuda_platform|oneDNN custom operations|"
     r"XNNPACK delegate|tf_tfl_flatbuffer_helpers|rebuild TensorFlow with the appropriate|"
@@ -58,6 +59,10 @@ def problems(path: Path) -> list[str]:
             noise = TF_NOISE.search(text)
             if noise:
                 found.append(f"{path}: code cell {number} shows TensorFlow log noise: {noise.group(0)!r}")
+            if FALLBACK in text:
+                found.append(
+                    f"{path}: code cell {number} ran on the offline fallback data; execute it with Fashion-MNIST"
+                )
             match = ABSOLUTE_PATH.search(text)
             if match:
                 found.append(

@@ -127,3 +127,24 @@ def test_gzip_ratio_guess_both_ways(capsys, answer, raw, gz, right):
 def test_gzip_ratio_guess_unanswered(capsys):
     ok, out = run(capsys, checks.gzip_ratio_guess, None, 100, 90)
     assert ok is False and "Not answered" in out
+
+
+@pytest.mark.parametrize("typed", ["266610", "266,610", 266610.0, "266_610"])
+def test_numbers_typed_as_text_are_understood(typed, capsys):
+    assert checks.mlp_params(typed) is True
+
+
+@pytest.mark.parametrize("typed", ["lots", [1], True])
+def test_answers_that_are_not_numbers_get_a_clear_no(typed, capsys):
+    assert checks.mlp_params(typed) is False
+    assert "not a number" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("typed", "expected"), [("False", True), ("no", True), ("true", False), (0, True)])
+def test_yes_no_answers_typed_as_text(typed, expected, capsys):
+    assert checks.gzip_ratio_guess(typed, raw=1000, gz=950) is expected
+
+
+def test_a_yes_no_question_rejects_other_text(capsys):
+    assert checks.gzip_ratio_guess("perhaps", raw=1000, gz=950) is False
+    assert "True or False" in capsys.readouterr().out

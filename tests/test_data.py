@@ -192,7 +192,7 @@ def test_load_stops_on_a_corrupted_file_and_names_it(debian_copy, monkeypatch):
     message = str(info.value)
     assert str(bad) in message
     assert "train-images" not in message and "train-labels" not in message
-    assert "make data" in message
+    assert "apt-get install --reinstall dataset-fashion-mnist" in message  # a file in the Debian dir
 
 
 def test_cache_directory_wins_over_the_debian_package(debian_copy, isolated_cache, monkeypatch):
@@ -202,10 +202,10 @@ def test_cache_directory_wins_over_the_debian_package(debian_copy, isolated_cach
     for name in data.FILES:
         (in_cache / name).symlink_to(REAL_FASHION_DIR / name)
     found = data.find_local_source()
-    assert found == ("data/cache", in_cache)
-    assert data.describe_source() == "Fashion-MNIST from data/cache"
+    assert found == (config.display_path(isolated_cache), in_cache)
+    assert data.describe_source() == f"Fashion-MNIST from {config.display_path(isolated_cache)}"
     ds = data.load(config.FAST_MODE)
-    assert ds.source == "data/cache"
+    assert ds.source == config.display_path(isolated_cache)
     assert ds.name == "fashion_mnist" and len(ds.x_train) == 10 * config.FAST_MODE.train_per_class
 
 
@@ -289,7 +289,7 @@ def test_a_corrupt_download_is_not_hidden_by_the_fallback(no_local_data, monkeyp
         data.load(config.FAST_MODE)
 
 
-def test_a_successful_download_is_used(no_local_data, monkeypatch, capsys):
+def test_a_successful_download_is_used(no_local_data, isolated_cache, monkeypatch, capsys):
     monkeypatch.delenv("WORKBOOK_OFFLINE")
 
     def fake_download(dest=None):
@@ -301,7 +301,7 @@ def test_a_successful_download_is_used(no_local_data, monkeypatch, capsys):
 
     monkeypatch.setattr(data, "download", fake_download)
     ds = data.load(config.FAST_MODE)
-    assert ds.name == "fashion_mnist" and ds.source == "data/cache"
+    assert ds.name == "fashion_mnist" and ds.source == config.display_path(isolated_cache)
     assert "OFFLINE FALLBACK" not in capsys.readouterr().out
 
 
@@ -352,7 +352,7 @@ def test_download_validates_then_moves_files_into_place(isolated_cache, monkeypa
     assert dest == isolated_cache / "datasets" / "fashion-mnist"
     assert sorted(p.name for p in dest.iterdir()) == sorted(data.FILES)  # no staging dir left
     assert socket.getdefaulttimeout() == before
-    assert data.find_local_source() == ("data/cache", dest)
+    assert data.find_local_source() == (config.display_path(isolated_cache), dest)
 
 
 def test_an_interrupted_download_leaves_no_corrupt_file_behind(isolated_cache, monkeypatch):
@@ -446,7 +446,7 @@ def test_describe_source_for_each_situation(debian_copy, no_local_data, isolated
 
     in_cache = isolated_cache / "datasets" / "fashion-mnist"
     shutil.copytree(debian_copy, in_cache, symlinks=True)
-    assert data.describe_source() == "Fashion-MNIST from data/cache"
+    assert data.describe_source() == f"Fashion-MNIST from {config.display_path(isolated_cache)}"
 
 
 def test_describe_source_does_not_load_anything(no_local_data, capsys):
@@ -490,7 +490,7 @@ def test_main_fails_on_a_corrupted_file_and_names_it(debian_copy, monkeypatch, c
     monkeypatch.setattr(data, "DEBIAN_DIR", debian_copy)
     assert data.main() == 1
     out = capsys.readouterr().out
-    assert str(bad) in out and "make data" in out
+    assert str(bad) in out and "apt-get install --reinstall dataset-fashion-mnist" in out
     assert "OK" not in out
 
 
@@ -526,3 +526,33 @@ def test_digits_fallback_has_a_validation_split(no_local_data):
     ds = data.load(config.FAST_MODE)
     assert ds.x_val is not None and len(ds.x_val) == 10 * data.DIGITS_VAL_PER_CLASS
     assert len(ds.x_train) + len(ds.x_val) + len(ds.x_test) == 1797
+
+
+# ----------------------------------------------------------------------------- review fixes
+
+
+def test_loaded_arrays_are_read_only(no_local_data):
+    ds = data.load(config.FAST_MODE)
+    with pytest.raises(ValueError, match="read-only"):
+        ds.x_train[0, 0, 0] = 1.0
+    with pytest.raises(ValueError, match="read-only"):
+        ds.y_val[0] = 3
+
+
+def test_a_bad_workbook_offline_value_names_that_variable(no_local_data, monkeypatch):
+    monkeypatch.setenv("WORKBOOK_OFFLINE", "maybe")
+    with pytest.raises(config.WorkbookConfigError, match="WORKBOOK_OFFLINE='maybe'") as info:
+        data.load(config.FAST_MODE)
+    assert "WORKBOOK_FAST" not in str(info.value)
+
+
+def test_an_unreadable_file_says_so_not_damaged(tmp_path, monkeypatch):
+    path = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    path.write_bytes(b"")
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(data.gzip, "open", refuse)
+    with pytest.raises(DataError, match="cannot be read .Permission denied.*chmod"):
+        data.validate_idx_file(path, LABELS, 3)

@@ -272,3 +272,99 @@ def test_table_html_escapes_names():
     for title, _, _ in measure._COLUMNS:
         assert f"<th>{title}</th>" in html
     assert html.count("<tr>") == 2
+
+
+# ----------------------------------------------------------------------------- wrapped models, MACs
+
+
+def test_count_macs_of_the_baselines():
+    from helpers import models
+
+    assert measure.count_macs(models.build_mlp()) == 784 * 300 + 300 * 100 + 100 * 10
+    conv = 26 * 26 * 9 * 32 + 11 * 11 * 9 * 32 * 64
+    assert measure.count_macs(models.build_cnn()) == conv + 1600 * 128 + 128 * 10
+
+
+def test_clustering_bookkeeping_is_not_counted():
+    import tensorflow_model_optimization as tfmot
+
+    from helpers import models
+
+    base = models.build_mlp()
+    clustered = tfmot.clustering.keras.cluster_weights(
+        base,
+        number_of_clusters=8,
+        cluster_centroids_init=tfmot.clustering.keras.CentroidInitialization.LINEAR,
+    )
+    assert measure.count_params(clustered) == 266_610
+    assert [r.weights for r in measure.layer_sparsity(clustered)] == [235_200, 30_000, 1_000]
+
+
+def test_a_pruned_model_after_fit_counts_its_zeros(tmp_path):
+    import tensorflow_model_optimization as tfmot
+
+    from helpers import models
+
+    sk = tfmot.sparsity.keras
+    pruned = sk.prune_low_magnitude(models.build_mlp(), pruning_schedule=sk.ConstantSparsity(0.8, 0, frequency=1))
+    models.compile_model(pruned)
+    x = np.random.default_rng(0).random((64, 28, 28), dtype=np.float32)
+    pruned.fit(x, np.arange(64) % 10, batch_size=8, epochs=2, verbose=0, callbacks=[sk.UpdatePruningStep()])
+    assert measure.count_params(pruned) == 266_610  # masks, thresholds, steps are not parameters
+    # Before stripping, the kernels still hold the optimizer's last step at masked positions
+    # (TF-MOT re-applies the mask on the next forward pass): count after strip_pruning.
+    stripped = sk.strip_pruning(pruned)
+    kernels = 266_200
+    zeros = round(0.8 * 235_200) + round(0.8 * 30_000) + round(0.8 * 1_000)
+    assert measure.count_nonzeros(stripped) <= kernels - zeros + 410
+    assert [round(r.sparsity, 3) for r in measure.layer_sparsity(stripped)] == [0.8, 0.8, 0.8]
+
+
+@pytest.mark.parametrize("kind", ["pruning", "clustering", "quantization"])
+def test_measure_refuses_wrapped_models_with_what_to_do(kind):
+    import tensorflow_model_optimization as tfmot
+
+    from helpers import models
+
+    base = models.build_mlp()
+    if kind == "pruning":
+        wrapped, advice = tfmot.sparsity.keras.prune_low_magnitude(base), "strip_pruning"
+    elif kind == "clustering":
+        wrapped, advice = tfmot.clustering.keras.cluster_weights(base, number_of_clusters=4), "strip_clustering"
+    else:
+        wrapped, advice = tfmot.quantization.keras.quantize_model(base), "tflite="
+    with pytest.raises(ValueError, match=advice):
+        measure.measure("wrapped", _FakeData(), wrapped)
+
+
+class _FakeData:
+    x_test = np.zeros((4, 28, 28), np.float32)
+    y_test = np.zeros(4, np.int32)
+
+
+def test_measure_records_per_layer_sparsity():
+    from helpers import models
+
+    model = models.build_mlp()
+    kernel = model.get_layer("dense_1").kernel
+    kernel.assign(np.where(np.arange(kernel.shape[1]) % 2 == 0, 0.0, kernel.numpy()))
+    m = measure.measure("half of dense_1", _FakeData(), model, runs=2, batch_runs=1)
+    assert m.sparsity_per_layer["dense_1"] == pytest.approx(0.5, abs=1e-4)
+    assert m.sparsity_per_layer["dense_0"] == 0.0
+
+
+def test_a_subclassed_model_is_measured_without_keras_file_columns():
+    from helpers import models
+
+    class Wrapper(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.inner = models.build_mlp()
+
+        def call(self, x):
+            return self.inner(x)
+
+    model = Wrapper()
+    model(np.zeros((1, 28, 28), np.float32))
+    m = measure.measure("subclassed", _FakeData(), model, runs=2, batch_runs=1)
+    assert m.keras_bytes is None and m.keras_gz is None and m.tflite_bytes > 1_000_000

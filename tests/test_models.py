@@ -7,6 +7,7 @@ import re
 
 import numpy as np
 import pytest
+import tf_keras as keras
 
 from helpers import data, models
 
@@ -87,7 +88,7 @@ def test_epoch_line_prints_one_plain_line_per_epoch(tiny, capsys):
     assert re.search(r"^mlp epoch\s+1/2\s", lines[0])
     assert re.search(r"^mlp epoch\s+2/2\s", lines[1])
     for line in lines:
-        assert "loss" in line and "accuracy" in line and "%" in line and line.endswith(" s")
+        assert "train loss" in line and "train acc" in line and "%" in line and line.endswith(" s")
     assert set(history) >= {"loss", "accuracy"} and len(history["loss"]) == 2
     assert all(isinstance(v, float) for v in history["loss"])
 
@@ -244,3 +245,39 @@ def test_every_dataset_and_mode_has_default_epochs(name, mode):
     for arch in models.ARCHITECTURES:
         epochs = models.default_epochs(arch, ds)
         assert isinstance(epochs, int) and epochs >= 1
+
+
+# ----------------------------------------------------------------------------- recipe and randomness
+
+
+def test_recipe_hash_is_stable_and_follows_the_recipe(monkeypatch):
+    first = models.recipe_hash("mlp")
+    models.build_mlp()  # building other models must not change it (auto-named Input layers)
+    assert models.recipe_hash("mlp") == first != models.recipe_hash("cnn")
+    monkeypatch.setattr(models, "LEARNING_RATE", 1e-2)
+    assert models.recipe_hash("mlp") != first
+    monkeypatch.undo()
+
+    def tanh_mlp():
+        return keras.Sequential(
+            [
+                keras.Input(shape=(28, 28)),
+                keras.layers.Flatten(name="flatten"),
+                keras.layers.Dense(300, activation="tanh", name="dense_0"),
+                keras.layers.Dense(100, activation="relu", name="dense_1"),
+                keras.layers.Dense(10, name="logits"),
+            ],
+            name="mlp",
+        )
+
+    monkeypatch.setitem(models.ARCHITECTURES, "mlp", tanh_mlp)
+    assert models.recipe_hash("mlp") != first  # same shapes, another activation: another model
+
+
+def test_random_state_after_baseline_is_the_same_trained_or_loaded(tiny, one_epoch):
+    models.baseline("mlp", tiny)  # trains
+    after_training = models.build_mlp(hidden=(8,)).get_weights()[0]
+    models.clear_memo()
+    models.baseline("mlp", tiny)  # loads from disk
+    after_loading = models.build_mlp(hidden=(8,)).get_weights()[0]
+    np.testing.assert_array_equal(after_training, after_loading)

@@ -69,6 +69,8 @@ def test_clean_notebook_passes(tmp_path):
         ([{"output_type": "error", "ename": "ValueError", "evalue": "boom", "traceback": []}], (1,), "stored an error"),
         ([_stream("saved to /root/project/model.h5\n")], (1,), "absolute path"),
         ([_stream("see /home/ana/x\n")], (1,), "absolute path"),
+        ([_stream("read /usr/share/datasets/fashion-mnist/x.gz\n")], (1,), "absolute path"),
+        ([_stream("!!!\nOFFLINE FALLBACK - this run does NOT use Fashion-MNIST.\n")], (1,), "offline fallback"),
         ([_stream("WARNING: All log messages before absl::InitializeLog() is called\n", "stderr")], (1,), "log noise"),
         ([_stream("I0000 00:00:1795 cudart_stub.cc:31] Could not find cuda drivers\n", "stderr")], (1,), "log noise"),
         ([_stream("INFO: Created TensorFlow Lite XNNPACK delegate for CPU.\n", "stderr")], (1,), "log noise"),
@@ -108,3 +110,25 @@ def test_cli_exit_code(tmp_path, capsys):
     bad = _notebook(tmp_path, [], counts=(3,))
     assert hygiene.main([str(bad)]) == 1
     assert "execution counts" in capsys.readouterr().out
+
+
+def test_importing_helpers_in_a_kernel_shows_no_tensorflow_noise(tmp_path):
+    """The C++ start-up lines (absl, CUDA stub, oneDNN, XNNPACK) must not reach cell outputs."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("import helpers\nhelpers.setup();"),
+        nbformat.v4.new_code_cell(
+            "import numpy as np\n"
+            "tflite = helpers.measure.to_tflite(helpers.models.build_mlp())\n"
+            "print(helpers.measure.tflite_latency(tflite, np.zeros((2, 28, 28), 'float32'), runs=2) > 0)"
+        ),
+    ]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = "\n".join(hygiene._output_text(o) for cell in nb.cells for o in cell.outputs)
+    assert "True" in outputs  # the cells ran (conversion and LiteRT included)
+    assert not hygiene.TF_NOISE.search(outputs), hygiene.TF_NOISE.search(outputs).group(0)
+    assert "tensorflow-native.log" in outputs

@@ -8,6 +8,7 @@ import types
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from helpers import config, results
@@ -353,3 +354,16 @@ def test_pareto_front_other_keys():
     ]
     assert names_of(results.pareto_front(entries, size_key="tflite_bytes", acc_key="keras_accuracy")) == ["a", "b"]
     assert names_of(results.pareto_front(entries)) == ["b", "a"]
+
+
+def test_settings_with_numpy_arrays_and_paths_are_stored(isolated_cache):
+    from pathlib import Path
+
+    entry = results.record(
+        "pruning", "np", {"tflite_gz": np.int64(5), "tflite_accuracy": np.float32(0.5)},
+        {"per_layer": np.array([0.5, 0.9]), "file": Path("x/y.tflite"), "flag": np.bool_(True)},
+    )  # fmt: skip
+    loaded = results.load()[-1]
+    assert loaded["id"] == entry["id"]
+    assert loaded["settings"] == {"per_layer": [0.5, 0.9], "file": "x/y.tflite", "flag": True}
+    assert loaded["metrics"] == {"tflite_gz": 5, "tflite_accuracy": 0.5}
