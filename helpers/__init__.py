@@ -20,11 +20,24 @@ import tf_keras as keras  # noqa: E402
 
 config.quiet_python_logs()
 
-from . import checks, data, measure, models, plots, results  # noqa: E402
+from . import checks, data, measure, models, plots, pruning, results, widgets  # noqa: E402
 
 DEFAULT_SEED = models.DEFAULT_SEED
 
-__all__ = ["checks", "config", "data", "measure", "models", "plots", "results", "setup", "keras", "tf"]
+__all__ = [
+    "checks",
+    "config",
+    "data",
+    "measure",
+    "models",
+    "plots",
+    "pruning",
+    "results",
+    "setup",
+    "widgets",
+    "keras",
+    "tf",
+]
 
 
 def _version(package: str) -> str:

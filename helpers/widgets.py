@@ -1,0 +1,179 @@
+"""Widget panels for the lessons' explorers, built from the pieces in the other modules.
+
+A panel never shows a traceback: bad settings and failed runs become a message in the panel,
+and everything computed before (the board, earlier points) stays. Cheap views update on every
+change; anything that trains sits behind a Run button with a progress bar.
+"""
+
+from __future__ import annotations
+
+import html
+import traceback
+
+import ipywidgets as w
+import matplotlib.pyplot as plt
+import tf_keras as keras
+from IPython.display import display
+
+from . import plots, pruning, results
+
+
+def _message(kind: str, lines: list[str]) -> str:
+    if not lines:
+        return ""
+    color = {"error": "#b00020", "note": "#8a5a00", "ok": "#1b5e20"}[kind]
+    items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+    return f"<div style='color:{color}'><ul style='margin:2px 0'>{items}</ul></div>"
+
+
+class _Progress(keras.callbacks.Callback):
+    """Moves an IntProgress bar as training runs (the bar updates while the cell is busy)."""
+
+    def __init__(self, bar: w.IntProgress, label: w.HTML):
+        super().__init__()
+        self.bar, self.label = bar, label
+
+    def on_train_begin(self, logs=None):
+        self.bar.max = max(1, self.params["epochs"] * (self.params.get("steps") or 1))
+        self.bar.value = 0
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.bar.value += 1
+
+    def on_epoch_end(self, epoch, logs=None):
+        acc = (logs or {}).get("accuracy")
+        self.label.value = f"epoch {epoch + 1}/{self.params['epochs']}" + (
+            f" · train accuracy {acc:.1%}" if acc else ""
+        )
+
+
+class ScheduleExplorer:
+    """Lesson 01's sparsity-schedule explorer.
+
+    The curve is TF-MOT's own schedule object evaluated at every step, with the epoch
+    boundaries marked. Run prunes and fine-tunes ``base`` on ``finetune_data`` (the fast
+    subset, so it answers in seconds), measures on ``eval_data`` and adds the point to the board
+    and the results log.
+    """
+
+    def __init__(
+        self, base, finetune_data, eval_data, defaults: pruning.ScheduleSettings | None = None, epochs: int = 4
+    ):
+        self.base, self.finetune_data, self.eval_data = base, finetune_data, eval_data
+        self.steps_in_epoch = pruning.steps_per_epoch(len(finetune_data.x_train))
+        d = defaults or pruning.ScheduleSettings(
+            "polynomial", 0.5, 0.9, 0, int(0.7 * epochs * self.steps_in_epoch), max(1, self.steps_in_epoch // 4), 3.0
+        )
+        most = 10 * self.steps_in_epoch
+        style = {"description_width": "110px"}
+        layout = w.Layout(width="360px")
+        self.kind = w.ToggleButtons(
+            options=[("PolynomialDecay", "polynomial"), ("ConstantSparsity", "constant")], value=d.kind
+        )
+        self.initial = w.FloatSlider(
+            d.initial_sparsity, min=0, max=1, step=0.01, description="initial sparsity", style=style, layout=layout
+        )
+        self.final = w.FloatSlider(
+            d.final_sparsity, min=0, max=1, step=0.01, description="final sparsity", style=style, layout=layout
+        )
+        self.begin = w.IntSlider(d.begin_step, min=0, max=most, description="begin step", style=style, layout=layout)
+        self.end = w.IntSlider(d.end_step, min=0, max=most, description="end step", style=style, layout=layout)
+        self.frequency = w.IntSlider(d.frequency, min=0, max=200, description="frequency", style=style, layout=layout)
+        self.power = w.FloatSlider(d.power, min=0, max=6, step=0.5, description="power", style=style, layout=layout)
+        self.epochs = w.IntSlider(epochs, min=1, max=10, description="epochs", style=style, layout=layout)
+        self.message = w.HTML()
+        self.curve = w.Output()
+        self.run_button = w.Button(description="Run: prune + fine-tune", button_style="primary", icon="play")
+        self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="240px"))
+        self.status = w.HTML()
+        self.board = w.Output()
+        self.last_preview: pruning.Preview | None = None
+        self.last_result = None
+        for control in self._controls():
+            control.observe(lambda _change: self.update(), names="value")
+        self.run_button.on_click(lambda _button: self.run())
+        self.update()
+        self._draw_board()
+
+    def _controls(self):
+        return [self.kind, self.initial, self.final, self.begin, self.end, self.frequency, self.power, self.epochs]
+
+    def settings(self) -> pruning.ScheduleSettings:
+        return pruning.ScheduleSettings(
+            kind=self.kind.value,
+            initial_sparsity=round(float(self.initial.value), 4),
+            final_sparsity=round(float(self.final.value), 4),
+            begin_step=int(self.begin.value),
+            end_step=int(self.end.value),
+            frequency=int(self.frequency.value),
+            power=float(self.power.value),
+        )
+
+    def update(self) -> pruning.Preview:
+        """Re-validate and redraw the curve: cheap, runs on every change."""
+        polynomial = self.kind.value == "polynomial"
+        self.initial.disabled = self.power.disabled = self.end.disabled = not polynomial
+        preview = pruning.explorer_preview(self.settings(), self.steps_in_epoch, int(self.epochs.value))
+        self.last_preview = preview
+        self.message.value = _message("error", preview.problems) + _message("note", preview.notes)
+        self.run_button.disabled = bool(preview.problems)
+        with self.curve:
+            self.curve.clear_output(wait=True)
+            if not preview.problems:
+                fig = plots.schedule_curve(preview, title=self.settings().describe())
+                display(fig)
+                plt.close(fig)
+        return preview
+
+    def run(self):
+        """The Run button: prune + fine-tune + measure + log; errors become a message."""
+        if self.run_button.disabled:
+            return None
+        self.run_button.disabled = True
+        self.status.value = "pruning and fine-tuning …"
+        try:
+            m, entry = pruning.explorer_run(
+                self.settings(),
+                self.base,
+                self.finetune_data,
+                self.eval_data,
+                int(self.epochs.value),
+                callbacks=[_Progress(self.progress, self.status)],
+            )
+            self.last_result = m
+            self.status.value = (
+                f"<b>{html.escape(m.name)}</b>: accuracy {m.tflite_accuracy:.2%}, "
+                f"{m.nonzeros:,} nonzeros, .tflite gz {m.tflite_gz:,} B — added to the board"
+            )
+            self._draw_board(highlight=entry.get("id"))
+        except pruning.PruningSettingsError as exc:
+            self.message.value = _message("error", [str(exc)])
+        except Exception as exc:  # a failed run must not cost the panel or the board
+            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            self.status.value = _message(
+                "error", [f"The run failed: {last}. Earlier points are kept; try other settings."]
+            )
+        finally:
+            self.run_button.disabled = bool(self.last_preview and self.last_preview.problems)
+        return self.last_result
+
+    def _draw_board(self, highlight=None):
+        with self.board:
+            self.board.clear_output(wait=True)
+            fig = plots.board(
+                results.load(data=self.eval_data),
+                highlight=[highlight] if highlight else [],
+                title="Your pruning runs on the board",
+            )
+            display(fig)
+            plt.close(fig)
+
+    def panel(self) -> w.Widget:
+        left = w.VBox(
+            [self.kind, self.initial, self.final, self.begin, self.end, self.frequency, self.power, self.epochs]
+        )
+        run_row = w.HBox([self.run_button, self.progress, self.status])
+        return w.VBox([w.HBox([left, self.curve]), self.message, run_row, self.board])
+
+    def _ipython_display_(self):
+        display(self.panel())
