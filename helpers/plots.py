@@ -82,11 +82,16 @@ def board(entries, highlight=(), title: str = "", size_key: str = "tflite_gz", a
             [e["metrics"]["tflite_accuracy"] * 100 for e in front],
             where="post", ls="--", c="gray", lw=1, label="Pareto frontier", zorder=2,
         )  # fmt: skip
-    for e in usable:
-        if e.get("id") in highlight or e.get("name") in highlight:
-            x, y = e["metrics"][size_key] / 1024, e["metrics"]["tflite_accuracy"] * 100
-            ax.scatter([x], [y], s=160, facecolors="none", edgecolors="red", lw=1.5, zorder=4)
-            ax.annotate(e["name"], (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+    offsets = [(8, 10), (8, -16), (-8, 22), (-8, -28)]  # stagger labels of nearby highlights
+    marked = [e for e in usable if e.get("id") in highlight or e.get("name") in highlight]
+    for k, e in enumerate(sorted(marked, key=lambda e: e["metrics"][size_key])):
+        x, y = e["metrics"][size_key] / 1024, e["metrics"]["tflite_accuracy"] * 100
+        dx, dy = offsets[k % len(offsets)]
+        ax.scatter([x], [y], s=160, facecolors="none", edgecolors="red", lw=1.5, zorder=4)
+        ax.annotate(
+            e["name"], (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=8,
+            ha="left" if dx > 0 else "right", arrowprops={"arrowstyle": "-", "color": "red", "lw": 0.6},
+        )  # fmt: skip
     if usable:
         sizes = [e["metrics"][size_key] / 1024 for e in usable]
         accs = [e["metrics"]["tflite_accuracy"] * 100 for e in usable]
