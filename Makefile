@@ -4,6 +4,7 @@
 #   make test     unit tests + every notebook under nbval (fast mode): what CI runs
 #   make execute  re-run every notebook in place, full mode, restart-and-run-all
 #   make data     find or fetch Fashion-MNIST and say where it came from
+#   make bench    lesson run times (MODE=fast|full) and the explorers' response time
 
 PYTHON ?= python3.11
 VENV   := .venv
@@ -12,7 +13,7 @@ STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
-.PHONY: lab test execute data setup lint clean-cache
+.PHONY: lab test execute data setup lint bench clean-cache
 
 setup: $(STAMP)
 
@@ -32,7 +33,7 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT)
 
 test: $(STAMP)
-	$(BIN)/ruff check helpers tests notebooks
+	$(BIN)/ruff check helpers tests tools notebooks
 	WORKBOOK_FAST=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --sanitize-with tests/nbval_sanitize.cfg
 
 execute: $(STAMP)
@@ -47,8 +48,11 @@ execute: $(STAMP)
 data: $(STAMP)
 	$(BIN)/python -m helpers.data
 
+bench: $(STAMP)
+	$(BIN)/python tools/bench.py --mode $(or $(MODE),fast)
+
 lint: $(STAMP)
-	$(BIN)/ruff check helpers tests notebooks
+	$(BIN)/ruff check helpers tests tools notebooks
 
 clean-cache:
 	@echo "This deletes data/cache (trained baselines, downloaded data, your results log)."

@@ -1,0 +1,86 @@
+"""Measure what the workbook promises about speed: lesson run times and explorer response times.
+
+    python tools/bench.py                 # every lesson in fast mode + the explorers
+    python tools/bench.py --mode full     # lessons in full mode (minutes)
+    python tools/bench.py --explorers     # only the widgets' cheap-update latency
+
+Lessons run in a temporary copy (the committed notebooks are not touched) with per-cell timing;
+"after imports" leaves out the first code cell (imports, setup). Timings on 2-core machines
+jitter up to 2x: quote medians and run twice when it matters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _seconds(cell) -> float:
+    timing = cell.get("metadata", {}).get("execution", {})
+    start, end = timing.get("iopub.execute_input"), timing.get("shell.execute_reply")
+    if not (start and end):
+        return 0.0
+    parse = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))  # noqa: E731
+    return (parse(end) - parse(start)).total_seconds()
+
+
+def bench_lessons(mode: str, notebooks: list[Path]) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    os.environ["WORKBOOK_FAST"] = "1" if mode == "fast" else "0"
+    print(f"lesson run times, {mode} mode (kernel start not included)")
+    print(f"{'notebook':<26} {'total':>8} {'imports+setup':>14} {'after imports':>14}")
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        with tempfile.TemporaryDirectory() as tmp:
+            client = NotebookClient(nb, timeout=3600, kernel_name="python3", record_timing=True,
+                                    resources={"metadata": {"path": tmp}})  # fmt: skip
+            client.execute()
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        times = [_seconds(c) for c in code]
+        print(f"{path.name:<26} {sum(times):>7.1f}s {times[0]:>13.1f}s {sum(times[1:]):>13.1f}s", flush=True)
+
+
+def bench_explorers(repeats: int = 30) -> None:
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    sys.path.insert(0, str(ROOT))
+    import helpers
+
+    data = helpers.data.load(helpers.config.FAST_MODE)
+    base = helpers.models.baseline("mlp", data).model
+    explorer = helpers.widgets.ScheduleExplorer(base, data, data)
+    changes = [("final", 0.8), ("final", 0.95), ("power", 1.0), ("power", 3.0), ("frequency", 5), ("frequency", 20),
+               ("end", 150), ("end", 250), ("epochs", 3), ("epochs", 4)]  # fmt: skip
+    times = []
+    for i in range(repeats):
+        control, value = changes[i % len(changes)]
+        start = time.perf_counter()
+        getattr(explorer, control).value = value  # observe() -> update(): validate, TF-MOT curve, redraw
+        times.append((time.perf_counter() - start) * 1000)
+    print(f"lesson 01 schedule explorer, one control change (validate + TF-MOT curve + redraw), {repeats} changes:")
+    print(f"  median {statistics.median(times):.0f} ms, max {max(times):.0f} ms")
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--mode", choices=["fast", "full"], default="fast")
+    parser.add_argument("--explorers", action="store_true", help="only the explorers' update latency")
+    parser.add_argument("notebooks", nargs="*", type=Path)
+    args = parser.parse_args(argv)
+    if not args.explorers:
+        bench_lessons(args.mode, args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb")))
+    bench_explorers()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
