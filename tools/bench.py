@@ -12,6 +12,8 @@ jitter up to 2x: quote medians and run twice when it matters.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import statistics
 import sys
@@ -53,20 +55,38 @@ def bench_lessons(mode: str, notebooks: list[Path]) -> None:
 def bench_explorers(repeats: int = 30) -> None:
     os.environ.setdefault("MPLBACKEND", "Agg")
     sys.path.insert(0, str(ROOT))
-    import helpers
+    import matplotlib as mpl
 
+    saved = os.dup(2)  # TensorFlow's C++ start-up lines: not part of the measurement
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import helpers
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+
+    mpl.rcParams.update({"figure.dpi": 72, "savefig.dpi": 72})  # what setup() gives a notebook
+
+    def render_png(obj):  # what the inline backend does with a figure in a kernel
+        if hasattr(obj, "savefig"):
+            obj.savefig(io.BytesIO(), format="png")
+
+    helpers.widgets.display = render_png
     data = helpers.data.load(helpers.config.FAST_MODE)
     base = helpers.models.baseline("mlp", data).model
-    explorer = helpers.widgets.ScheduleExplorer(base, data, data)
+    with contextlib.redirect_stdout(io.StringIO()):
+        explorer = helpers.widgets.ScheduleExplorer(base, data, data)
     changes = [("final", 0.8), ("final", 0.95), ("power", 1.0), ("power", 3.0), ("frequency", 5), ("frequency", 20),
                ("end", 150), ("end", 250), ("epochs", 3), ("epochs", 4)]  # fmt: skip
     times = []
     for i in range(repeats):
         control, value = changes[i % len(changes)]
-        start = time.perf_counter()
-        getattr(explorer, control).value = value  # observe() -> update(): validate, TF-MOT curve, redraw
-        times.append((time.perf_counter() - start) * 1000)
-    print(f"lesson 01 schedule explorer, one control change (validate + TF-MOT curve + redraw), {repeats} changes:")
+        with contextlib.redirect_stdout(io.StringIO()):  # Output.clear_output prints escape codes outside a kernel
+            start = time.perf_counter()
+            getattr(explorer, control).value = value  # observe() -> update(): validate, TF-MOT curve, redraw
+            times.append((time.perf_counter() - start) * 1000)
+    print(f"lesson 01 schedule explorer, one control change (validate + TF-MOT curve + PNG redraw), {repeats} changes:")
     print(f"  median {statistics.median(times):.0f} ms, max {max(times):.0f} ms")
 
 
