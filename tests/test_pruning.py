@@ -265,3 +265,14 @@ def test_explorer_run_refuses_invalid_settings_and_logs_nothing(trained, isolate
     with pytest.raises(PruningSettingsError, match="Swap"):
         pruning.explorer_run(ScheduleSettings(initial_sparsity=0.9, final_sparsity=0.1), base, d, d, 1)
     assert len(results.load()) == 0
+
+
+def test_finetune_epochs_gives_enough_steps():
+    def sized(n):
+        return data.Dataset("fashion_mnist", "t", "fast", np.zeros((n, 28, 28), np.float32), np.zeros(n, np.int32),
+                            np.zeros((1, 28, 28), np.float32), np.zeros(1, np.int32), data.FASHION_CLASSES)  # fmt: skip
+
+    assert pruning.finetune_epochs(sized(10_000)) == 8  # fast Fashion-MNIST: 79 steps an epoch
+    assert pruning.finetune_epochs(sized(55_000)) == 6  # full Fashion-MNIST: 430 steps an epoch
+    small = sized(1_290)  # the digits fallback: 11 steps an epoch
+    assert pruning.finetune_epochs(small) * pruning.steps_per_epoch(1_290) >= pruning.MIN_FINETUNE_STEPS
