@@ -20,7 +20,7 @@ import tf_keras as keras  # noqa: E402
 
 config.quiet_python_logs()
 
-from . import checks, data, measure, models, plots, pruning, results, widgets  # noqa: E402
+from . import checks, data, measure, models, plots, pruning, quantization, results, widgets  # noqa: E402
 
 DEFAULT_SEED = models.DEFAULT_SEED
 
@@ -32,6 +32,7 @@ __all__ = [
     "models",
     "plots",
     "pruning",
+    "quantization",
     "results",
     "setup",
     "widgets",
@@ -75,7 +76,7 @@ def setup(seed: int = DEFAULT_SEED) -> config.Mode:
     print(f"data: {data.describe_source()}")
     log = config.native_log_path()
     if log is not None:
-        print(f"TensorFlow's C++ start-up lines go to {config.display_path(log)}, not to this notebook.")
+        print(f"TensorFlow's C++ log lines go to {config.display_path(log)}, not to this notebook.")
     return mode
 
 

@@ -160,10 +160,12 @@ _native_log: Path | None = None
 
 
 def redirect_native_stderr() -> Path | None:
-    """Send file descriptor 2 (C++ log lines) to ``<cache>/logs/tensorflow-native.log``.
+    """Send file descriptors 1 and 2 (what C++ code prints) to ``<cache>/logs/tensorflow-native.log``.
 
-    Python's own warnings and tracebacks are untouched: in a kernel they travel through
-    ``sys.stderr``, not descriptor 2. Returns the log path (None if it could not be opened).
+    TensorFlow logs to descriptor 2; the TFLite converter prints lines such as
+    "fully_quantize: 0, inference_type: 6 ..." to descriptor 1. Python's own output, warnings and
+    tracebacks are untouched: in a kernel they travel through ``sys.stdout``/``sys.stderr``, not
+    the descriptors. Returns the log path (None if it could not be opened).
     """
     global _native_log
     if _native_log is not None:
@@ -175,6 +177,7 @@ def redirect_native_stderr() -> Path | None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     except OSError:
         path, fd = None, os.open(os.devnull, os.O_WRONLY)
+    os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
     _native_log = path

@@ -19,7 +19,7 @@ FALLBACK = "OFFLINE FALLBACK"  # a committed lesson must have run on the real da
 TF_NOISE = re.compile(
     r"absl::InitializeLog|cudart_stub|cuInit|cuda_platform|oneDNN custom operations|"
     r"XNNPACK delegate|tf_tfl_flatbuffer_helpers|rebuild TensorFlow with the appropriate|"
-    r"^[IWEF]\d{4} \d\d:\d\d:\d\d|WARNING:tensorflow|WARNING:absl",
+    r"^[IWEF]\d{4} \d\d:\d\d:\d\d|WARNING:tensorflow|WARNING:absl|fully_quantize: \d|inference_type: \d",
     re.MULTILINE,
 )
 

@@ -113,7 +113,7 @@ def test_cli_exit_code(tmp_path, capsys):
 
 
 def test_importing_helpers_in_a_kernel_shows_no_tensorflow_noise(tmp_path):
-    """The C++ start-up lines (absl, CUDA stub, oneDNN, XNNPACK) must not reach cell outputs."""
+    """C++ output (absl, CUDA stub, oneDNN, XNNPACK, the int8 converter's fd-1 lines) must not reach cell outputs."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -122,6 +122,12 @@ def test_importing_helpers_in_a_kernel_shows_no_tensorflow_noise(tmp_path):
         nbformat.v4.new_code_cell("import helpers\nhelpers.setup();"),
         nbformat.v4.new_code_cell(
             "import numpy as np\n"
+            "import tensorflow as tf\n"
+            "converter = tf.lite.TFLiteConverter.from_keras_model(helpers.models.build_mlp())\n"
+            "converter.optimizations = [tf.lite.Optimize.DEFAULT]\n"
+            "converter.representative_dataset = lambda: ([np.zeros((1, 28, 28), 'float32')] for _ in range(4))\n"
+            "converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]\n"
+            "converter.convert()  # the int8 converter prints 'fully_quantize: ...' from C++ to fd 1\n"
             "tflite = helpers.measure.to_tflite(helpers.models.build_mlp())\n"
             "print(helpers.measure.tflite_latency(tflite, np.zeros((2, 28, 28), 'float32'), runs=2) > 0)"
         ),
