@@ -193,3 +193,67 @@ def per_layer_choice(
             f"too much accuracy lost (target ≤ {max_drop_pp:g} pp): lower the sparsity of the layers the scan shows are sensitive"
         )
     return _verdict(False, summary + "; " + "; ".join(hints) + ".")
+
+
+# ----------------------------------------------------------------------------- lesson 02
+
+
+def scale_and_zero_point(scale, zero_point, lo: float, hi: float, bits: int = 8) -> bool:
+    """Exercise: the asymmetric ``bits``-bit scale and zero-point for the real range [lo, hi]."""
+    from . import quantization
+
+    if _unanswered(scale) or _unanswered(zero_point):
+        return False
+    scale, zero_point = _number(scale), _number(zero_point)
+    if scale is None or zero_point is None:
+        return _not_a_number(scale if scale is None else zero_point)
+    want_scale, want_zp = quantization.scale_zero_point(lo, hi, bits, symmetric=False)
+    off_by_one = abs(scale / ((hi - lo) / (2**bits)) - 1) < 0.001  # the classic: dividing by 2^b
+    scale_ok = abs(scale / want_scale - 1) < 0.01 and not off_by_one
+    zp_ok = abs(zero_point - want_zp) <= 1
+    if scale_ok and zp_ok:
+        return _verdict(
+            True,
+            f"scale {want_scale:.6g}, zero-point {want_zp}: {lo:g} maps to {-(2 ** (bits - 1))}, {hi:g} to {2 ** (bits - 1) - 1}.",
+        )
+    hints = []
+    if not scale_ok:
+        if off_by_one:
+            hints.append(
+                f"the scale divides by 2^{bits} = {2**bits}; there are 2^{bits} - 1 = {2**bits - 1} steps between the ends"
+            )
+        else:
+            hints.append(f"scale = (hi - lo) / (2^{bits} - 1); yours is {scale:.6g}")
+    if not zp_ok:
+        if abs(zero_point + want_zp) <= 1:
+            hints.append(
+                "the zero-point has the wrong sign: it is the integer that real 0.0 maps to, qmin - lo / scale"
+            )
+        else:
+            hints.append(
+                f"zero_point = round(qmin - lo / scale) with qmin = {-(2 ** (bits - 1))}; yours is {zero_point}"
+            )
+    return _verdict(False, "; ".join(hints) + ".")
+
+
+def int8_tflite_bytes(answer, params: int, measured_bytes: int, tolerance: float = 0.06) -> bool:
+    """Exercise: predict the full-integer int8 .tflite size from the parameter count."""
+    if _unanswered(answer):
+        return False
+    answer = _number(answer)
+    if answer is None or answer <= 0:
+        return _verdict(False, "A file size is a positive number of bytes, e.g. 123456.")
+    error = answer / measured_bytes - 1
+    if abs(error) <= tolerance:
+        return _verdict(
+            True,
+            f"{answer:,.0f} B is within {abs(error):.1%} of the measured {measured_bytes:,} B: one byte per weight (biases take 4), plus scales and the graph.",
+        )
+    if abs(answer / (4 * params) - 1) <= tolerance:
+        return _verdict(False, "That is the float32 size (4 bytes per parameter); int8 stores one byte per weight.")
+    if abs(answer / (params / 8) - 1) <= tolerance:
+        return _verdict(False, "That is one *bit* per parameter; int8 is 8 bits = one byte per weight.")
+    return _verdict(
+        False,
+        f"{answer:,.0f} B is {error:+.0%} off the measured {measured_bytes:,} B. Hint: how many bytes is one int8 weight?",
+    )

@@ -125,10 +125,38 @@ def to_tflite(model) -> bytes:
 # ----------------------------------------------------------------------------- LiteRT
 
 
-def interpreter(tflite: bytes, num_threads: int | None = LATENCY_THREADS):
-    from ai_edge_litert.interpreter import Interpreter
+def interpreter(tflite: bytes, num_threads: int | None = LATENCY_THREADS, delegates: bool = True):
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    return Interpreter(model_content=tflite, num_threads=num_threads)
+    if delegates:
+        return Interpreter(model_content=tflite, num_threads=num_threads)
+    return Interpreter(
+        model_content=tflite,
+        num_threads=num_threads,
+        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
+    )
+
+
+def _ready(tflite: bytes, shape, num_threads: int | None):
+    """An interpreter allocated for input ``shape``. If XNNPACK (LiteRT's default CPU delegate)
+    cannot prepare the model - it refuses some quantization layouts, e.g. low-bit QAT models -
+    fall back to TFLite's built-in kernels and say so: the numbers are then theirs."""
+    interp = interpreter(tflite, num_threads)
+    try:
+        interp.resize_tensor_input(interp.get_input_details()[0]["index"], list(shape))
+        interp.allocate_tensors()
+        return interp
+    except RuntimeError as exc:
+        if "delegate" not in str(exc):
+            raise
+        print(
+            "Note: XNNPACK could not prepare this model (" + str(exc).split("Node number")[0].strip() + "); "
+            "it runs on TFLite's built-in kernels instead, so its latency is not comparable with the others."
+        )
+    interp = interpreter(tflite, num_threads, delegates=False)
+    interp.resize_tensor_input(interp.get_input_details()[0]["index"], list(shape))
+    interp.allocate_tensors()
+    return interp
 
 
 def _quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
@@ -151,14 +179,12 @@ def tflite_predict(tflite: bytes, x: np.ndarray, batch_size: int = 500) -> np.nd
     """Run a .tflite model on ``x`` in batches; int8 inputs/outputs are (de)quantized for you."""
     if len(x) == 0:
         raise ValueError("tflite_predict got no images (x is empty).")
-    interp = interpreter(tflite, num_threads=None)
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    outputs, current = [], None
+    interp, outputs, current = None, [], None
     for start in range(0, len(x), batch_size):
         chunk = x[start : start + batch_size]
         if current != len(chunk):
-            interp.resize_tensor_input(inp["index"], [len(chunk), *x.shape[1:]])
-            interp.allocate_tensors()
+            interp = _ready(tflite, [len(chunk), *x.shape[1:]], None)
+            inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
             current = len(chunk)
         interp.set_tensor(inp["index"], _quantize_input(chunk, inp))
         interp.invoke()
@@ -175,15 +201,20 @@ def keras_accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(np.argmax(logits, axis=-1) == y))
 
 
-def tflite_latency(tflite: bytes, x: np.ndarray, batch: int = 1, runs: int = 200, warmup: int = 10) -> float:
+def tflite_latency(
+    tflite: bytes,
+    x: np.ndarray,
+    batch: int = 1,
+    runs: int = 200,
+    warmup: int = 10,
+    threads: int | None = LATENCY_THREADS,
+) -> float:
     """Median seconds per call (set input + invoke + read output) over ``runs`` calls."""
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
-    interp = interpreter(tflite)
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     sample = np.resize(x, (batch, *x.shape[1:]))
-    interp.resize_tensor_input(inp["index"], list(sample.shape))
-    interp.allocate_tensors()
+    interp = _ready(tflite, sample.shape, threads)
+    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
     ready = _quantize_input(sample, inp)
     times = []
     for i in range(warmup + runs):

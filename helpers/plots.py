@@ -65,15 +65,18 @@ def board(entries, highlight=(), title: str = "", size_key: str = "tflite_gz", a
             va="center",
             transform=ax.transAxes,
         )
-    by_technique: dict[str, list] = {}
+    by_technique: dict[tuple[str, bool], list] = {}
     for e in usable:
-        by_technique.setdefault(e["technique"], []).append(e)
-    for technique, group in by_technique.items():
-        color, marker = TECHNIQUE_STYLE.get(technique, ("gray", "x"))
+        simulated = bool((e.get("settings") or {}).get("simulated"))
+        by_technique.setdefault((e["technique"], simulated), []).append(e)
+    for (technique, simulated), group in by_technique.items():
+        color, marker = TECHNIQUE_STYLE.get(technique, ("gray", "o"))
         ax.scatter(
             [e["metrics"][size_key] / 1024 for e in group],
             [e["metrics"]["tflite_accuracy"] * 100 for e in group],
-            c=color, marker=marker, s=36, label=technique, alpha=0.85, zorder=3,
+            marker=marker, s=36, alpha=0.85, zorder=3,
+            label=f"{technique} (simulated: packed size)" if simulated else technique,
+            facecolors="none" if simulated else color, edgecolors=color,
         )  # fmt: skip
     front = results.pareto_front(usable, size_key=size_key)
     if len(front) > 1:
@@ -227,5 +230,46 @@ def sweep(rows, baseline_gz: int):
     ax2.plot(s, [baseline_gz / r[1].tflite_gz for r in rows], "s--", color="tab:blue")
     ax2.set_ylabel("gzipped .tflite: x smaller", color="tab:blue")
     ax.grid(alpha=0.3)
+    fig.tight_layout()
+    return fig
+
+
+# ----------------------------------------------------------------------------- quantization (lesson 02)
+
+
+def quantization_grid(view, title: str = "", ax=None):
+    """A layer's weight histogram with the quantization grid (first channel's) drawn over it."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.6, 2.8))
+    else:
+        fig = ax.figure
+    lim = float(np.abs(view.weights).max())
+    ax.hist(view.weights.ravel(), bins=np.linspace(-lim, lim, 121), color="gray", alpha=0.7, label="weights")
+    for i, level in enumerate(view.levels):
+        ax.axvline(level, color="tab:blue", lw=0.6, alpha=0.6, label="grid levels" if i == 0 else None)
+    ax.set_yscale("log")
+    ax.set_xlabel("weight value")
+    ax.set_ylabel("count (log)")
+    ax.set_title(
+        title or f"{view.layer}: {len(view.levels)} levels, MSE {view.mse:.2e}, SNR {view.snr_db:.1f} dB", fontsize=9
+    )
+    ax.legend(fontsize=7, loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def bit_sweep(bits_list, curves: dict[str, list[float]], float_accuracy: dict[str, float] | None = None):
+    """Accuracy against weight bit width, one line per setting (e.g. 'MLP per-channel')."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.0))
+    for label, accuracies in curves.items():
+        ax.plot(bits_list, np.array(accuracies) * 100, "o-", ms=4, label=label)
+    for label, acc in (float_accuracy or {}).items():
+        ax.axhline(acc * 100, ls=":", lw=0.8, color="gray")
+        ax.text(bits_list[0], acc * 100, f" {label} float", fontsize=7, va="bottom", color="gray")
+    ax.set_xlabel("weight bits (fake-quantized, no retraining)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.invert_xaxis()
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
     fig.tight_layout()
     return fig

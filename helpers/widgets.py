@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import tf_keras as keras
 from IPython.display import display
 
-from . import plots, pruning, results
+from . import plots, pruning, quantization, results
 
 
 def _message(kind: str, lines: list[str]) -> str:
@@ -174,6 +174,93 @@ class ScheduleExplorer:
         )
         run_row = w.HBox([self.run_button, self.progress, self.status])
         return w.VBox([w.HBox([left, self.curve]), self.message, run_row, self.board])
+
+    def _ipython_display_(self):
+        display(self.panel())
+
+
+class BitWidthExplorer:
+    """Lesson 02's bit-width explorer: a layer's weights against the grid live; Run for the whole model.
+
+    Live (cheap): the chosen layer's histogram with the quantization grid, MSE and SNR. Run:
+    the whole model with every kernel fake-quantized at that width (no retraining), its packed
+    size, a point on the board (hollow: simulated) and in the results log.
+    """
+
+    def __init__(self, model, data, bits: int = 4):
+        self.model, self.data = model, data
+        names = [layer.name for layer in quantization._kernels(model)]
+        style = {"description_width": "90px"}
+        self.layer = w.Dropdown(options=names, value=names[0], description="layer", style=style)
+        self.bits = w.IntSlider(bits, min=1, max=10, description="weight bits", style=style)
+        self.per_channel = w.ToggleButtons(options=[("per-channel", True), ("per-tensor", False)], value=True)
+        self.symmetric = w.ToggleButtons(options=[("symmetric", True), ("asymmetric", False)], value=True)
+        self.message = w.HTML()
+        self.view = w.Output()
+        self.run_button = w.Button(description="Run: whole model", button_style="primary", icon="play")
+        self.status = w.HTML()
+        self.board = w.Output()
+        self.last_view = None
+        self.last_result = None
+        for control in (self.layer, self.bits, self.per_channel, self.symmetric):
+            control.observe(lambda _change: self.update(), names="value")
+        self.run_button.on_click(lambda _button: self.run())
+        self.update()
+        self._draw_board()
+
+    def update(self):
+        view = quantization.explorer_view(
+            self.model, self.layer.value, int(self.bits.value), bool(self.per_channel.value), bool(self.symmetric.value)
+        )
+        self.last_view = view
+        self.message.value = _message("error", view.problems)
+        self.run_button.disabled = bool(view.problems)
+        with self.view:
+            self.view.clear_output(wait=True)
+            if not view.problems:
+                fig = plots.quantization_grid(view)
+                display(fig)
+                plt.close(fig)
+        return view
+
+    def run(self):
+        if self.run_button.disabled:
+            return None
+        self.run_button.disabled = True
+        self.status.value = "fake-quantizing every kernel and evaluating …"
+        try:
+            metrics, entry = quantization.explorer_run(
+                self.model, self.data, int(self.bits.value), bool(self.per_channel.value), bool(self.symmetric.value)
+            )
+            self.last_result = metrics
+            self.status.value = (
+                f"<b>{html.escape(entry.get('name', ''))}</b>: accuracy {metrics['tflite_accuracy']:.2%}, "
+                f"packed {metrics['packed_bytes']:,} B — added to the board"
+            )
+            self._draw_board(highlight=entry.get("id"))
+        except quantization.QuantizationSettingsError as exc:
+            self.message.value = _message("error", [str(exc)])
+        except Exception as exc:  # a failed run must not cost the panel or the board
+            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            self.status.value = _message("error", [f"The run failed: {last}. Earlier points are kept."])
+        finally:
+            self.run_button.disabled = bool(self.last_view and self.last_view.problems)
+        return self.last_result
+
+    def _draw_board(self, highlight=None):
+        with self.board:
+            self.board.clear_output(wait=True)
+            fig = plots.board(
+                results.load(data=self.data),
+                highlight=[highlight] if highlight else [],
+                title="Quantization on the board",
+            )
+            display(fig)
+            plt.close(fig)
+
+    def panel(self) -> w.Widget:
+        controls = w.VBox([self.layer, self.bits, self.per_channel, self.symmetric])
+        return w.VBox([w.HBox([controls, self.view]), self.message, w.HBox([self.run_button, self.status]), self.board])
 
     def _ipython_display_(self):
         display(self.panel())

@@ -148,3 +148,20 @@ def test_yes_no_answers_typed_as_text(typed, expected, capsys):
 def test_a_yes_no_question_rejects_other_text(capsys):
     assert checks.gzip_ratio_guess("perhaps", raw=1000, gz=950) is False
     assert "True or False" in capsys.readouterr().out
+
+
+def test_scale_and_zero_point_check(capsys):
+    assert checks.scale_and_zero_point(2 / 255, -64, lo=-0.5, hi=1.5) is True
+    assert checks.scale_and_zero_point(2 / 256, -64, lo=-0.5, hi=1.5) is False
+    assert "2^8 - 1 = 255 steps" in capsys.readouterr().out
+    assert checks.scale_and_zero_point(2 / 255, 64, lo=-0.5, hi=1.5) is False
+    assert "wrong sign" in capsys.readouterr().out
+    assert checks.scale_and_zero_point(None, None, lo=-0.5, hi=1.5) is False
+
+
+def test_int8_size_check(capsys):
+    assert checks.int8_tflite_bytes(230_000, params=225_034, measured_bytes=235_960) is True
+    assert checks.int8_tflite_bytes(900_136, params=225_034, measured_bytes=235_960) is False
+    assert "float32 size" in capsys.readouterr().out
+    assert checks.int8_tflite_bytes(28_129, params=225_034, measured_bytes=235_960) is False
+    assert "bit" in capsys.readouterr().out

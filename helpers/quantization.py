@@ -1,0 +1,353 @@
+"""Quantization: the TFLite converter's PTQ kinds, QAT with TF-MOT, and fake quantization at any width.
+
+Lesson 02 writes each converter call out once in the notebook; ``convert`` holds the same calls
+for reuse. Below 8 bits nothing here produces a deployable file: the TFLite runtime stores
+8-bit (and 16x8) integers; ``fake_quantize`` simulates narrower grids and ``packed_bytes`` says
+what packing them would take.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_model_optimization as tfmot
+import tf_keras as keras
+
+from . import config, measure, models, results
+
+KINDS = ("float32", "dynamic", "float16", "int8")
+REPRESENTATIVE_SAMPLES = 200
+
+
+class QuantizationSettingsError(config.WorkbookError, ValueError):
+    """Settings or inputs quantization cannot work with; the message says what to change."""
+
+
+# ----------------------------------------------------------------------------- converters
+
+
+def check_representative(x, model) -> np.ndarray:
+    """The representative images as float32, or a clear error: calibration needs real inputs of
+    the model's shape (int8 scales for activations are measured on them)."""
+    expected = tuple(model.input_shape[1:])
+    if x is None or len(x) == 0:
+        raise QuantizationSettingsError(
+            "The representative dataset is empty: full-integer quantization measures activation ranges on "
+            f"real inputs. Pass ~{REPRESENTATIVE_SAMPLES} training images, e.g. data.x_train[:{REPRESENTATIVE_SAMPLES}]."
+        )
+    x = np.asarray(x)
+    if tuple(x.shape[1:]) != expected:
+        raise QuantizationSettingsError(
+            f"The representative images have shape {tuple(x.shape[1:])}, the model expects {expected}: "
+            "pass a batch of images shaped like the training data."
+        )
+    return x.astype(np.float32)
+
+
+def convert(model: keras.Model, kind: str, representative=None) -> bytes:
+    """A .tflite flatbuffer of ``model``:
+
+    * ``float32``: no optimization;
+    * ``dynamic``: ``Optimize.DEFAULT`` alone - int8 weights, float activations and I/O;
+    * ``float16``: float16 weights (computed in float32 on a CPU);
+    * ``int8``: full integer - int8 weights and activations, calibrated on ``representative``
+      images, int8 input and output.
+    """
+    if kind not in KINDS:
+        raise QuantizationSettingsError(f"kind must be one of {KINDS}, not {kind!r}.")
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if kind != "float32":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if kind == "float16":
+        converter.target_spec.supported_types = [tf.float16]
+    if kind == "int8":
+        images = check_representative(representative, model)
+
+        def representative_dataset():
+            for i in range(min(len(images), REPRESENTATIVE_SAMPLES)):
+                yield [images[i : i + 1]]
+
+        converter.representative_dataset = representative_dataset
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.int8
+        converter.inference_output_type = tf.int8
+    return converter.convert()
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredTensor:
+    name: str
+    dtype: str
+    shape: tuple[int, ...]
+    scales: np.ndarray
+    zero_points: np.ndarray
+    distinct_values: int
+
+
+def stored_weights(tflite: bytes, min_size: int = 100) -> list[StoredTensor]:
+    """The weight tensors of a flatbuffer as stored: dtype, shape, quantization scales and
+    zero-points (one per output channel when per-channel), number of distinct values."""
+    interp = measure.interpreter(tflite, num_threads=None)
+    interp.allocate_tensors()
+    inputs = {d["index"] for d in interp.get_input_details()} | {d["index"] for d in interp.get_output_details()}
+    found = []
+    for detail in interp.get_tensor_details():
+        if detail["index"] in inputs or len(detail["shape"]) < 2 or np.prod(detail["shape"]) < min_size:
+            continue
+        if not any(op in detail["name"] for op in ("MatMul", "Conv2D", "conv", "dense", "Dense")):
+            continue
+        try:
+            value = interp.get_tensor(detail["index"])
+        except ValueError:
+            continue
+        q = detail["quantization_parameters"]
+        found.append(
+            StoredTensor(
+                detail["name"],
+                np.dtype(detail["dtype"]).name,
+                tuple(int(s) for s in detail["shape"]),
+                q["scales"],
+                q["zero_points"],
+                int(len(np.unique(value))),
+            )  # fmt: skip
+        )
+    return found
+
+
+def io_types(tflite: bytes) -> tuple[str, str]:
+    interp = measure.interpreter(tflite, num_threads=None)
+    return np.dtype(interp.get_input_details()[0]["dtype"]).name, np.dtype(interp.get_output_details()[0]["dtype"]).name
+
+
+# ----------------------------------------------------------------------------- the arithmetic
+
+
+def check_bits(bits) -> int:
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 2 <= bits <= 8:
+        raise QuantizationSettingsError(
+            f"bits = {bits!r}: choose a whole number from 2 to 8 (8 is what TFLite deploys; below 8 is simulated here)."
+        )
+    return int(bits)
+
+
+def scale_zero_point(lo: float, hi: float, bits: int = 8, symmetric: bool = False) -> tuple[float, int]:
+    """Scale and zero-point mapping the real range [lo, hi] onto signed ``bits``-bit integers.
+
+    Asymmetric: q in [-2^(b-1), 2^(b-1) - 1], real = scale * (q - zero_point), with 0 exactly
+    representable. Symmetric (TFLite's choice for weights): zero_point 0, q in
+    [-(2^(b-1) - 1), 2^(b-1) - 1], scale = max(|lo|, |hi|) / (2^(b-1) - 1).
+    """
+    bits = check_bits(bits)
+    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)  # the grid must hold 0 (zero padding, ReLU)
+    qmax = 2 ** (bits - 1) - 1
+    if symmetric:
+        scale = max(abs(lo), abs(hi)) / qmax
+        return (scale if scale > 0 else 1.0), 0
+    qmin = -(2 ** (bits - 1))
+    scale = (hi - lo) / (qmax - qmin)
+    if scale == 0:
+        return 1.0, 0
+    return scale, int(round(qmin - lo / scale))
+
+
+def fake_quantize(w: np.ndarray, bits: int, per_channel: bool = True, symmetric: bool = True) -> np.ndarray:
+    """``w`` rounded to a ``bits``-bit grid and back to float: what the runtime would compute with.
+    Per-channel: one grid per output channel (the last axis of a Keras kernel)."""
+    bits = check_bits(bits)
+    w = np.asarray(w, dtype=np.float32)
+    if per_channel and w.ndim >= 2:
+        flat = w.reshape(-1, w.shape[-1])
+        lows, highs = flat.min(axis=0), flat.max(axis=0)
+    else:
+        lows, highs = np.array([w.min()]), np.array([w.max()])
+    out = np.empty_like(w)
+    channels = w.shape[-1] if (per_channel and w.ndim >= 2) else 1
+    qmax = 2 ** (bits - 1) - 1
+    qmin = -qmax if symmetric else -(2 ** (bits - 1))
+    for c in range(channels):
+        scale, zp = scale_zero_point(lows[c], highs[c], bits, symmetric)
+        part = w[..., c] if channels > 1 else w
+        q = np.clip(np.round(part / scale) + zp, qmin, qmax)
+        if channels > 1:
+            out[..., c] = (q - zp) * scale
+        else:
+            out[...] = (q - zp) * scale
+    return out
+
+
+def quantization_error(w: np.ndarray, wq: np.ndarray) -> tuple[float, float]:
+    """(mean squared error, signal-to-noise ratio in dB) of ``wq`` as a stand-in for ``w``."""
+    mse = float(np.mean((w - wq) ** 2))
+    signal = float(np.mean(np.asarray(w, dtype=np.float64) ** 2))
+    snr = math.inf if mse == 0 else 10 * math.log10(signal / mse)
+    return mse, snr
+
+
+def _kernels(model) -> list:
+    return [layer for layer in model.layers if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D))]
+
+
+def packed_bytes(model, bits: int, per_channel: bool = True, symmetric: bool = True) -> int:
+    """Bytes if every kernel were stored at ``bits`` per weight, tightly packed, with one float32
+    scale (and, asymmetric, one int32 zero-point) per channel or per tensor; biases stay 32-bit.
+    The graph itself is not counted: compare it with the weights part of a .tflite."""
+    bits = check_bits(bits)
+    total_bits = 0
+    for layer in _kernels(model):
+        kernel = layer.kernel.shape.num_elements()
+        channels = layer.kernel.shape[-1] if per_channel else 1
+        total_bits += kernel * bits + channels * 32 * (1 if symmetric else 2)
+        if layer.use_bias:
+            total_bits += layer.bias.shape.num_elements() * 32
+    return math.ceil(total_bits / 8)
+
+
+def fake_quantized_model(
+    model: keras.Model, bits: int, per_channel: bool = True, symmetric: bool = True
+) -> keras.Model:
+    """A copy of ``model`` with every kernel fake-quantized (no retraining)."""
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    for layer in _kernels(copy):
+        layer.kernel.assign(fake_quantize(layer.kernel.numpy(), bits, per_channel, symmetric))
+    return models.compile_model(copy)
+
+
+def bit_sweep(
+    model, x, y, bits_list=(8, 7, 6, 5, 4, 3, 2), per_channel: bool = True, symmetric: bool = True
+) -> list[float]:
+    """Accuracy on (x, y) with all kernels fake-quantized at each width."""
+    return [measure.keras_accuracy(fake_quantized_model(model, b, per_channel, symmetric), x, y) for b in bits_list]
+
+
+# ----------------------------------------------------------------------------- QAT
+
+
+def quantization_aware(model: keras.Model, data, epochs: int = 1, learning_rate: float = 1e-4, label: str = "QAT "):
+    """``quantize_model`` on a copy of ``model``, fine-tuned for ``epochs`` (TF-MOT's 8-bit QAT)."""
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    qat = tfmot.quantization.keras.quantize_model(copy)
+    models.compile_model(qat, learning_rate)
+    models.train(qat, data, epochs, label=label)
+    return qat
+
+
+class NBitDenseConfig(tfmot.quantization.keras.QuantizeConfig):
+    """Dense kernels fake-quantized at ``bits`` (symmetric, per-tensor) during training, 8-bit
+    activations: TF-MOT's way to train for a grid TFLite cannot store."""
+
+    def __init__(self, bits: int):
+        self.bits = bits
+
+    def get_weights_and_quantizers(self, layer):
+        # narrow_range: integers +-(2^(b-1) - 1) with zero at 0, as TFLite's int8 weights; without
+        # it the converted kernel gets a nonzero zero-point that FULLY_CONNECTED refuses to run.
+        quantizer = tfmot.quantization.keras.quantizers.LastValueQuantizer(
+            num_bits=self.bits, symmetric=True, narrow_range=True, per_axis=False
+        )
+        return [(layer.kernel, quantizer)]
+
+    def get_activations_and_quantizers(self, layer):
+        quantizer = tfmot.quantization.keras.quantizers.MovingAverageQuantizer(
+            num_bits=8, symmetric=False, narrow_range=False, per_axis=False
+        )
+        return [(layer.activation, quantizer)]
+
+    def set_quantize_weights(self, layer, quantize_weights):
+        layer.kernel = quantize_weights[0]
+
+    def set_quantize_activations(self, layer, quantize_activations):
+        layer.activation = quantize_activations[0]
+
+    def get_output_quantizers(self, layer):
+        return []
+
+    def get_config(self):
+        return {"bits": self.bits}
+
+
+def nbit_qat(model: keras.Model, data, bits: int, epochs: int = 1, learning_rate: float = 1e-4, label: str = ""):
+    """QAT with every Dense kernel on a ``bits``-bit grid (the MLP; Conv2D is left to 8-bit)."""
+    bits = check_bits(bits)
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    q = tfmot.quantization.keras
+    annotated = keras.models.clone_model(
+        copy,
+        clone_function=lambda layer: (
+            q.quantize_annotate_layer(layer, NBitDenseConfig(bits)) if isinstance(layer, keras.layers.Dense) else layer
+        ),
+    )
+    with q.quantize_scope({"NBitDenseConfig": NBitDenseConfig}):
+        qat = q.quantize_apply(annotated)
+    models.compile_model(qat, learning_rate)
+    models.train(qat, data, epochs, label=label or f"{bits}-bit QAT ")
+    return qat
+
+
+def convert_qat(qat_model) -> bytes:
+    """A QAT model to .tflite: its quantizer ranges become the int8 scales (no calibration data)."""
+    converter = tf.lite.TFLiteConverter.from_keras_model(qat_model)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    return converter.convert()
+
+
+# ----------------------------------------------------------------------------- the explorer's logic
+
+
+@dataclasses.dataclass
+class LayerView:
+    layer: str
+    weights: np.ndarray
+    quantized: np.ndarray
+    levels: np.ndarray  # the grid values of the first channel (or the tensor)
+    mse: float
+    snr_db: float
+    problems: list[str]
+
+
+def explorer_view(model, layer_name: str, bits, per_channel: bool, symmetric: bool) -> LayerView:
+    """What the bit-width explorer shows for one layer: never raises."""
+    names = [layer.name for layer in _kernels(model)]
+    problems = []
+    if layer_name not in names:
+        problems.append(f"No layer {layer_name!r}; choose one of {names}.")
+    try:
+        bits = check_bits(bits)
+    except QuantizationSettingsError as exc:
+        problems.append(str(exc))
+    if problems:
+        empty = np.zeros(0)
+        return LayerView(layer_name, empty, empty, empty, math.nan, math.nan, problems)
+    w = model.get_layer(layer_name).kernel.numpy()
+    wq = fake_quantize(w, bits, per_channel, symmetric)
+    first = w[..., 0] if per_channel else w
+    scale, zp = scale_zero_point(first.min(), first.max(), bits, symmetric)
+    qmax = 2 ** (bits - 1) - 1
+    qmin = -qmax if symmetric else -(2 ** (bits - 1))
+    levels = (np.arange(qmin, qmax + 1) - zp) * scale
+    mse, snr = quantization_error(w, wq)
+    return LayerView(layer_name, w, wq, levels, mse, snr, [])
+
+
+def explorer_run(model, data, bits, per_channel: bool, symmetric: bool, *, record: bool = True) -> tuple[dict, dict]:
+    """The Run button: whole-model accuracy with fake-quantized kernels, packed size, a point on
+    the board (the size axis gets the packed size) and in the results log."""
+    bits = check_bits(bits)
+    fq = fake_quantized_model(model, bits, per_channel, symmetric)
+    accuracy = measure.keras_accuracy(fq, data.x_test, data.y_test)
+    packed = packed_bytes(model, bits, per_channel, symmetric)
+    name = f"{model.name} {bits}-bit {'per-channel' if per_channel else 'per-tensor'} {'sym' if symmetric else 'asym'} (simulated)"
+    metrics = {"tflite_accuracy": accuracy, "tflite_gz": packed, "packed_bytes": packed, "params": model.count_params()}
+    entry = {}
+    if record:
+        entry = results.record(
+            "quantization", name, metrics,
+            {"bits": bits, "per_channel": per_channel, "symmetric": symmetric, "simulated": True},
+            lesson="02", data=data,
+        )  # fmt: skip
+    return metrics, entry
