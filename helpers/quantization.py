@@ -133,6 +133,19 @@ def check_bits(bits) -> int:
     return int(bits)
 
 
+def _grids(lows: np.ndarray, highs: np.ndarray, bits: int, symmetric: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Scales and zero-points for arrays of ranges (one per channel), vectorized."""
+    lo, hi = np.minimum(lows, 0.0), np.maximum(highs, 0.0)  # the grid must hold 0 (zero padding, ReLU)
+    qmax = 2 ** (bits - 1) - 1
+    if symmetric:
+        scale = np.maximum(np.abs(lo), np.abs(hi)) / qmax
+        return np.where(scale > 0, scale, 1.0), np.zeros_like(scale, dtype=np.int64)
+    qmin = -(2 ** (bits - 1))
+    scale = (hi - lo) / (qmax - qmin)
+    safe = np.where(scale > 0, scale, 1.0)
+    return safe, np.where(scale > 0, np.round(qmin - lo / safe), 0).astype(np.int64)
+
+
 def scale_zero_point(lo: float, hi: float, bits: int = 8, symmetric: bool = False) -> tuple[float, int]:
     """Scale and zero-point mapping the real range [lo, hi] onto signed ``bits``-bit integers.
 
@@ -141,16 +154,8 @@ def scale_zero_point(lo: float, hi: float, bits: int = 8, symmetric: bool = Fals
     [-(2^(b-1) - 1), 2^(b-1) - 1], scale = max(|lo|, |hi|) / (2^(b-1) - 1).
     """
     bits = check_bits(bits)
-    lo, hi = min(float(lo), 0.0), max(float(hi), 0.0)  # the grid must hold 0 (zero padding, ReLU)
-    qmax = 2 ** (bits - 1) - 1
-    if symmetric:
-        scale = max(abs(lo), abs(hi)) / qmax
-        return (scale if scale > 0 else 1.0), 0
-    qmin = -(2 ** (bits - 1))
-    scale = (hi - lo) / (qmax - qmin)
-    if scale == 0:
-        return 1.0, 0
-    return scale, int(round(qmin - lo / scale))
+    scale, zero_point = _grids(np.array([float(lo)]), np.array([float(hi)]), bits, symmetric)
+    return float(scale[0]), int(zero_point[0])
 
 
 def fake_quantize(w: np.ndarray, bits: int, per_channel: bool = True, symmetric: bool = True) -> np.ndarray:
@@ -163,19 +168,11 @@ def fake_quantize(w: np.ndarray, bits: int, per_channel: bool = True, symmetric:
         lows, highs = flat.min(axis=0), flat.max(axis=0)
     else:
         lows, highs = np.array([w.min()]), np.array([w.max()])
-    out = np.empty_like(w)
-    channels = w.shape[-1] if (per_channel and w.ndim >= 2) else 1
+    scale, zero_point = _grids(lows.astype(np.float64), highs.astype(np.float64), bits, symmetric)
     qmax = 2 ** (bits - 1) - 1
     qmin = -qmax if symmetric else -(2 ** (bits - 1))
-    for c in range(channels):
-        scale, zp = scale_zero_point(lows[c], highs[c], bits, symmetric)
-        part = w[..., c] if channels > 1 else w
-        q = np.clip(np.round(part / scale) + zp, qmin, qmax)
-        if channels > 1:
-            out[..., c] = (q - zp) * scale
-        else:
-            out[...] = (q - zp) * scale
-    return out
+    q = np.clip(np.round(w / scale) + zero_point, qmin, qmax)  # broadcasts along the last axis
+    return ((q - zero_point) * scale).astype(np.float32)
 
 
 def quantization_error(w: np.ndarray, wq: np.ndarray) -> tuple[float, float]:
@@ -224,6 +221,16 @@ def bit_sweep(
 
 
 # ----------------------------------------------------------------------------- QAT
+
+MIN_QAT_STEPS = 400
+
+
+def qat_epochs(data) -> int:
+    """Epochs of quantization-aware fine-tuning: at least one, and at least ~400 steps (the
+    quantizers calibrate and the weights adapt over steps, not epochs): 1 on full
+    Fashion-MNIST, 6 on the fast subset, ~37 on the small digits fallback."""
+    steps = math.ceil(len(data.x_train) / models.BATCH_SIZE)
+    return max(1, math.ceil(MIN_QAT_STEPS / steps))
 
 
 def quantization_aware(model: keras.Model, data, epochs: int = 1, learning_rate: float = 1e-4, label: str = "QAT "):

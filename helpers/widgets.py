@@ -202,6 +202,7 @@ class BitWidthExplorer:
         self.board = w.Output()
         self.last_view = None
         self.last_result = None
+        self._figure = plots.QuantizationGridFigure()
         for control in (self.layer, self.bits, self.per_channel, self.symmetric):
             control.observe(lambda _change: self.update(), names="value")
         self.run_button.on_click(lambda _button: self.run())
@@ -218,9 +219,7 @@ class BitWidthExplorer:
         with self.view:
             self.view.clear_output(wait=True)
             if not view.problems:
-                fig = plots.quantization_grid(view)
-                display(fig)
-                plt.close(fig)
+                display(self._figure.update(view))
         return view
 
     def run(self):

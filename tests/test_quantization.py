@@ -3,6 +3,8 @@ fake quantization at every width; packed sizes; QAT; the bit-width explorer's lo
 
 from __future__ import annotations
 
+import types
+
 import numpy as np
 import pytest
 from test_pruning import tiny_data
@@ -209,3 +211,12 @@ def test_bit_width_panel_headlessly(trained, isolated_cache, monkeypatch):
     assert explorer.run() is first
     assert "The run failed: MemoryError" in explorer.status.value and not explorer.run_button.disabled
     assert len(results.load(data=d)) == 1
+
+
+def test_qat_epochs_give_enough_steps():
+    def sized(n):
+        return types.SimpleNamespace(x_train=np.zeros((n, 1)))
+
+    assert quantization.qat_epochs(sized(55_000)) == 1
+    assert quantization.qat_epochs(sized(10_000)) == 6
+    assert quantization.qat_epochs(sized(1_290)) * 11 >= quantization.MIN_QAT_STEPS

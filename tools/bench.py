@@ -89,6 +89,20 @@ def bench_explorers(repeats: int = 30) -> None:
     print(f"lesson 01 schedule explorer, one control change (validate + TF-MOT curve + PNG redraw), {repeats} changes:")
     print(f"  median {statistics.median(times):.0f} ms, max {max(times):.0f} ms")
 
+    with contextlib.redirect_stdout(io.StringIO()):
+        bits_explorer = helpers.widgets.BitWidthExplorer(base, data)
+    changes = [("bits", 3), ("bits", 6), ("per_channel", False), ("per_channel", True), ("symmetric", False),
+               ("symmetric", True), ("layer", "dense_1"), ("layer", "dense_0"), ("bits", 8), ("bits", 2)]  # fmt: skip
+    times = []
+    for i in range(repeats):
+        control, value = changes[i % len(changes)]
+        with contextlib.redirect_stdout(io.StringIO()):
+            start = time.perf_counter()
+            getattr(bits_explorer, control).value = value  # fake-quantize the layer, error, histogram + grid
+            times.append((time.perf_counter() - start) * 1000)
+    print(f"lesson 02 bit-width explorer, one control change (quantize layer + error + PNG redraw), {repeats} changes:")
+    print(f"  median {statistics.median(times):.0f} ms, max {max(times):.0f} ms")
+
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
