@@ -74,8 +74,9 @@ def mlp_params(answer, layer_sizes=(784, 300, 100, 10)) -> bool:
     )
 
 
-def float_tflite_bytes(answer, params: int, measured_bytes: int, tolerance: float = 0.05) -> bool:
-    """Exercise: predict the float32 .tflite size from the parameter count."""
+def _file_size_guess(answer, params: int, measured_bytes: int, tolerance: float, why: str, mistakes, unit: str) -> bool:
+    """Shared by the file-size exercises: within ``tolerance`` of the measurement is right (``why``
+    explains it); ``mistakes`` are (bytes per parameter, what that answer got wrong)."""
     if _unanswered(answer):
         return False
     answer = _number(answer)
@@ -84,18 +85,26 @@ def float_tflite_bytes(answer, params: int, measured_bytes: int, tolerance: floa
     error = answer / measured_bytes - 1
     if abs(error) <= tolerance:
         return _verdict(
-            True,
-            f"{answer:,.0f} B is within {abs(error):.1%} of the measured {measured_bytes:,} B: "
-            f"4 bytes per float32 parameter, plus a little for the graph.",
+            True, f"{answer:,.0f} B is within {abs(error):.1%} of the measured {measured_bytes:,} B: {why}."
         )
-    if abs(answer / params - 1) <= tolerance:
-        return _verdict(False, "That is one byte per parameter: a float32 takes 4 bytes.")
-    if abs(answer / (32 * params) - 1) <= tolerance:
-        return _verdict(False, "That is 32 per parameter: bits, not bytes (8 bits to a byte).")
+    for bytes_per_param, message in mistakes:
+        if abs(answer / (bytes_per_param * params) - 1) <= tolerance:
+            return _verdict(False, message)
     return _verdict(
         False,
-        f"{answer:,.0f} B is {error:+.0%} off the measured {measured_bytes:,} B. Hint: how many bytes is one float32?",
+        f"{answer:,.0f} B is {error:+.0%} off the measured {measured_bytes:,} B. Hint: how many bytes is one {unit}?",
     )
+
+
+def float_tflite_bytes(answer, params: int, measured_bytes: int, tolerance: float = 0.05) -> bool:
+    """Exercise: predict the float32 .tflite size from the parameter count."""
+    return _file_size_guess(
+        answer, params, measured_bytes, tolerance,
+        "4 bytes per float32 parameter, plus a little for the graph",
+        [(1, "That is one byte per parameter: a float32 takes 4 bytes."),
+         (32, "That is 32 per parameter: bits, not bytes (8 bits to a byte).")],
+        unit="float32",
+    )  # fmt: skip
 
 
 def gzip_ratio_guess(answer, raw: int, gz: int) -> bool:
@@ -238,22 +247,10 @@ def scale_and_zero_point(scale, zero_point, lo: float, hi: float, bits: int = 8)
 
 def int8_tflite_bytes(answer, params: int, measured_bytes: int, tolerance: float = 0.06) -> bool:
     """Exercise: predict the full-integer int8 .tflite size from the parameter count."""
-    if _unanswered(answer):
-        return False
-    answer = _number(answer)
-    if answer is None or answer <= 0:
-        return _verdict(False, "A file size is a positive number of bytes, e.g. 123456.")
-    error = answer / measured_bytes - 1
-    if abs(error) <= tolerance:
-        return _verdict(
-            True,
-            f"{answer:,.0f} B is within {abs(error):.1%} of the measured {measured_bytes:,} B: one byte per weight (biases take 4), plus scales and the graph.",
-        )
-    if abs(answer / (4 * params) - 1) <= tolerance:
-        return _verdict(False, "That is the float32 size (4 bytes per parameter); int8 stores one byte per weight.")
-    if abs(answer / (params / 8) - 1) <= tolerance:
-        return _verdict(False, "That is one *bit* per parameter; int8 is 8 bits = one byte per weight.")
-    return _verdict(
-        False,
-        f"{answer:,.0f} B is {error:+.0%} off the measured {measured_bytes:,} B. Hint: how many bytes is one int8 weight?",
-    )
+    return _file_size_guess(
+        answer, params, measured_bytes, tolerance,
+        "one byte per weight (biases take 4), plus scales and the graph",
+        [(4, "That is the float32 size (4 bytes per parameter); int8 stores one byte per weight."),
+         (1 / 8, "That is one *bit* per parameter; int8 is 8 bits = one byte per weight.")],
+        unit="int8 weight",
+    )  # fmt: skip
