@@ -47,7 +47,49 @@ class _Progress(keras.callbacks.Callback):
         )
 
 
-class ScheduleExplorer:
+class _Explorer:
+    """What every explorer panel shares: a guarded Run (no traceback reaches the reader and
+    earlier points stay), the board of this data set's runs, display as a panel. Subclasses set
+    ``settings_error``, ``board_title``, ``board_data`` and ``_problems()``."""
+
+    settings_error: type[Exception] = ValueError
+    board_title = "Your runs on the board"
+
+    def _guarded_run(self, busy: str, action, report):
+        """Disable Run and call ``action()``; ``report(result)`` says what it gave. A settings
+        error goes to the message line, any other failure to the status line."""
+        if self.run_button.disabled:
+            return None
+        self.run_button.disabled = True
+        self.status.value = busy
+        try:
+            result = action()
+            report(result)
+        except self.settings_error as exc:
+            self.message.value = _message("error", [str(exc)])
+        except Exception as exc:  # a failed run must not cost the panel or the board
+            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            self.status.value = _message(
+                "error", [f"The run failed: {last}. Earlier points are kept; try other settings."]
+            )
+        finally:
+            self.run_button.disabled = bool(self._problems())
+        return self.last_result
+
+    def _draw_board(self, highlight=None):
+        with self.board:
+            self.board.clear_output(wait=True)
+            fig = plots.board(
+                results.load(data=self.board_data), highlight=[highlight] if highlight else [], title=self.board_title
+            )
+            display(fig)
+            plt.close(fig)
+
+    def _ipython_display_(self):
+        display(self.panel())
+
+
+class ScheduleExplorer(_Explorer):
     """Lesson 01's sparsity-schedule explorer.
 
     The curve is TF-MOT's own schedule object evaluated at every step, with the epoch
@@ -125,48 +167,36 @@ class ScheduleExplorer:
                 plt.close(fig)
         return preview
 
+    settings_error = pruning.PruningSettingsError
+    board_title = "Your pruning runs on the board"
+
+    @property
+    def board_data(self):
+        return self.eval_data
+
+    def _problems(self) -> list[str]:
+        return self.last_preview.problems if self.last_preview else []
+
     def run(self):
         """The Run button: prune + fine-tune + measure + log; errors become a message."""
-        if self.run_button.disabled:
-            return None
-        self.run_button.disabled = True
-        self.status.value = "pruning and fine-tuning …"
-        try:
-            m, entry = pruning.explorer_run(
-                self.settings(),
-                self.base,
-                self.finetune_data,
-                self.eval_data,
-                int(self.epochs.value),
-                callbacks=[_Progress(self.progress, self.status)],
+
+        def action():
+            progress = [_Progress(self.progress, self.status)]
+            settings, epochs = self.settings(), int(self.epochs.value)
+            return pruning.explorer_run(
+                settings, self.base, self.finetune_data, self.eval_data, epochs, callbacks=progress
             )
+
+        def report(result):
+            m, entry = result
             self.last_result = m
             self.status.value = (
                 f"<b>{html.escape(m.name)}</b>: accuracy {m.tflite_accuracy:.2%}, "
                 f"{m.nonzeros:,} nonzeros, .tflite gz {m.tflite_gz:,} B — added to the board"
             )
             self._draw_board(highlight=entry.get("id"))
-        except pruning.PruningSettingsError as exc:
-            self.message.value = _message("error", [str(exc)])
-        except Exception as exc:  # a failed run must not cost the panel or the board
-            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            self.status.value = _message(
-                "error", [f"The run failed: {last}. Earlier points are kept; try other settings."]
-            )
-        finally:
-            self.run_button.disabled = bool(self.last_preview and self.last_preview.problems)
-        return self.last_result
 
-    def _draw_board(self, highlight=None):
-        with self.board:
-            self.board.clear_output(wait=True)
-            fig = plots.board(
-                results.load(data=self.eval_data),
-                highlight=[highlight] if highlight else [],
-                title="Your pruning runs on the board",
-            )
-            display(fig)
-            plt.close(fig)
+        return self._guarded_run("pruning and fine-tuning …", action, report)
 
     def panel(self) -> w.Widget:
         left = w.VBox(
@@ -175,11 +205,8 @@ class ScheduleExplorer:
         run_row = w.HBox([self.run_button, self.progress, self.status])
         return w.VBox([w.HBox([left, self.curve]), self.message, run_row, self.board])
 
-    def _ipython_display_(self):
-        display(self.panel())
 
-
-class BitWidthExplorer:
+class BitWidthExplorer(_Explorer):
     """Lesson 02's bit-width explorer: a layer's weights against the grid live; Run for the whole model.
 
     Live (cheap): the chosen layer's histogram with the quantization grid, MSE and SNR. Run:
@@ -222,44 +249,38 @@ class BitWidthExplorer:
                 display(self._figure.update(view))
         return view
 
+    settings_error = quantization.QuantizationSettingsError
+    board_title = "Quantization on the board"
+
+    @property
+    def board_data(self):
+        return self.data
+
+    def _problems(self) -> list[str]:
+        return self.last_view.problems if self.last_view else []
+
     def run(self):
-        if self.run_button.disabled:
-            return None
-        self.run_button.disabled = True
-        self.status.value = "fake-quantizing every kernel and evaluating …"
-        try:
-            metrics, entry = quantization.explorer_run(
-                self.model, self.data, int(self.bits.value), bool(self.per_channel.value), bool(self.symmetric.value)
+        """The Run button: fake-quantize every kernel, evaluate, log; errors become a message."""
+
+        def action():
+            bits, per_channel, symmetric = (
+                int(self.bits.value),
+                bool(self.per_channel.value),
+                bool(self.symmetric.value),
             )
+            return quantization.explorer_run(self.model, self.data, bits, per_channel, symmetric)
+
+        def report(result):
+            metrics, entry = result
             self.last_result = metrics
             self.status.value = (
                 f"<b>{html.escape(entry.get('name', ''))}</b>: accuracy {metrics['tflite_accuracy']:.2%}, "
                 f"packed {metrics['packed_bytes']:,} B — added to the board"
             )
             self._draw_board(highlight=entry.get("id"))
-        except quantization.QuantizationSettingsError as exc:
-            self.message.value = _message("error", [str(exc)])
-        except Exception as exc:  # a failed run must not cost the panel or the board
-            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            self.status.value = _message("error", [f"The run failed: {last}. Earlier points are kept."])
-        finally:
-            self.run_button.disabled = bool(self.last_view and self.last_view.problems)
-        return self.last_result
 
-    def _draw_board(self, highlight=None):
-        with self.board:
-            self.board.clear_output(wait=True)
-            fig = plots.board(
-                results.load(data=self.data),
-                highlight=[highlight] if highlight else [],
-                title="Quantization on the board",
-            )
-            display(fig)
-            plt.close(fig)
+        return self._guarded_run("fake-quantizing every kernel and evaluating …", action, report)
 
     def panel(self) -> w.Widget:
         controls = w.VBox([self.layer, self.bits, self.per_channel, self.symmetric])
         return w.VBox([w.HBox([controls, self.view]), self.message, w.HBox([self.run_button, self.status]), self.board])
-
-    def _ipython_display_(self):
-        display(self.panel())
