@@ -179,6 +179,14 @@ def _model_dir() -> Path:
     return config.cache_dir() / "models"
 
 
+def copy_model(model: keras.Model) -> keras.Model:
+    """An independent copy with the same weights. TF-MOT's wrappers (prune_low_magnitude,
+    cluster_weights, quantize_model) wrap the very layers they are given: wrap a copy."""
+    clone = keras.models.clone_model(model)
+    clone.set_weights(model.get_weights())
+    return clone
+
+
 def _fresh(arch: str, weights: list[np.ndarray], compiled: bool = True) -> keras.Model:
     model = ARCHITECTURES[arch]()
     model.set_weights(weights)

@@ -171,13 +171,6 @@ def error_summary(exc: BaseException) -> str:
 # ----------------------------------------------------------------------------- prune and fine-tune
 
 
-def _copy(model: keras.Model) -> keras.Model:
-    """An independent copy: prune_low_magnitude wraps the very layers it is given."""
-    clone = keras.models.clone_model(model)
-    clone.set_weights(model.get_weights())
-    return clone
-
-
 def _prunable(layer) -> bool:
     return isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D))
 
@@ -224,7 +217,7 @@ def prune_and_finetune(
             return layer
         return sparsity_api.prune_low_magnitude(layer, pruning_schedule=target, **extra)
 
-    pruned = keras.models.clone_model(_copy(base), clone_function=wrap)
+    pruned = keras.models.clone_model(models.copy_model(base), clone_function=wrap)
     models.compile_model(pruned, learning_rate)
     start = time.perf_counter()
     history = models.train(pruned, data, epochs, callbacks=[sparsity_api.UpdatePruningStep(), *callbacks], label=label)
@@ -245,7 +238,7 @@ def finetune_dense(
     base: keras.Model, data, epochs: int, learning_rate: float = FINETUNE_LEARNING_RATE, label: str = ""
 ):
     """The control every pruning result needs: the same fine-tuning without pruning."""
-    model = models.compile_model(_copy(base), learning_rate)
+    model = models.compile_model(models.copy_model(base), learning_rate)
     models.train(model, data, epochs, label=label)
     return model
 

@@ -206,8 +206,7 @@ def fake_quantized_model(
     model: keras.Model, bits: int, per_channel: bool = True, symmetric: bool = True
 ) -> keras.Model:
     """A copy of ``model`` with every kernel fake-quantized (no retraining)."""
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
+    copy = models.copy_model(model)
     for layer in _kernels(copy):
         layer.kernel.assign(fake_quantize(layer.kernel.numpy(), bits, per_channel, symmetric))
     return models.compile_model(copy)
@@ -235,8 +234,7 @@ def qat_epochs(data) -> int:
 
 def quantization_aware(model: keras.Model, data, epochs: int = 1, learning_rate: float = 1e-4, label: str = "QAT "):
     """``quantize_model`` on a copy of ``model``, fine-tuned for ``epochs`` (TF-MOT's 8-bit QAT)."""
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
+    copy = models.copy_model(model)
     qat = tfmot.quantization.keras.quantize_model(copy)
     models.compile_model(qat, learning_rate)
     models.train(qat, data, epochs, label=label)
@@ -280,8 +278,7 @@ class NBitDenseConfig(tfmot.quantization.keras.QuantizeConfig):
 def nbit_qat(model: keras.Model, data, bits: int, epochs: int = 1, learning_rate: float = 1e-4, label: str = ""):
     """QAT with every Dense kernel on a ``bits``-bit grid (the MLP; Conv2D is left to 8-bit)."""
     bits = check_bits(bits)
-    copy = keras.models.clone_model(model)
-    copy.set_weights(model.get_weights())
+    copy = models.copy_model(model)
     q = tfmot.quantization.keras
     annotated = keras.models.clone_model(
         copy,
