@@ -137,7 +137,9 @@ def pruned_nonzeros(answer, model, sparsity: float) -> bool:
     answer = _number(answer)
     if answer is None:
         return _not_a_number(answer)
-    kernels = [layer.kernel.shape.num_elements() for layer in model.layers if hasattr(layer, "kernel")]
+    from . import measure
+
+    kernels = [layer.kernel.shape.num_elements() for layer in measure.kernel_layers(model)]
     biases = model.count_params() - sum(kernels)
     kept = sum(n - int(round(sparsity * n)) for n in kernels)
     expected = kept + biases
@@ -173,7 +175,7 @@ def per_layer_choice(
         return False
     if not isinstance(choice, dict) or not choice:
         return _verdict(False, "Give a dict {layer name: sparsity}, e.g. {'dense_0': 0.9}.")
-    names = [layer.name for layer in base.layers if hasattr(layer, "kernel")]
+    names = [layer.name for layer in measure.kernel_layers(base)]
     unknown = [k for k in choice if k not in names]
     if unknown:
         return _verdict(False, f"No layer named {unknown}; the prunable layers are {names}.")

@@ -82,6 +82,15 @@ def gzipped_size(data: bytes) -> int:
     return len(gzip.compress(data, compresslevel=9))
 
 
+def is_kernel_layer(layer) -> bool:
+    """Dense and Conv2D: the layers whose kernels pruning, quantization and clustering act on."""
+    return isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D))
+
+
+def kernel_layers(model) -> list:
+    return [layer for layer in model.layers if is_kernel_layer(layer)]
+
+
 def count_macs(model) -> int:
     """Multiply-accumulates for one image through the Dense and Conv2D layers: the arithmetic
     a runtime performs (zeros included, unless it skips them)."""

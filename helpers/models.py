@@ -20,6 +20,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 import time
 import warnings
@@ -177,6 +178,11 @@ def default_epochs(arch: str, data: Dataset) -> int:
 
 def _model_dir() -> Path:
     return config.cache_dir() / "models"
+
+
+def steps_per_epoch(n_train: int, batch_size: int = BATCH_SIZE) -> int:
+    """Training steps in one epoch of ``n_train`` images."""
+    return math.ceil(n_train / batch_size)
 
 
 def copy_model(model: keras.Model) -> keras.Model:

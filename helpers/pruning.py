@@ -136,8 +136,7 @@ def schedule_curve(schedule, total_steps: int) -> tuple[np.ndarray, np.ndarray, 
     return steps.numpy(), target.copy(), steps.numpy()[should_prune]
 
 
-def steps_per_epoch(n_train: int, batch_size: int = models.BATCH_SIZE) -> int:
-    return math.ceil(n_train / batch_size)
+steps_per_epoch = models.steps_per_epoch  # the lesson calls it from here
 
 
 MIN_FINETUNE_STEPS = 600
@@ -169,10 +168,6 @@ def error_summary(exc: BaseException) -> str:
 
 
 # ----------------------------------------------------------------------------- prune and fine-tune
-
-
-def _prunable(layer) -> bool:
-    return isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D))
 
 
 @dataclasses.dataclass
@@ -213,7 +208,7 @@ def prune_and_finetune(
 
     def wrap(layer):
         target = built.get(layer.name) if per_layer else (None if layer.name in keep_dense else built["*"])
-        if target is None or not _prunable(layer):
+        if target is None or not measure.is_kernel_layer(layer):
             return layer
         return sparsity_api.prune_low_magnitude(layer, pruning_schedule=target, **extra)
 
@@ -283,7 +278,7 @@ def sensitivity_scan(model: keras.Model, x: np.ndarray, y: np.ndarray, sparsitie
     """
     scan = {}
     for layer in model.layers:
-        if not _prunable(layer):
+        if not measure.is_kernel_layer(layer):
             continue
         original = layer.kernel.numpy()
         accuracies = []

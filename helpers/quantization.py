@@ -183,17 +183,13 @@ def quantization_error(w: np.ndarray, wq: np.ndarray) -> tuple[float, float]:
     return mse, snr
 
 
-def _kernels(model) -> list:
-    return [layer for layer in model.layers if isinstance(layer, (keras.layers.Dense, keras.layers.Conv2D))]
-
-
 def packed_bytes(model, bits: int, per_channel: bool = True, symmetric: bool = True) -> int:
     """Bytes if every kernel were stored at ``bits`` per weight, tightly packed, with one float32
     scale (and, asymmetric, one int32 zero-point) per channel or per tensor; biases stay 32-bit.
     The graph itself is not counted: compare it with the weights part of a .tflite."""
     bits = check_bits(bits)
     total_bits = 0
-    for layer in _kernels(model):
+    for layer in measure.kernel_layers(model):
         kernel = layer.kernel.shape.num_elements()
         channels = layer.kernel.shape[-1] if per_channel else 1
         total_bits += kernel * bits + channels * 32 * (1 if symmetric else 2)
@@ -207,7 +203,7 @@ def fake_quantized_model(
 ) -> keras.Model:
     """A copy of ``model`` with every kernel fake-quantized (no retraining)."""
     copy = models.copy_model(model)
-    for layer in _kernels(copy):
+    for layer in measure.kernel_layers(copy):
         layer.kernel.assign(fake_quantize(layer.kernel.numpy(), bits, per_channel, symmetric))
     return models.compile_model(copy)
 
@@ -228,8 +224,7 @@ def qat_epochs(data) -> int:
     """Epochs of quantization-aware fine-tuning: at least one, and at least ~400 steps (the
     quantizers calibrate and the weights adapt over steps, not epochs): 1 on full
     Fashion-MNIST, 6 on the fast subset, ~37 on the small digits fallback."""
-    steps = math.ceil(len(data.x_train) / models.BATCH_SIZE)
-    return max(1, math.ceil(MIN_QAT_STEPS / steps))
+    return max(1, math.ceil(MIN_QAT_STEPS / models.steps_per_epoch(len(data.x_train))))
 
 
 def quantization_aware(model: keras.Model, data, epochs: int = 1, learning_rate: float = 1e-4, label: str = "QAT "):
@@ -316,7 +311,7 @@ class LayerView:
 
 def explorer_view(model, layer_name: str, bits, per_channel: bool, symmetric: bool) -> LayerView:
     """What the bit-width explorer shows for one layer: never raises."""
-    names = [layer.name for layer in _kernels(model)]
+    names = [layer.name for layer in measure.kernel_layers(model)]
     problems = []
     if layer_name not in names:
         problems.append(f"No layer {layer_name!r}; choose one of {names}.")

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import tf_keras as keras
 from IPython.display import display
 
-from . import plots, pruning, quantization, results
+from . import measure, plots, pruning, quantization, results
 
 
 def _message(kind: str, lines: list[str]) -> str:
@@ -216,7 +216,7 @@ class BitWidthExplorer(_Explorer):
 
     def __init__(self, model, data, bits: int = 4):
         self.model, self.data = model, data
-        names = [layer.name for layer in quantization._kernels(model)]
+        names = [layer.name for layer in measure.kernel_layers(model)]
         style = {"description_width": "90px"}
         self.layer = w.Dropdown(options=names, value=names[0], description="layer", style=style)
         self.bits = w.IntSlider(bits, min=1, max=10, description="weight bits", style=style)
