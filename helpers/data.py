@@ -150,6 +150,12 @@ def validate_idx_file(path: Path, magic: int, count: int) -> None:
         raise DataError(f"{shown} has labels outside 0-9. {hint}")
 
 
+def validate_all(directory: Path) -> None:
+    """Check all four Fashion-MNIST files in ``directory`` (``validate_idx_file`` for each)."""
+    for name, (magic, count) in FILES.items():
+        validate_idx_file(directory / name, magic, count)
+
+
 # ----------------------------------------------------------------------------- sources
 
 
@@ -216,8 +222,7 @@ def download(dest: Path | None = None) -> Path:
         with tempfile.TemporaryDirectory(prefix=".download-", dir=dest) as staging:
             keras.datasets.fashion_mnist.load_data(cache_dir=staging)
             fetched = Path(staging) / KERAS_SUBDIR
-            for name, (magic, count) in FILES.items():
-                validate_idx_file(fetched / name, magic, count)
+            validate_all(fetched)
             for name in FILES:
                 os.replace(fetched / name, dest / name)
     finally:
@@ -310,8 +315,7 @@ def _load_cached(mode: config.Mode, found: tuple[str, Path] | None) -> Dataset:
         return _digits_dataset(mode, "WORKBOOK_OFFLINE=1 says not to download")
 
     description, directory = found
-    for name, (magic, count) in FILES.items():
-        validate_idx_file(directory / name, magic, count)
+    validate_all(directory)
     (x_all, y_all), (x_test, y_test) = _keras_load(directory)
     train_idx, val_idx = split_train_val(y_all, mode.train_per_class, mode.val_per_class)
     test_idx = balanced_subset(y_test, mode.test_per_class)
@@ -371,8 +375,7 @@ def main() -> int:
         found = find_local_source()
     description, directory = found
     try:
-        for name, (magic, count) in FILES.items():
-            validate_idx_file(directory / name, magic, count)
+        validate_all(directory)
     except DataError as exc:
         print(exc)
         return 1
