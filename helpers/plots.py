@@ -237,44 +237,10 @@ def sweep(rows, baseline_gz: int):
 # ----------------------------------------------------------------------------- quantization (lesson 02)
 
 
-def quantization_grid(view, title: str = "", ax=None):
-    """A layer's weight histogram with the quantization grid (first channel's) drawn over it."""
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(5.6, 2.8))
-    else:
-        fig = ax.figure
-    lim = float(np.abs(view.weights).max())
-    counts, edges = np.histogram(view.weights, bins=np.linspace(-lim, lim, 121))
-    ax.stairs(np.maximum(counts, 0.8), edges, fill=True, color="gray", alpha=0.7, label="weights")  # one artist
-    ax.vlines(
-        view.levels, 0, 1, transform=ax.get_xaxis_transform(), color="tab:blue", lw=0.6, alpha=0.6, label="grid levels"
-    )
-    ax.set_yscale("log")
-    ax.set_xlabel("weight value")
-    ax.set_ylabel("count (log)")
-    ax.set_title(
-        title or f"{view.layer}: {len(view.levels)} levels, MSE {view.mse:.2e}, SNR {view.snr_db:.1f} dB", fontsize=9
-    )
-    ax.legend(fontsize=7, loc="upper right")
-    fig.tight_layout()
-    return fig
-
-
-def bit_sweep(bits_list, curves: dict[str, list[float]], float_accuracy: dict[str, float] | None = None):
-    """Accuracy against weight bit width, one line per setting (e.g. 'MLP per-channel')."""
-    fig, ax = plt.subplots(figsize=(5.6, 3.0))
-    for label, accuracies in curves.items():
-        ax.plot(bits_list, np.array(accuracies) * 100, "o-", ms=4, label=label)
-    for label, acc in (float_accuracy or {}).items():
-        ax.axhline(acc * 100, ls=":", lw=0.8, color="gray")
-        ax.text(bits_list[0], acc * 100, f" {label} float", fontsize=7, va="bottom", color="gray")
-    ax.set_xlabel("weight bits (fake-quantized, no retraining)")
-    ax.set_ylabel("test accuracy (%)")
-    ax.invert_xaxis()
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
+def quantization_grid(view, title: str = ""):
+    """A layer's weight histogram with the quantization grid (first channel's) drawn over it:
+    the explorer's figure, drawn once and left open for the notebook to show."""
+    return QuantizationGridFigure(shown_by_pyplot=True).update(view, title)
 
 
 class QuantizationGridFigure:
@@ -282,9 +248,10 @@ class QuantizationGridFigure:
     layer and the grid is one line collection, so a change re-renders in tens of milliseconds
     instead of building a new figure."""
 
-    def __init__(self):
+    def __init__(self, shown_by_pyplot: bool = False):
         self.fig, self.ax = plt.subplots(figsize=(5.6, 2.8))
-        plt.close(self.fig)  # shown through display(), not pyplot's list of open figures
+        if not shown_by_pyplot:
+            plt.close(self.fig)  # the explorer shows it through display(), not pyplot's open figures
         self._hist = None
         self._layer = None
         self._grid = self.ax.vlines(
