@@ -77,30 +77,33 @@ def bench_explorers(repeats: int = 30) -> None:
     base = helpers.models.baseline("mlp", data).model
     with contextlib.redirect_stdout(io.StringIO()):
         explorer = helpers.widgets.ScheduleExplorer(base, data, data)
-    changes = [("final", 0.8), ("final", 0.95), ("power", 1.0), ("power", 3.0), ("frequency", 5), ("frequency", 20),
-               ("end", 150), ("end", 250), ("epochs", 3), ("epochs", 4)]  # fmt: skip
+    schedule_changes = [("final", 0.8), ("final", 0.95), ("power", 1.0), ("power", 3.0), ("frequency", 5),
+                        ("frequency", 20), ("end", 150), ("end", 250), ("epochs", 3), ("epochs", 4)]  # fmt: skip
+    _report("lesson 01 schedule explorer, one control change (validate + TF-MOT curve + PNG redraw)",
+            _time_changes(explorer, schedule_changes, repeats))  # fmt: skip
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        bits_explorer = helpers.widgets.BitWidthExplorer(base, data)
+    bit_changes = [("bits", 3), ("bits", 6), ("per_channel", False), ("per_channel", True), ("symmetric", False),
+                   ("symmetric", True), ("layer", "dense_1"), ("layer", "dense_0"), ("bits", 8), ("bits", 2)]  # fmt: skip
+    _report("lesson 02 bit-width explorer, one control change (quantize layer + error + PNG redraw)",
+            _time_changes(bits_explorer, bit_changes, repeats))  # fmt: skip
+
+
+def _time_changes(explorer, changes, repeats: int) -> list[float]:
+    """Milliseconds per control change: setting a value runs the explorer's observer (its update)."""
     times = []
     for i in range(repeats):
         control, value = changes[i % len(changes)]
         with contextlib.redirect_stdout(io.StringIO()):  # Output.clear_output prints escape codes outside a kernel
             start = time.perf_counter()
-            getattr(explorer, control).value = value  # observe() -> update(): validate, TF-MOT curve, redraw
+            getattr(explorer, control).value = value
             times.append((time.perf_counter() - start) * 1000)
-    print(f"lesson 01 schedule explorer, one control change (validate + TF-MOT curve + PNG redraw), {repeats} changes:")
-    print(f"  median {statistics.median(times):.0f} ms, max {max(times):.0f} ms")
+    return times
 
-    with contextlib.redirect_stdout(io.StringIO()):
-        bits_explorer = helpers.widgets.BitWidthExplorer(base, data)
-    changes = [("bits", 3), ("bits", 6), ("per_channel", False), ("per_channel", True), ("symmetric", False),
-               ("symmetric", True), ("layer", "dense_1"), ("layer", "dense_0"), ("bits", 8), ("bits", 2)]  # fmt: skip
-    times = []
-    for i in range(repeats):
-        control, value = changes[i % len(changes)]
-        with contextlib.redirect_stdout(io.StringIO()):
-            start = time.perf_counter()
-            getattr(bits_explorer, control).value = value  # fake-quantize the layer, error, histogram + grid
-            times.append((time.perf_counter() - start) * 1000)
-    print(f"lesson 02 bit-width explorer, one control change (quantize layer + error + PNG redraw), {repeats} changes:")
+
+def _report(what: str, times: list[float]) -> None:
+    print(f"{what}, {len(times)} changes:")
     print(f"  median {statistics.median(times):.0f} ms, max {max(times):.0f} ms")
 
 
