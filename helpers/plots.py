@@ -243,6 +243,23 @@ def quantization_grid(view, title: str = ""):
     return QuantizationGridFigure(shown_by_pyplot=True).update(view, title)
 
 
+def bit_sweep(bits_list, curves: dict[str, list[float]], float_accuracy: dict[str, float] | None = None):
+    """Accuracy against weight bit width, one line per setting (e.g. 'MLP per-channel')."""
+    fig, ax = plt.subplots(figsize=(5.6, 3.0))
+    for label, accuracies in curves.items():
+        ax.plot(bits_list, np.array(accuracies) * 100, "o-", ms=4, label=label)
+    for label, acc in (float_accuracy or {}).items():
+        ax.axhline(acc * 100, ls=":", lw=0.8, color="gray")
+        ax.text(bits_list[0], acc * 100, f" {label} float", fontsize=7, va="bottom", color="gray")
+    ax.set_xlabel("weight bits (fake-quantized, no retraining)")
+    ax.set_ylabel("test accuracy (%)")
+    ax.invert_xaxis()
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
 class QuantizationGridFigure:
     """One figure the bit-width explorer updates in place: the histogram is computed once per
     layer and the grid is one line collection, so a change re-renders in tens of milliseconds

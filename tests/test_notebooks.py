@@ -138,3 +138,18 @@ def test_importing_helpers_in_a_kernel_shows_no_tensorflow_noise(tmp_path):
     assert "True" in outputs  # the cells ran (conversion and LiteRT included)
     assert not hygiene.TF_NOISE.search(outputs), hygiene.TF_NOISE.search(outputs).group(0)
     assert "tensorflow-native.log" in outputs
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_every_helper_a_lesson_calls_exists(path):
+    """Notebooks and helpers must not drift apart: each helpers.<module>.<name> used exists."""
+    import re
+
+    import helpers
+
+    nb = json.loads(path.read_text())
+    sources = "\n".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+    used = set(re.findall(r"\bhelpers\.(\w+)\.(\w+)", sources))
+    assert used, "the lesson uses helpers"
+    missing = [f"helpers.{m}.{n}" for m, n in sorted(used) if not hasattr(getattr(helpers, m, None), n)]
+    assert missing == []

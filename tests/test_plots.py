@@ -168,3 +168,26 @@ def test_show_board_reads_the_log_for_this_data(isolated_cache):
     (series,) = [c for c in ax.collections if c.get_label() == "pruning"]
     assert len(series.get_offsets()) == 1
     assert "mine" in texts(ax)
+
+
+def test_bit_sweep_plot_has_a_line_per_setting_and_float_references():
+    fig = plots.bit_sweep(
+        (8, 4, 2), {"MLP per-channel": [0.88, 0.87, 0.3], "MLP per-tensor": [0.88, 0.85, 0.1]}, {"MLP": 0.886}
+    )
+    ax = fig.axes[0]
+    assert [line.get_label() for line in ax.get_lines() if not line.get_label().startswith("_")] == [
+        "MLP per-channel",
+        "MLP per-tensor",
+    ]
+    assert ax.xaxis_inverted() and any("MLP float" in t.get_text() for t in ax.texts)
+    plt.close(fig)
+
+
+def test_quantization_grid_is_the_explorers_figure_left_open():
+    from helpers import models, quantization
+
+    view = quantization.explorer_view(models.build_mlp(), "dense_1", 3, True, True)
+    fig = plots.quantization_grid(view, title="static")
+    assert fig.axes[0].get_title() == "static" and fig.number in plt.get_fignums()
+    assert len(fig.axes[0].collections[0].get_segments()) == len(view.levels) == 7
+    plt.close(fig)
