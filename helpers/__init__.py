@@ -20,7 +20,7 @@ import tf_keras as keras  # noqa: E402
 
 config.quiet_python_logs()
 
-from . import checks, data, measure, models, plots, pruning, quantization, results, widgets  # noqa: E402
+from . import checks, data, distillation, measure, models, plots, pruning, quantization, results, widgets  # noqa: E402
 
 DEFAULT_SEED = models.DEFAULT_SEED
 
@@ -28,6 +28,7 @@ __all__ = [
     "checks",
     "config",
     "data",
+    "distillation",
     "measure",
     "models",
     "plots",

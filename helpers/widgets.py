@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import tf_keras as keras
 from IPython.display import display
 
-from . import measure, plots, pruning, quantization, results
+from . import distillation, measure, plots, pruning, quantization, results
 
 
 def _message(kind: str, lines: list[str]) -> str:
@@ -284,3 +284,108 @@ class BitWidthExplorer(_Explorer):
     def panel(self) -> w.Widget:
         controls = w.VBox([self.layer, self.bits, self.per_channel, self.symmetric])
         return w.VBox([w.HBox([controls, self.view]), self.message, w.HBox([self.run_button, self.status]), self.board])
+
+
+class DistillationExplorer(_Explorer):
+    """Lesson 03's distillation explorer.
+
+    Live (no training): the teacher's soft targets for a chosen test image at temperature T,
+    and the lesson's validation grid with the current (T, alpha) marked. Run trains one
+    distilled student on ``train_data`` (the fast subset, seconds), measures it on
+    ``eval_data``'s test set and adds it to the board and the results log.
+    """
+
+    settings_error = distillation.DistillationSettingsError
+    board_title = "Distilled students on the board"
+
+    def __init__(
+        self, teacher, train_data, eval_data, grid=None, labels_per_class: int | None = 20,
+        temperature: float = 4.0, alpha: float = 0.1, image: int = 0,
+    ):  # fmt: skip
+        self.teacher, self.train_data, self.eval_data = teacher, train_data, eval_data
+        self.grid, self.labels_per_class = grid, labels_per_class
+        self.test_logits = distillation.teacher_logits(teacher, eval_data.x_test)
+        style = {"description_width": "90px"}
+        layout = w.Layout(width="330px")
+        self.image = w.IntSlider(
+            image, min=0, max=len(eval_data.x_test) - 1, description="test image", style=style, layout=layout
+        )
+        self.temperature = w.FloatSlider(
+            temperature, min=0, max=20, step=0.5, description="temperature T", style=style, layout=layout
+        )
+        self.alpha = w.FloatSlider(
+            alpha, min=-0.25, max=1.25, step=0.05, description="alpha", style=style, layout=layout
+        )
+        self.message = w.HTML()
+        self.view = w.Output()
+        self.run_button = w.Button(description="Run: train a student", button_style="primary", icon="play")
+        self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="200px"))
+        self.status = w.HTML()
+        self.board = w.Output()
+        self.last_view = None
+        self.last_result = None
+        self._figure = plots.DistillationFigure(eval_data.class_names, grid)
+        for control in (self.image, self.temperature, self.alpha):
+            control.observe(lambda _change: self.update(), names="value")
+        self.run_button.on_click(lambda _button: self.run())
+        self.update()
+        self._draw_board()
+
+    def update(self) -> distillation.View:
+        """Re-validate and redraw the soft targets and the grid marker: cheap, on every change."""
+        view = distillation.explorer_view(
+            self.test_logits, self.eval_data.y_test, int(self.image.value), self.temperature.value,
+            self.alpha.value, self.grid,
+        )  # fmt: skip
+        self.last_view = view
+        notes = []
+        if not view.problems and view.grid_accuracy is not None:
+            t, a = self.grid.temperatures[view.cell[0]], self.grid.alphas[view.cell[1]]
+            notes.append(
+                f"Nearest grid cell T={t:g}, alpha={a:g}: validation accuracy {view.grid_accuracy:.2%} "
+                f"(one seed, {self._labels_text()}). Press Run to train this exact setting."
+            )
+        self.message.value = _message("error", view.problems) + _message("note", notes)
+        self.run_button.disabled = bool(view.problems)
+        with self.view:
+            self.view.clear_output(wait=True)
+            if not view.problems:
+                display(self._figure.update(view))
+        return view
+
+    def _labels_text(self) -> str:
+        return "all labels" if self.labels_per_class is None else f"{self.labels_per_class} labelled images per class"
+
+    @property
+    def board_data(self):
+        return self.eval_data
+
+    def _problems(self) -> list[str]:
+        return self.last_view.problems if self.last_view else []
+
+    def run(self):
+        """The Run button: train + measure + log one distilled student; errors become a message."""
+
+        def action():
+            distillation.check(self.temperature.value, self.alpha.value)
+            logits = distillation.teacher_logits(self.teacher, self.train_data.x_train)
+            return distillation.explorer_run(
+                self.train_data, self.eval_data, logits, self.temperature.value, self.alpha.value,
+                self.labels_per_class, callbacks=[_Progress(self.progress, self.status)],
+            )  # fmt: skip
+
+        def report(result):
+            m, entry = result
+            self.last_result = m
+            self.status.value = (
+                f"<b>{html.escape(m.name)}</b>: accuracy {m.tflite_accuracy:.2%}, "
+                f"{m.params:,} parameters, .tflite gz {m.tflite_gz:,} B — added to the board"
+            )
+            self._draw_board(highlight=entry.get("id"))
+
+        return self._guarded_run(f"training a student on the {self.train_data.mode} subset …", action, report)
+
+    def panel(self) -> w.Widget:
+        controls = w.VBox([self.image, self.temperature, self.alpha])
+        run_row = w.HBox([self.run_button, self.progress, self.status])
+        return w.VBox([controls, self.view, self.message, run_row, self.board])

@@ -89,6 +89,16 @@ def bench_explorers(repeats: int = 30) -> None:
     _report("lesson 02 bit-width explorer, one control change (quantize layer + error + PNG redraw)",
             _time_changes(bits_explorer, bit_changes, repeats))  # fmt: skip
 
+    cnn = helpers.models.baseline("cnn", data).model
+    logits = helpers.distillation.teacher_logits(cnn, data.x_train)
+    with contextlib.redirect_stdout(io.StringIO()):
+        grid = helpers.distillation.grid_search(data, logits, 20, temperatures=(1, 4), alphas=(0.0, 0.5), epochs=1)
+        kd_explorer = helpers.widgets.DistillationExplorer(cnn, data, data, grid=grid)
+    kd_changes = [("temperature", 1.0), ("temperature", 8.0), ("alpha", 0.5), ("alpha", 0.0), ("image", 17),
+                  ("image", 3), ("temperature", 16.0), ("temperature", 2.5), ("alpha", 0.9), ("alpha", 0.1)]  # fmt: skip
+    _report("lesson 03 distillation explorer, one control change (soft targets + grid marker + PNG redraw)",
+            _time_changes(kd_explorer, kd_changes, repeats))  # fmt: skip
+
 
 def _time_changes(explorer, changes, repeats: int) -> list[float]:
     """Milliseconds per control change: setting a value runs the explorer's observer (its update)."""
