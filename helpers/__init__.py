@@ -20,15 +20,30 @@ import tf_keras as keras  # noqa: E402
 
 config.quiet_python_logs()
 
-from . import checks, data, distillation, measure, models, plots, pruning, quantization, results, widgets  # noqa: E402
+from . import (  # noqa: E402
+    checks,
+    clustering,
+    data,
+    distillation,
+    export,
+    measure,
+    models,
+    plots,
+    pruning,
+    quantization,
+    results,
+    widgets,
+)
 
 DEFAULT_SEED = models.DEFAULT_SEED
 
 __all__ = [
     "checks",
+    "clustering",
     "config",
     "data",
     "distillation",
+    "export",
     "measure",
     "models",
     "plots",

@@ -41,11 +41,19 @@ def sample_grid(data, per_class: int = 1, seed: int = 0):
     return fig
 
 
+BOARD_AXES = {
+    "tflite_gz": (1 / 1024, "gzipped .tflite size (KiB, log scale)"),
+    "tflite_bytes": (1 / 1024, ".tflite size as stored (KiB, log scale)"),
+    "latency_b1_us": (1.0, "LiteRT latency, one image (µs, log scale)"),
+}
+
+
 def board(entries, highlight=(), title: str = "", size_key: str = "tflite_gz", ax=None):
     """Size vs accuracy for ``entries`` (results-log entries): log-size axis, the Pareto
     frontier as a dashed step line, and the entries whose ``id`` or ``name`` is in
     ``highlight`` ringed and labelled. An empty list gives an empty board with a note."""
     highlight = {highlight} if isinstance(highlight, str) else set(highlight)
+    scale, xlabel = BOARD_AXES.get(size_key, (1.0, f"{size_key} (log scale)"))
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.4, 3.8))
     else:
@@ -72,7 +80,7 @@ def board(entries, highlight=(), title: str = "", size_key: str = "tflite_gz", a
     for (technique, simulated), group in by_technique.items():
         color, marker = TECHNIQUE_STYLE.get(technique, ("gray", "o"))
         ax.scatter(
-            [e["metrics"][size_key] / 1024 for e in group],
+            [e["metrics"][size_key] * scale for e in group],
             [e["metrics"]["tflite_accuracy"] * 100 for e in group],
             marker=marker, s=36, alpha=0.85, zorder=3,
             label=f"{technique} (simulated: packed size)" if simulated else technique,
@@ -81,14 +89,14 @@ def board(entries, highlight=(), title: str = "", size_key: str = "tflite_gz", a
     front = results.pareto_front(usable, size_key=size_key)
     if len(front) > 1:
         ax.step(
-            [e["metrics"][size_key] / 1024 for e in front],
+            [e["metrics"][size_key] * scale for e in front],
             [e["metrics"]["tflite_accuracy"] * 100 for e in front],
             where="post", ls="--", c="gray", lw=1, label="Pareto frontier", zorder=2,
         )  # fmt: skip
     offsets = [(8, 10), (8, -16), (-8, 22), (-8, -28)]  # stagger labels of nearby highlights
     marked = [e for e in usable if e.get("id") in highlight or e.get("name") in highlight]
     for k, e in enumerate(sorted(marked, key=lambda e: e["metrics"][size_key])):
-        x, y = e["metrics"][size_key] / 1024, e["metrics"]["tflite_accuracy"] * 100
+        x, y = e["metrics"][size_key] * scale, e["metrics"]["tflite_accuracy"] * 100
         dx, dy = offsets[k % len(offsets)]
         ax.scatter([x], [y], s=160, facecolors="none", edgecolors="red", lw=1.5, zorder=4)
         ax.annotate(
@@ -96,7 +104,7 @@ def board(entries, highlight=(), title: str = "", size_key: str = "tflite_gz", a
             ha="left" if dx > 0 else "right", arrowprops={"arrowstyle": "-", "color": "red", "lw": 0.6},
         )  # fmt: skip
     if usable:
-        sizes = [e["metrics"][size_key] / 1024 for e in usable]
+        sizes = [e["metrics"][size_key] * scale for e in usable]
         accs = [e["metrics"]["tflite_accuracy"] * 100 for e in usable]
         ax.set_xscale("log")
         ax.set_xlim(min(sizes) / 2.5, max(sizes) * 2.5)  # room for labels; ratios read the same on any board
@@ -106,7 +114,7 @@ def board(entries, highlight=(), title: str = "", size_key: str = "tflite_gz", a
         ax.xaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(mticker.NullFormatter())
-    ax.set_xlabel(("gzipped .tflite" if size_key == "tflite_gz" else size_key) + " size (KiB, log scale)")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title or "Size vs accuracy: up and to the left is better")
     ax.grid(True, which="both", alpha=0.3)
@@ -449,3 +457,38 @@ class DistillationFigure:
         if self.marker is not None and view.cell is not None:
             self.marker.set_data([view.cell[1]], [view.cell[0]])
         return self.fig
+
+
+# ----------------------------------------------------------------------------- combined (lesson 04)
+
+
+def size_waterfall(stages, baseline):
+    """Gzipped size after each stage of each pipeline (log scale), the baseline as a line and
+    each bar labelled with how many times smaller it is."""
+    pipelines = list(dict.fromkeys(s.pipeline for s in stages))
+    fig, axes = plt.subplots(1, len(pipelines), figsize=(3.3 * len(pipelines), 3.3), sharey=True, squeeze=False)
+    for ax, name in zip(axes[0], pipelines, strict=True):
+        group = [s for s in stages if s.pipeline == name]
+        sizes = [s.measurement.tflite_gz / 1024 for s in group]
+        ax.bar(range(len(group)), sizes, color=plt.cm.viridis(np.linspace(0.15, 0.85, len(group))))
+        ax.axhline(baseline.tflite_gz / 1024, color="black", ls=":", lw=0.8)
+        for i, s in enumerate(group):
+            ax.text(i, sizes[i] * 1.08, f"{baseline.tflite_gz / s.measurement.tflite_gz:.0f}x", ha="center", fontsize=7)
+        ax.set_xticks(range(len(group)))
+        ax.set_xticklabels([s.step.replace(" + ", "\n+ ") for s in group], fontsize=6)
+        ax.set_yscale("log")
+        ax.set_title(f"pipeline {name}", fontsize=9)
+        ax.grid(axis="y", alpha=0.3)
+    axes[0][0].set_ylabel("gzipped .tflite (KiB, log)\n(dotted: float baseline)", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def boards(entries, highlight=(), title: str = ""):
+    """Two boards side by side: accuracy against gzipped size and against latency (one image)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(11.0, 3.9))
+    board(entries, highlight=highlight, size_key="tflite_gz", ax=left, title=title or "size vs accuracy")
+    board(entries, highlight=highlight, size_key="latency_b1_us", ax=right, title="latency vs accuracy")
+    right.get_legend().remove() if right.get_legend() else None
+    fig.tight_layout()
+    return fig

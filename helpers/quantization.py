@@ -85,6 +85,8 @@ class StoredTensor:
     scales: np.ndarray
     zero_points: np.ndarray
     distinct_values: int
+    distinct_per_channel: int = 0  # the most distinct values in any one output channel (row)
+    zeros: int = 0  # stored values exactly equal to zero (pruned weights that survived conversion)
 
 
 def stored_weights(tflite: bytes, min_size: int = 100) -> list[StoredTensor]:
@@ -112,6 +114,8 @@ def stored_weights(tflite: bytes, min_size: int = 100) -> list[StoredTensor]:
                 q["scales"],
                 q["zero_points"],
                 int(len(np.unique(value))),
+                int(max(len(np.unique(row)) for row in value.reshape(value.shape[0], -1))),
+                int(np.count_nonzero(value == 0)),
             )  # fmt: skip
         )
     return found

@@ -62,6 +62,7 @@ def record(
     key: str | None = None,
     data=None,
     path: Path | None = None,
+    artifact: bytes | None = None,
 ) -> dict:
     """Append one experiment to the log and return the entry.
 
@@ -69,6 +70,8 @@ def record(
     ``key`` names a lesson step whose newest entry supersedes older ones of the same key.
     ``data`` (a ``helpers.data.Dataset``) stamps the data set and mode, so the board never
     mixes fast-mode points or the digits fallback with full Fashion-MNIST results.
+    ``artifact`` (a .tflite flatbuffer) is kept next to the log, so the experiment can be
+    exported later (``helpers.export``); the entry records its path relative to the cache.
     """
     if not technique or not name:
         raise ValueError("record() needs a technique and a name for the experiment.")
@@ -89,8 +92,12 @@ def record(
             "mode": getattr(data, "mode", config.current_mode().name),
         }
     )
-    line = (json.dumps(entry, sort_keys=True, allow_nan=False) + "\n").encode()
     target = path or log_path()
+    if artifact is not None:
+        stored = _save_artifact(target.parent, entry["id"], artifact)
+        if stored:
+            entry["artifact"] = stored
+    line = (json.dumps(entry, sort_keys=True, allow_nan=False) + "\n").encode()
     try:
         append_line(target, line)
     except OSError as exc:
@@ -102,6 +109,30 @@ def record(
             stacklevel=2,
         )
     return entry
+
+
+def _save_artifact(root: Path, entry_id: str, blob: bytes) -> str | None:
+    """Write ``blob`` to ``root/artifacts/<id>.tflite`` atomically; the relative path, or None."""
+    relative = f"artifacts/{entry_id}.tflite"
+    target = root / relative
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f".{os.getpid()}-{target.name}")
+        tmp.write_bytes(bytes(blob))
+        os.replace(tmp, target)
+        return relative
+    except OSError as exc:
+        warnings.warn(f"Could not keep the model file for export ({exc}); the result itself is logged.", stacklevel=3)
+        return None
+
+
+def artifact_path(entry: dict, log: Path | None = None) -> Path | None:
+    """Where an entry's saved .tflite is, if it has one and the file still exists."""
+    relative = entry.get("artifact")
+    if not isinstance(relative, str):
+        return None
+    path = (log or log_path()).parent / relative
+    return path if path.is_file() else None
 
 
 def append_line(path: Path, line: bytes) -> None:

@@ -15,7 +15,7 @@ import matplotlib.pyplot as plt
 import tf_keras as keras
 from IPython.display import display
 
-from . import distillation, measure, plots, pruning, quantization, results
+from . import distillation, export, measure, plots, pruning, quantization, results
 
 
 def _message(kind: str, lines: list[str]) -> str:
@@ -389,3 +389,113 @@ class DistillationExplorer(_Explorer):
         controls = w.VBox([self.image, self.temperature, self.alpha])
         run_row = w.HBox([self.run_button, self.progress, self.status])
         return w.VBox([controls, self.view, self.message, run_row, self.board])
+
+
+class BoardExplorer:
+    """Lesson 04's board: every logged experiment on this data set, filtered by technique, on a
+    size or latency axis with the Pareto frontier; pick a point to read its recipe; export the
+    best model under a size budget. An empty or partly damaged log gives a message, not an error.
+    """
+
+    AXES = [("gzipped size", "tflite_gz"), ("stored size", "tflite_bytes"), ("latency b=1", "latency_b1_us")]
+
+    def __init__(self, data, budget: str = "25 KB"):
+        self.data = data
+        self.techniques = w.SelectMultiple(options=[], rows=6, description="techniques")
+        self.axis = w.ToggleButtons(options=self.AXES, value="tflite_gz")
+        self.point = w.Dropdown(options=[("(none)", "")], value="", description="point", layout=w.Layout(width="460px"))
+        self.recipe = w.HTML()
+        self.message = w.HTML()
+        self.chart = w.Output()
+        self.budget = w.Text(budget, description="size budget", layout=w.Layout(width="220px"))
+        self.export_button = w.Button(description="Export best under budget", icon="download")
+        self.reload_button = w.Button(description="Reload log", icon="refresh")
+        self.status = w.HTML()
+        self.entries: list[dict] = []
+        self.last_export = None
+        self.reload()
+        for control in (self.techniques, self.axis, self.point):
+            control.observe(lambda _change: self.update(), names="value")
+        self.export_button.on_click(lambda _b: self.export())
+        self.reload_button.on_click(lambda _b: self.reload())
+
+    def reload(self):
+        """Read the log again (new runs from other lessons show up)."""
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the damaged-lines warning becomes the panel's message
+            log = results.load(data=self.data)
+        self.entries = list(log)
+        notes = [log.report()] if log.damaged_lines else []
+        if not self.entries:
+            notes.append(
+                f"No experiments logged for {self.data.name} ({self.data.mode} mode) yet: run a lesson to add points."
+            )
+        self.message.value = _message("note", notes)
+        found = sorted({e["technique"] for e in self.entries})
+        self._updating = True
+        self.techniques.options = found
+        self.techniques.value = tuple(found)
+        self._updating = False
+        return self.update()
+
+    def visible(self) -> list[dict]:
+        chosen = set(self.techniques.value)
+        return [e for e in self.entries if e["technique"] in chosen]
+
+    def update(self):
+        if getattr(self, "_updating", False):
+            return None
+        shown = self.visible()
+        options = [("(none)", "")] + [(e["name"][:70], e["id"]) for e in shown if e.get("id")]
+        current = self.point.value if self.point.value in {v for _, v in options} else ""
+        self._updating = True
+        self.point.options, self.point.value = options, current
+        self._updating = False
+        picked = next((e for e in shown if e.get("id") == current), None)
+        self.recipe.value = self._recipe_html(picked) if picked else ""
+        with self.chart:
+            self.chart.clear_output(wait=True)
+            fig = plots.board(shown, highlight=[current] if current else [], size_key=self.axis.value,
+                              title=f"{len(shown)} experiments, {self.data.name} ({self.data.mode} mode)")  # fmt: skip
+            display(fig)
+            plt.close(fig)
+        return picked
+
+    @staticmethod
+    def _recipe_html(e: dict) -> str:
+        m = e["metrics"]
+        rows = [("technique", e.get("technique")), ("lesson", e.get("lesson"))]
+        rows += list((e.get("settings") or {}).items())
+        rows += [("accuracy", f"{m.get('tflite_accuracy', float('nan')):.2%}")]
+        rows += [
+            (k, f"{m[k]:,}") for k in ("tflite_bytes", "tflite_gz", "params", "nonzeros") if isinstance(m.get(k), int)
+        ]
+        if isinstance(m.get("latency_b1_us"), (int, float)):
+            rows.append(("latency b=1", f"{m['latency_b1_us']:.1f} µs"))
+        rows.append(("exportable", "yes" if results.artifact_path(e) else "no (no saved .tflite)"))
+        body = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
+        return f"<b>{html.escape(e['name'])}</b><table>{body}</table>"
+
+    def export(self):
+        """The Export button: best exportable model under the budget, written and re-measured."""
+        try:
+            entry = export.best_under_budget(self.visible(), self.budget.value, size_key="tflite_gz")
+            self.status.value = "exporting and re-measuring …"
+            self.last_export = export.export(entry, self.data)
+            self.status.value = _message("ok", [self.last_export.summary()])
+        except export.ExportError as exc:
+            self.status.value = _message("error", [str(exc)])
+        except Exception as exc:  # a failed export must not cost the panel
+            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
+            self.status.value = _message("error", [f"The export failed: {last}."])
+        return self.last_export
+
+    def panel(self) -> w.Widget:
+        controls = w.HBox([self.techniques, w.VBox([self.axis, self.point, self.reload_button])])
+        export_row = w.HBox([self.budget, self.export_button, self.status])
+        return w.VBox([controls, self.message, self.chart, self.recipe, export_row])
+
+    def _ipython_display_(self):
+        display(self.panel())

@@ -71,7 +71,11 @@ def test_bad_settings_are_named(temperature, alpha, words):
 
 
 def test_good_settings_have_no_problems():
-    assert distillation.problems(4, 0.1) == [] and distillation.problems(1, 0) == [] and distillation.problems(0.5, 1) == []
+    assert (
+        distillation.problems(4, 0.1) == []
+        and distillation.problems(1, 0) == []
+        and distillation.problems(0.5, 1) == []
+    )
 
 
 def test_soft_targets_refuse_a_zero_temperature():
