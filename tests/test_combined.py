@@ -60,12 +60,14 @@ def test_pcqat_keeps_sparsity_and_plain_qat_does_not(pruned, trained):
     _, d = trained
     pc = clustering.cluster(pruned, d, 4, epochs=1, preserve_sparsity=True)
     shipped = {}
-    for kind in ("pcqat", "qat"):
+    for kind in ("pcqat", "qat", "pqat", "cqat"):
         q = clustering.preserving_qat(pc, d, kind, epochs=2, learning_rate=1e-3)
         shipped[kind] = clustering.stage("B", kind, d, pc, quantization.convert_qat(q))
     assert shipped["pcqat"].sparsity > 0.7
     assert shipped["qat"].sparsity < 0.5 * shipped["pcqat"].sparsity
     assert shipped["pcqat"].max_unique <= 5  # 4 clusters (+ zero) per output channel
+    assert shipped["pqat"].sparsity > 0.7  # PQAT keeps the zeros
+    assert shipped["cqat"].max_unique <= 5  # CQAT keeps the shared values
     with pytest.raises(clustering.ClusteringSettingsError, match="kind"):
         clustering.preserving_qat(pc, d, "pqat-ish", epochs=1)
 
