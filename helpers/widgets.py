@@ -76,6 +76,22 @@ class _Explorer:
             self.run_button.disabled = bool(self._problems())
         return self.last_result
 
+    @property
+    def board_data(self):
+        return self.eval_data
+
+    def _problems(self) -> list[str]:
+        view = getattr(self, "last_view", None) or getattr(self, "last_preview", None)
+        return view.problems if view else []
+
+    def _report_point(self, m, entry, detail: str):
+        """After a Run that measured a model: say what it gave and put it on the board."""
+        self.last_result = m
+        self.status.value = (
+            f"<b>{html.escape(m.name)}</b>: accuracy {m.tflite_accuracy:.2%}, {detail} — added to the board"
+        )
+        self._draw_board(highlight=entry.get("id"))
+
     def _draw_board(self, highlight=None):
         with self.board:
             self.board.clear_output(wait=True)
@@ -170,13 +186,6 @@ class ScheduleExplorer(_Explorer):
     settings_error = pruning.PruningSettingsError
     board_title = "Your pruning runs on the board"
 
-    @property
-    def board_data(self):
-        return self.eval_data
-
-    def _problems(self) -> list[str]:
-        return self.last_preview.problems if self.last_preview else []
-
     def run(self):
         """The Run button: prune + fine-tune + measure + log; errors become a message."""
 
@@ -189,12 +198,7 @@ class ScheduleExplorer(_Explorer):
 
         def report(result):
             m, entry = result
-            self.last_result = m
-            self.status.value = (
-                f"<b>{html.escape(m.name)}</b>: accuracy {m.tflite_accuracy:.2%}, "
-                f"{m.nonzeros:,} nonzeros, .tflite gz {m.tflite_gz:,} B — added to the board"
-            )
-            self._draw_board(highlight=entry.get("id"))
+            self._report_point(m, entry, f"{m.nonzeros:,} nonzeros, .tflite gz {m.tflite_gz:,} B")
 
         return self._guarded_run("pruning and fine-tuning …", action, report)
 
@@ -255,9 +259,6 @@ class BitWidthExplorer(_Explorer):
     @property
     def board_data(self):
         return self.data
-
-    def _problems(self) -> list[str]:
-        return self.last_view.problems if self.last_view else []
 
     def run(self):
         """The Run button: fake-quantize every kernel, evaluate, log; errors become a message."""
@@ -356,13 +357,6 @@ class DistillationExplorer(_Explorer):
     def _labels_text(self) -> str:
         return "all labels" if self.labels_per_class is None else f"{self.labels_per_class} labelled images per class"
 
-    @property
-    def board_data(self):
-        return self.eval_data
-
-    def _problems(self) -> list[str]:
-        return self.last_view.problems if self.last_view else []
-
     def run(self):
         """The Run button: train + measure + log one distilled student; errors become a message."""
 
@@ -376,12 +370,7 @@ class DistillationExplorer(_Explorer):
 
         def report(result):
             m, entry = result
-            self.last_result = m
-            self.status.value = (
-                f"<b>{html.escape(m.name)}</b>: accuracy {m.tflite_accuracy:.2%}, "
-                f"{m.params:,} parameters, .tflite gz {m.tflite_gz:,} B — added to the board"
-            )
-            self._draw_board(highlight=entry.get("id"))
+            self._report_point(m, entry, f"{m.params:,} parameters, .tflite gz {m.tflite_gz:,} B")
 
         return self._guarded_run(f"training a student on the {self.train_data.mode} subset …", action, report)
 
