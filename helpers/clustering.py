@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from . import config, measure, models, quantization
+from . import config, measure, models, pruning, quantization
 
 clustering_api = tfmot.clustering.keras
 CLUSTER_LEARNING_RATE = 1e-4
@@ -130,8 +130,6 @@ def stage(pipeline: str, step: str, data, model, tflite: bytes | None = None) ->
     Distinct values are counted per kernel in the Keras model; for an int8 flatbuffer, per output
     channel of the stored tensors (each channel has its own scale, so a 16-cluster kernel holds
     up to 16 values per channel but many more across the tensor)."""
-    from . import pruning
-
     flat = tflite if tflite is not None else measure.to_tflite(model)
     m = measure.measure(f"{pipeline}: {step}", data, model, tflite=flat)
     stored = quantization.stored_weights(flat)

@@ -135,6 +135,15 @@ def reset_cache_dir() -> None:
     _cache_dir = None
 
 
+def write_atomic(path: Path, blob: bytes) -> None:
+    """Write ``blob`` to ``path`` through a temporary file and a rename: a reader (or a crash)
+    never sees half a file. Creates the directory; raises OSError like any write."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{os.getpid()}-{path.name}.tmp")
+    tmp.write_bytes(blob)
+    os.replace(tmp, path)
+
+
 def display_path(path: Path | str) -> str:
     """A path as a reader should see it: relative to the project when inside it."""
     path = Path(path)

@@ -18,15 +18,16 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import io
 import math
-import os
 import time
 
 import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from . import config, measure, models
+from . import config, measure, models, results
+from .data import balanced_subset
 
 DEFAULT_TEMPERATURE = 4.0
 DEFAULT_ALPHA = 0.1
@@ -230,11 +231,10 @@ def teacher_logits(teacher, x: np.ndarray, batch_size: int = 1000) -> np.ndarray
         logits = np.concatenate(
             [teacher(x[i : i + batch_size], training=False).numpy() for i in range(0, len(x), batch_size)]
         ).astype(np.float32)
+        buffer = io.BytesIO()
+        np.save(buffer, logits)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{os.getpid()}-{path.name}")
-            np.save(tmp, logits)
-            os.replace(tmp, path)
+            config.write_atomic(path, buffer.getvalue())
         except OSError:
             pass  # stays in memory for this session
     logits.setflags(write=False)
@@ -255,8 +255,6 @@ def few_labels(y: np.ndarray, per_class: int | None, seed: int = 0) -> np.ndarra
     rest become -1 (unlabeled). ``None`` keeps every label."""
     if per_class is None:
         return np.asarray(y, dtype=np.int32).copy()
-    from .data import balanced_subset
-
     keep = balanced_subset(y, per_class, seed=seed)
     out = np.full(len(y), UNLABELED, dtype=np.int32)
     out[keep] = y[keep]
@@ -531,8 +529,6 @@ def explorer_run(
 ):
     """The Run button: train one distilled student on ``train_data`` (the fast subset), measure
     it on ``eval_data``'s test set, add it to the results log. Returns (Measurement, entry)."""
-    from . import results
-
     temperature, alpha = check(temperature, alpha)
     epochs = epochs or student_epochs(train_data)
     run = fit_student(

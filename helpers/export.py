@@ -18,7 +18,7 @@ import math
 import re
 from pathlib import Path
 
-from . import config, measure, results
+from . import config, measure, quantization, results
 
 UNITS = {"b": 1, "kb": 1000, "kib": 1024, "mb": 1000**2, "mib": 1024**2, "gb": 1000**3, "gib": 1024**3}
 
@@ -111,7 +111,7 @@ def export(entry: dict, data, directory: Path | None = None) -> Exported:
     directory.mkdir(parents=True, exist_ok=True)
     stem = _slug(entry["name"])
     model_path = directory / f"{stem}.tflite"
-    model_path.write_bytes(blob)
+    config.write_atomic(model_path, blob)
 
     written = model_path.read_bytes()  # measure what is on disk, not what is in memory
     accuracy = measure.tflite_accuracy(written, data.x_test, data.y_test)
@@ -127,20 +127,15 @@ def export(entry: dict, data, directory: Path | None = None) -> Exported:
         "bytes": len(written),
         "bytes_gzipped": measure.gzipped_size(written),
         "latency_b1_us": round(latency, 2),
-        "io_types": list(_io_types(written)),
+        "io_types": list(quantization.io_types(written)),
         "data": f"{entry.get('data')} ({entry.get('mode')} mode, test set of {len(data.y_test):,} images)",
         "logged": entry.get("time"),
         "exported": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     }
     card_path = directory / f"{stem}.json"
-    card_path.write_text(json.dumps(card, indent=1, default=str) + "\n")
-    (directory / f"{stem}.md").write_text(model_card_markdown(card))
+    config.write_atomic(card_path, (json.dumps(card, indent=1, default=str) + "\n").encode())
+    config.write_atomic(directory / f"{stem}.md", model_card_markdown(card).encode())
     return Exported(model_path, card_path, card, accuracy, latency)
-
-
-def _io_types(blob: bytes):
-    interp = measure.interpreter(blob, num_threads=None)
-    return (str(interp.get_input_details()[0]["dtype"].__name__), str(interp.get_output_details()[0]["dtype"].__name__))
 
 
 def model_card_markdown(card: dict) -> str:

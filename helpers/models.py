@@ -223,9 +223,7 @@ def _try_save(model: keras.Model, path: Path, meta_path: Path, meta: dict) -> bo
         tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
         model.save_weights(tmp)
         os.replace(tmp, path)
-        tmp_meta = meta_path.with_name(f".{meta_path.name}.{os.getpid()}.tmp")
-        tmp_meta.write_text(json.dumps(meta, indent=1))
-        os.replace(tmp_meta, meta_path)
+        config.write_atomic(meta_path, json.dumps(meta, indent=1).encode())
         return True
     except OSError as exc:
         warnings.warn(

@@ -489,6 +489,7 @@ def boards(entries, highlight=(), title: str = ""):
     fig, (left, right) = plt.subplots(1, 2, figsize=(11.0, 3.9))
     board(entries, highlight=highlight, size_key="tflite_gz", ax=left, title=title or "size vs accuracy")
     board(entries, highlight=highlight, size_key="latency_b1_us", ax=right, title="latency vs accuracy")
-    right.get_legend().remove() if right.get_legend() else None
+    if right.get_legend():
+        right.get_legend().remove()  # the left board's legend serves both
     fig.tight_layout()
     return fig

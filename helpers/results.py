@@ -116,10 +116,7 @@ def _save_artifact(root: Path, entry_id: str, blob: bytes) -> str | None:
     relative = f"artifacts/{entry_id}.tflite"
     target = root / relative
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f".{os.getpid()}-{target.name}")
-        tmp.write_bytes(bytes(blob))
-        os.replace(tmp, target)
+        config.write_atomic(target, bytes(blob))
         return relative
     except OSError as exc:
         warnings.warn(f"Could not keep the model file for export ({exc}); the result itself is logged.", stacklevel=3)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import traceback
+import warnings
 
 import ipywidgets as w
 import matplotlib.pyplot as plt
@@ -76,6 +77,15 @@ class _Explorer:
             self.run_button.disabled = bool(self._problems())
         return self.last_result
 
+    def _run_row(self, label: str, progress_width: str = "240px"):
+        """The widgets every explorer has: message line, Run button, progress, status, board."""
+        self.message = w.HTML()
+        self.run_button = w.Button(description=label, button_style="primary", icon="play")
+        self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width=progress_width))
+        self.status = w.HTML()
+        self.board = w.Output()
+        self.last_result = None
+
     @property
     def board_data(self):
         return self.eval_data
@@ -139,14 +149,9 @@ class ScheduleExplorer(_Explorer):
         self.frequency = w.IntSlider(d.frequency, min=0, max=200, description="frequency", style=style, layout=layout)
         self.power = w.FloatSlider(d.power, min=0, max=6, step=0.5, description="power", style=style, layout=layout)
         self.epochs = w.IntSlider(epochs, min=1, max=10, description="epochs", style=style, layout=layout)
-        self.message = w.HTML()
         self.curve = w.Output()
-        self.run_button = w.Button(description="Run: prune + fine-tune", button_style="primary", icon="play")
-        self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="240px"))
-        self.status = w.HTML()
-        self.board = w.Output()
+        self._run_row("Run: prune + fine-tune")
         self.last_preview: pruning.Preview | None = None
-        self.last_result = None
         for control in self._controls():
             control.observe(lambda _change: self.update(), names="value")
         self.run_button.on_click(lambda _button: self.run())
@@ -226,13 +231,9 @@ class BitWidthExplorer(_Explorer):
         self.bits = w.IntSlider(bits, min=1, max=10, description="weight bits", style=style)
         self.per_channel = w.ToggleButtons(options=[("per-channel", True), ("per-tensor", False)], value=True)
         self.symmetric = w.ToggleButtons(options=[("symmetric", True), ("asymmetric", False)], value=True)
-        self.message = w.HTML()
         self.view = w.Output()
-        self.run_button = w.Button(description="Run: whole model", button_style="primary", icon="play")
-        self.status = w.HTML()
-        self.board = w.Output()
+        self._run_row("Run: whole model")  # no progress bar shown: the run takes a second
         self.last_view = None
-        self.last_result = None
         self._figure = plots.QuantizationGridFigure()
         for control in (self.layer, self.bits, self.per_channel, self.symmetric):
             control.observe(lambda _change: self.update(), names="value")
@@ -317,14 +318,9 @@ class DistillationExplorer(_Explorer):
         self.alpha = w.FloatSlider(
             alpha, min=-0.25, max=1.25, step=0.05, description="alpha", style=style, layout=layout
         )
-        self.message = w.HTML()
         self.view = w.Output()
-        self.run_button = w.Button(description="Run: train a student", button_style="primary", icon="play")
-        self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width="200px"))
-        self.status = w.HTML()
-        self.board = w.Output()
+        self._run_row("Run: train a student", progress_width="200px")
         self.last_view = None
-        self.last_result = None
         self._figure = plots.DistillationFigure(eval_data.class_names, grid)
         for control in (self.image, self.temperature, self.alpha):
             control.observe(lambda _change: self.update(), names="value")
@@ -410,8 +406,6 @@ class BoardExplorer:
 
     def reload(self):
         """Read the log again (new runs from other lessons show up)."""
-        import warnings
-
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the damaged-lines warning becomes the panel's message
             log = results.load(data=self.data)
