@@ -5,6 +5,7 @@
 #   make execute  re-run every notebook in place, full mode, restart-and-run-all
 #   make data     find or fetch Fashion-MNIST and say where it came from
 #   make bench    lesson run times (MODE=fast|full) and the explorers' response time
+#   make precompute  data/precomputed/: the explorers' full-mode references (LESSONS="01 03" for some)
 
 PYTHON ?= python3.11
 VENV   := .venv
@@ -50,6 +51,12 @@ data: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python tools/bench.py --mode $(or $(MODE),fast)
+
+# data/precomputed/<lesson>.json: the explorers' full-mode references (committed). From the results
+# log's full-mode entries; a lesson without any is executed in full mode first (a temporary copy).
+.PHONY: precompute
+precompute: $(STAMP)
+	$(BIN)/python tools/precompute.py $(LESSONS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check helpers tests tools notebooks

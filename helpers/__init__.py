@@ -29,6 +29,7 @@ from . import (  # noqa: E402
     measure,
     models,
     plots,
+    precomputed,
     pruning,
     quantization,
     results,
@@ -47,6 +48,7 @@ __all__ = [
     "measure",
     "models",
     "plots",
+    "precomputed",
     "pruning",
     "quantization",
     "results",
@@ -73,6 +75,7 @@ def setup(seed: int = DEFAULT_SEED) -> config.Mode:
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     _plot_defaults()
+    config.freeze_heap()
 
     if tf.keras.Sequential is not keras.Sequential:
         raise RuntimeError(

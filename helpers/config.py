@@ -153,6 +153,16 @@ def display_path(path: Path | str) -> str:
         return str(path)
 
 
+def freeze_heap() -> None:
+    """Take everything alive now (TensorFlow's modules: ~400,000 objects) out of the cyclic
+    garbage collector's reach. A full collection then takes ~5 ms instead of ~200 ms, so a
+    widget update never stalls on one (``setup()`` calls it once the imports are done)."""
+    import gc
+
+    gc.collect()
+    gc.freeze()
+
+
 # ----------------------------------------------------------------------------- quiet TensorFlow
 
 

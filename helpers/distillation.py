@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from . import config, measure, models, results
+from . import config, measure, models, precomputed, results
 from .data import balanced_subset
 
 DEFAULT_TEMPERATURE = 4.0
@@ -463,18 +463,42 @@ class Grid:
             "epochs": self.epochs,
         }
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Grid:
+        """The inverse of ``as_dict`` (e.g. a grid from ``data/precomputed/``); ValueError if malformed."""
+        try:
+            acc = np.asarray(d["val_accuracy"], dtype=float)
+            grid = cls(tuple(d["temperatures"]), tuple(d["alphas"]), acc, d["labels_per_class"], d["seed"], d["epochs"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a distillation grid: {exc}") from exc
+        if acc.shape != (len(grid.temperatures), len(grid.alphas)):
+            raise ValueError(f"grid of shape {acc.shape} for {len(grid.temperatures)} x {len(grid.alphas)} settings")
+        return grid
+
+
+def grid_sweep_name(labels_per_class, temperatures, alphas, epochs, seed) -> str:
+    """The name ``grid_search`` keeps a grid under in ``data/cache/sweeps/`` (see ``precomputed``)."""
+    labels = "all" if labels_per_class is None else labels_per_class
+    return (
+        f"03-grid-{labels}-e{epochs}-s{seed}-T{'_'.join(f'{t:g}' for t in temperatures)}"
+        f"-a{'_'.join(f'{a:g}' for a in alphas)}"
+    )
+
 
 def grid_search(
     data, logits_train, labels_per_class, temperatures=(1, 2, 4, 8), alphas=(0.0, 0.1, 0.5, 0.9), epochs=8, seed=0
 ) -> Grid:
-    """One distilled student per (T, alpha), scored on the validation split."""
+    """One distilled student per (T, alpha), scored on the validation split. The grid is also
+    kept in ``data/cache/sweeps/`` so ``make precompute`` can publish the full-mode one."""
     acc = np.zeros((len(temperatures), len(alphas)))
     for i, temperature in enumerate(temperatures):
         for j, alpha in enumerate(alphas):
             acc[i, j] = fit_student(
                 data, "distilled", seed, epochs, labels_per_class, logits_train, alpha, temperature
             ).val_accuracy
-    return Grid(tuple(temperatures), tuple(alphas), acc, labels_per_class, seed, epochs)
+    grid = Grid(tuple(temperatures), tuple(alphas), acc, labels_per_class, seed, epochs)
+    precomputed.keep_sweep(grid_sweep_name(labels_per_class, temperatures, alphas, epochs, seed), grid.as_dict(), data)
+    return grid
 
 
 def student_epochs(data, min_steps: int = 600, at_least: int = 8) -> int:

@@ -5,6 +5,8 @@ Figures are small PNGs (see ``setup()``), so executed notebooks stay well under 
 
 from __future__ import annotations
 
+import math
+
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
 import numpy as np
@@ -48,31 +50,57 @@ BOARD_AXES = {
 }
 
 
-def board(entries, highlight=(), title: str = "", size_key: str = "tflite_gz", ax=None):
+REFERENCE_LABEL = "full mode, precomputed (reference)"
+
+
+def _usable(entries, size_key):
+    return [
+        e
+        for e in entries
+        if isinstance(e["metrics"].get(size_key), (int, float))
+        and isinstance(e["metrics"].get("tflite_accuracy"), (int, float))
+    ]
+
+
+def board(
+    entries, highlight=(), title: str = "", size_key: str = "tflite_gz", ax=None, reference=(), fixed_layout=False
+):
     """Size vs accuracy for ``entries`` (results-log entries): log-size axis, the Pareto
     frontier as a dashed step line, and the entries whose ``id`` or ``name`` is in
-    ``highlight`` ringed and labelled. An empty list gives an empty board with a note."""
+    ``highlight`` ringed and labelled. An empty list gives an empty board with a note.
+
+    ``reference`` (entries from ``data/precomputed/``) is drawn as its own layer, grey and
+    hollow, labelled "full mode, precomputed": never mixed into the reader's points or frontier.
+    ``fixed_layout`` sets fixed margins instead of measuring every label (``tight_layout``, ~90 ms
+    on a log axis): what the explorers use, so a redraw stays well under 100 ms."""
     highlight = {highlight} if isinstance(highlight, str) else set(highlight)
     scale, xlabel = BOARD_AXES.get(size_key, (1.0, f"{size_key} (log scale)"))
     if ax is None:
         fig, ax = plt.subplots(figsize=(6.4, 3.8))
     else:
         fig = ax.figure
-    usable = [
-        e
-        for e in entries
-        if isinstance(e["metrics"].get(size_key), (int, float))
-        and isinstance(e["metrics"].get("tflite_accuracy"), (int, float))
-    ]
+    usable = _usable(entries, size_key)
+    ref = _usable(reference, size_key)
     if not usable:
         ax.text(
             0.5,
-            0.5,
-            "No experiments logged yet:\nrun a lesson to add points.",
+            0.97 if ref else 0.5,
+            "None of your runs yet: the grey points are the full-mode reference."
+            if ref
+            else "No experiments logged yet:\nrun a lesson to add points.",
             ha="center",
-            va="center",
+            va="top" if ref else "center",
+            fontsize=8 if ref else None,
             transform=ax.transAxes,
         )
+    for k, technique in enumerate(dict.fromkeys(e["technique"] for e in ref)):
+        group = [e for e in ref if e["technique"] == technique]
+        ax.scatter(
+            [e["metrics"][size_key] * scale for e in group],
+            [e["metrics"]["tflite_accuracy"] * 100 for e in group],
+            marker=TECHNIQUE_STYLE.get(technique, ("gray", "o"))[1], s=30, zorder=2, linewidths=0.9,
+            facecolors="none", edgecolors="0.55", label=REFERENCE_LABEL if k == 0 else "_nolegend_",
+        )  # fmt: skip
     by_technique: dict[tuple[str, bool], list] = {}
     for e in usable:
         simulated = bool((e.get("settings") or {}).get("simulated"))
@@ -94,18 +122,22 @@ def board(entries, highlight=(), title: str = "", size_key: str = "tflite_gz", a
             where="post", ls="--", c="gray", lw=1, label="Pareto frontier", zorder=2,
         )  # fmt: skip
     offsets = [(8, 10), (8, -16), (-8, 22), (-8, -28)]  # stagger labels of nearby highlights
-    marked = [e for e in usable if e.get("id") in highlight or e.get("name") in highlight]
+    marked = [e for e in usable + ref if e.get("id") in highlight or e.get("name") in highlight]
+    span = [e["metrics"][size_key] * scale for e in usable + ref] or [1.0]
+    low, high = math.log(min(span) / 2.5), math.log(max(span) * 2.5)  # the x limits set below
     for k, e in enumerate(sorted(marked, key=lambda e: e["metrics"][size_key])):
         x, y = e["metrics"][size_key] * scale, e["metrics"]["tflite_accuracy"] * 100
         dx, dy = offsets[k % len(offsets)]
+        if (math.log(x) - low) > 0.6 * (high - low):
+            dx = -abs(dx)  # right half: the label runs leftwards, inside the axes
         ax.scatter([x], [y], s=160, facecolors="none", edgecolors="red", lw=1.5, zorder=4)
         ax.annotate(
-            e["name"], (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=8,
+            e["name"] + (" (full mode, precomputed)" if e.get("reference") else ""), (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=8,
             ha="left" if dx > 0 else "right", arrowprops={"arrowstyle": "-", "color": "red", "lw": 0.6},
         )  # fmt: skip
-    if usable:
-        sizes = [e["metrics"][size_key] * scale for e in usable]
-        accs = [e["metrics"]["tflite_accuracy"] * 100 for e in usable]
+    if usable or ref:
+        sizes = [e["metrics"][size_key] * scale for e in usable + ref]
+        accs = [e["metrics"]["tflite_accuracy"] * 100 for e in usable + ref]
         ax.set_xscale("log")
         ax.set_xlim(min(sizes) / 2.5, max(sizes) * 2.5)  # room for labels; ratios read the same on any board
         ax.set_ylim(
@@ -114,13 +146,18 @@ def board(entries, highlight=(), title: str = "", size_key: str = "tflite_gz", a
         ax.xaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.xaxis.set_minor_formatter(mticker.NullFormatter())
+        if fixed_layout:  # the 1-2-5 majors grid the axis already; minor ticks cost ~10 ms a redraw
+            ax.xaxis.set_minor_locator(mticker.NullLocator())
     ax.set_xlabel(xlabel)
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title or "Size vs accuracy: up and to the left is better")
     ax.grid(True, which="both", alpha=0.3)
-    if usable:
+    if usable or ref:
         ax.legend(fontsize=8, loc="best")
-    fig.tight_layout()
+    if fixed_layout and ax is fig.axes[0] and len(fig.axes) == 1:
+        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.13, top=0.92)
+    else:
+        fig.tight_layout()
     return fig
 
 
@@ -285,6 +322,8 @@ class QuantizationGridFigure:
         self.ax.set_yscale("log")
         self.ax.set_xlabel("weight value")
         self.ax.set_ylabel("count (log)")
+        # fixed margins: tight_layout re-measures every label (~60 ms on a layer change)
+        self.fig.subplots_adjust(left=0.11, right=0.98, bottom=0.16, top=0.9)
 
     def update(self, view, title: str = ""):
         if view.layer != self._layer:
@@ -299,8 +338,6 @@ class QuantizationGridFigure:
             self.ax.set_ylim(0.8, counts.max() * 2)
             self.ax.legend(fontsize=7, loc="upper right")
             self._layer = view.layer
-            self.ax.set_title("layout", fontsize=9)
-            self.fig.tight_layout()  # once per layer: re-measuring every label on each change costs ~60 ms
         self._grid.set_segments([[[x, 0], [x, 1]] for x in view.levels])
         self.ax.set_title(
             title or f"{view.layer}: {len(view.levels)} levels, MSE {view.mse:.2e}, SNR {view.snr_db:.1f} dB",
@@ -421,7 +458,7 @@ class DistillationFigure:
     """The distillation explorer's figure, updated in place: the teacher's soft targets of one
     image at the chosen T (bars) and the validation grid with the current setting marked."""
 
-    def __init__(self, class_names, grid=None, shown_by_pyplot: bool = False):
+    def __init__(self, class_names, grid=None, shown_by_pyplot: bool = False, grid_title: str = ""):
         self.class_names = list(class_names)
         self.fig, (self.ax_bars, self.ax_grid) = plt.subplots(
             1, 2, figsize=(8.4, 2.9), gridspec_kw={"width_ratios": [3, 2]}
@@ -437,7 +474,7 @@ class DistillationFigure:
         self.ax_bars.grid(axis="y", alpha=0.3)
         self.marker = None
         if grid is not None:
-            _draw_grid(self.ax_grid, grid, "validation accuracy (%), 1 seed")
+            _draw_grid(self.ax_grid, grid, grid_title or "validation accuracy (%), 1 seed")
             (self.marker,) = self.ax_grid.plot([], [], "wx", ms=12, mew=2.5)
         else:
             self.ax_grid.axis("off")
@@ -493,3 +530,4 @@ def boards(entries, highlight=(), title: str = ""):
         right.get_legend().remove()  # the left board's legend serves both
     fig.tight_layout()
     return fig
+

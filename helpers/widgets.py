@@ -8,6 +8,7 @@ change; anything that trains sits behind a Run button with a progress bar.
 from __future__ import annotations
 
 import html
+import math
 import traceback
 import warnings
 
@@ -16,7 +17,7 @@ import matplotlib.pyplot as plt
 import tf_keras as keras
 from IPython.display import display
 
-from . import distillation, export, measure, plots, pruning, quantization, results
+from . import distillation, export, measure, plots, precomputed, pruning, quantization, results
 
 
 def _message(kind: str, lines: list[str]) -> str:
@@ -25,6 +26,33 @@ def _message(kind: str, lines: list[str]) -> str:
     color = {"error": "#b00020", "note": "#8a5a00", "ok": "#1b5e20"}[kind]
     items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
     return f"<div style='color:{color}'><ul style='margin:2px 0'>{items}</ul></div>"
+
+
+def _pct(m: dict, key: str = "tflite_accuracy") -> str:
+    return f"{m[key]:.2%}" if isinstance(m.get(key), (int, float)) else "?"
+
+
+def _count(m: dict, key: str) -> str:
+    return f"{m[key]:,}" if isinstance(m.get(key), (int, float)) else "?"
+
+
+def _num(m: dict, key: str) -> str:
+    return f"{m[key]:g}" if isinstance(m.get(key), (int, float)) else "?"
+
+
+def _load_references(lessons) -> tuple[list, list[str]]:
+    """The lessons' files from data/precomputed/ and, for damaged ones, the warning's text (for
+    the panel's message line: the panel carries on without them)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", precomputed.PrecomputedWarning)
+        refs = precomputed.load_all(lessons)
+    problems = []
+    for c in caught:
+        if issubclass(c.category, precomputed.PrecomputedWarning):
+            problems.append(str(c.message))
+        else:
+            warnings.warn(c.message, c.category, stacklevel=2)
+    return refs, problems
 
 
 class _Progress(keras.callbacks.Callback):
@@ -55,6 +83,7 @@ class _Explorer:
 
     settings_error: type[Exception] = ValueError
     board_title = "Your runs on the board"
+    reference_lesson = ""  # whose data/precomputed/ file the panel reads ("01" ...)
 
     def _guarded_run(self, busy: str, action, report):
         """Disable Run and call ``action()``; ``report(result)`` says what it gave. A settings
@@ -85,10 +114,44 @@ class _Explorer:
         self.status = w.HTML()
         self.board = w.Output()
         self.last_result = None
+        self.reference = w.HTML()  # the full-mode result for the current setting, from data/precomputed/
+        refs, problems = _load_references([self.reference_lesson] if self.reference_lesson else [])
+        self.reference_data: precomputed.Reference | None = refs[0] if refs else None
+        self.reference_problem = " ".join(problems)
 
     @property
     def board_data(self):
         return self.eval_data
+
+    def _board_reference(self) -> list[dict]:
+        """The lesson's full-mode entries, drawn as their own layer; only on a Fashion-MNIST board."""
+        if self.reference_data is None or getattr(self.board_data, "name", None) != precomputed.DATA:
+            return []
+        return self.reference_data.entries
+
+    def _reference_html(self, lines_for_setting) -> str:
+        """The reference line: what the full-mode sweep gave for the current setting. Never raises:
+        a file that parses but does not fit becomes a note, the panel works on."""
+        if self.reference_problem:
+            return _message("note", [self.reference_problem])
+        if self.reference_data is None:
+            return ""
+        try:
+            lines = lines_for_setting(self.reference_data)
+        except Exception as exc:  # an odd file must not cost the panel
+            return _message("note", [f"The precomputed reference could not be read ({exc!r}). " + precomputed.FIX])
+        if not lines:
+            return ""
+        data_name = getattr(self.board_data, "name", None)
+        if data_name != precomputed.DATA:
+            lines.append(f"These are Fashion-MNIST numbers; this panel runs on {data_name}, so yours will differ "
+                         "(and the reference is left off the board).")  # fmt: skip
+        items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
+        return (
+            f"<div style='color:#37474f'><b>{html.escape(precomputed.LABEL.capitalize())}</b> "
+            f"<span style='color:#78909c'>({html.escape(self.reference_data.describe())})</span>"
+            f"<ul style='margin:2px 0'>{items}</ul></div>"
+        )
 
     def _problems(self) -> list[str]:
         view = getattr(self, "last_view", None) or getattr(self, "last_preview", None)
@@ -106,8 +169,9 @@ class _Explorer:
         with self.board:
             self.board.clear_output(wait=True)
             fig = plots.board(
-                results.load(data=self.board_data), highlight=[highlight] if highlight else [], title=self.board_title
-            )
+                results.load(data=self.board_data), highlight=[highlight] if highlight else [], title=self.board_title,
+                reference=self._board_reference(), fixed_layout=True,
+            )  # fmt: skip
             display(fig)
             plt.close(fig)
 
@@ -179,6 +243,7 @@ class ScheduleExplorer(_Explorer):
         preview = pruning.explorer_preview(self.settings(), self.steps_in_epoch, int(self.epochs.value))
         self.last_preview = preview
         self.message.value = _message("error", preview.problems) + _message("note", preview.notes)
+        self.reference.value = self._reference_html(self._reference_lines)
         self.run_button.disabled = bool(preview.problems)
         with self.curve:
             self.curve.clear_output(wait=True)
@@ -190,6 +255,30 @@ class ScheduleExplorer(_Explorer):
 
     settings_error = pruning.PruningSettingsError
     board_title = "Your pruning runs on the board"
+    reference_lesson = "01"
+
+    def _reference_lines(self, ref: precomputed.Reference) -> list[str]:
+        """Lesson 01's sweep at the swept sparsity nearest the chosen final sparsity, and its dense control."""
+        final = float(self.final.value)
+        hit = ref.nearest("01/sweep/", "sparsity", final)
+        if hit is None:
+            return []
+        if hit["metrics"].get("params") != self.base.count_params():
+            return ["The lesson's sweep pruned lesson 00's MLP; this model differs, so there is no reference for it."]
+        s, m = hit["settings"]["sparsity"], hit["metrics"]
+        near = "" if math.isclose(s, final, abs_tol=0.005) else f" (the swept sparsity nearest your {final:.0%})"
+        what = "dense control (no pruning)" if s == 0 else f"pruned to {s:.0%}{near}"
+        lines = [
+            f"{what}, gradual schedule over {hit['settings'].get('epochs', '?')} epochs: accuracy {_pct(m)}, "
+            f"{_count(m, 'nonzeros')} nonzeros, .tflite gzipped {_count(m, 'tflite_gz')} B"
+        ]
+        control = ref.entry("01/sweep/0.0")
+        if control is not None and control is not hit:
+            c = control["metrics"]
+            lines.append(
+                f"dense control, same fine-tuning: accuracy {_pct(c)}, .tflite gzipped {_count(c, 'tflite_gz')} B"
+            )
+        return lines
 
     def run(self):
         """The Run button: prune + fine-tune + measure + log; errors become a message."""
@@ -212,7 +301,7 @@ class ScheduleExplorer(_Explorer):
             [self.kind, self.initial, self.final, self.begin, self.end, self.frequency, self.power, self.epochs]
         )
         run_row = w.HBox([self.run_button, self.progress, self.status])
-        return w.VBox([w.HBox([left, self.curve]), self.message, run_row, self.board])
+        return w.VBox([w.HBox([left, self.curve]), self.message, self.reference, run_row, self.board])
 
 
 class BitWidthExplorer(_Explorer):
@@ -247,6 +336,7 @@ class BitWidthExplorer(_Explorer):
         )
         self.last_view = view
         self.message.value = _message("error", view.problems)
+        self.reference.value = self._reference_html(self._reference_lines)
         self.run_button.disabled = bool(view.problems)
         with self.view:
             self.view.clear_output(wait=True)
@@ -256,6 +346,32 @@ class BitWidthExplorer(_Explorer):
 
     settings_error = quantization.QuantizationSettingsError
     board_title = "Quantization on the board"
+    reference_lesson = "02"
+
+    def _reference_lines(self, ref: precomputed.Reference) -> list[str]:
+        """Lesson 02's whole-model sweep at this setting, and the lesson's .tflite at these bits."""
+        sweep = ref.sweeps.get("bit_width") or {}
+        if not sweep:
+            return []
+        if sweep.get("params") != self.model.count_params():
+            return [f"The precomputed bit-width sweep is for lesson 00's {sweep.get('model', 'MLP')}; "
+                    "there is no reference for this model."]  # fmt: skip
+        bits, per_channel, symmetric = int(self.bits.value), bool(self.per_channel.value), bool(self.symmetric.value)
+        row = ref.bit_width(bits, per_channel, symmetric)
+        if row is None:
+            return []
+        how = f"{'per-channel' if per_channel else 'per-tensor'}, {'symmetric' if symmetric else 'asymmetric'}"
+        lines = [
+            f"whole model at {bits} bits ({how}), fake-quantized, no retraining: accuracy {_pct(row, 'accuracy')} "
+            f"(float {_pct(sweep, 'float_accuracy')}), packed {_count(row, 'packed_bytes')} B"
+        ]
+        lesson = ref.entry(f"02/nbit/{bits}") or (ref.entry("02/ptq/MLP/int8") if bits == 8 else None)
+        if lesson is not None:
+            m = lesson["metrics"]
+            lines.append(
+                f"the lesson's {lesson['name']}: accuracy {_pct(m)}, .tflite gzipped {_count(m, 'tflite_gz')} B"
+            )
+        return lines
 
     @property
     def board_data(self):
@@ -285,7 +401,8 @@ class BitWidthExplorer(_Explorer):
 
     def panel(self) -> w.Widget:
         controls = w.VBox([self.layer, self.bits, self.per_channel, self.symmetric])
-        return w.VBox([w.HBox([controls, self.view]), self.message, w.HBox([self.run_button, self.status]), self.board])
+        run_row = w.HBox([self.run_button, self.status])
+        return w.VBox([w.HBox([controls, self.view]), self.message, self.reference, run_row, self.board])
 
 
 class DistillationExplorer(_Explorer):
@@ -299,6 +416,7 @@ class DistillationExplorer(_Explorer):
 
     settings_error = distillation.DistillationSettingsError
     board_title = "Distilled students on the board"
+    reference_lesson = "03"
 
     def __init__(
         self, teacher, train_data, eval_data, grid=None, labels_per_class: int | None = 20,
@@ -321,7 +439,11 @@ class DistillationExplorer(_Explorer):
         self.view = w.Output()
         self._run_row("Run: train a student", progress_width="200px")
         self.last_view = None
-        self._figure = plots.DistillationFigure(eval_data.class_names, grid)
+        self.reference_grid = self._load_reference_grid()
+        grid_title = ""
+        if self.grid is None and self.reference_grid is not None:  # no grid computed here: show the full-mode one
+            self.grid, grid_title = self.reference_grid, "validation accuracy (%), 1 seed\nfull mode, precomputed"
+        self._figure = plots.DistillationFigure(eval_data.class_names, self.grid, grid_title=grid_title)
         for control in (self.image, self.temperature, self.alpha):
             control.observe(lambda _change: self.update(), names="value")
         self.run_button.on_click(lambda _button: self.run())
@@ -336,13 +458,14 @@ class DistillationExplorer(_Explorer):
         )  # fmt: skip
         self.last_view = view
         notes = []
-        if not view.problems and view.grid_accuracy is not None:
+        if not view.problems and view.grid_accuracy is not None and self.grid is not self.reference_grid:
             t, a = self.grid.temperatures[view.cell[0]], self.grid.alphas[view.cell[1]]
             notes.append(
                 f"Nearest grid cell T={t:g}, alpha={a:g}: validation accuracy {view.grid_accuracy:.2%} "
                 f"(one seed, {self._labels_text()}). Press Run to train this exact setting."
             )
         self.message.value = _message("error", view.problems) + _message("note", notes)
+        self.reference.value = self._reference_html(self._reference_lines)
         self.run_button.disabled = bool(view.problems)
         with self.view:
             self.view.clear_output(wait=True)
@@ -352,6 +475,40 @@ class DistillationExplorer(_Explorer):
 
     def _labels_text(self) -> str:
         return "all labels" if self.labels_per_class is None else f"{self.labels_per_class} labelled images per class"
+
+    def _load_reference_grid(self) -> distillation.Grid | None:
+        """Lesson 03's full-mode validation grid for this many labels per class, if precomputed."""
+        found = self.reference_data.grid(self.labels_per_class) if self.reference_data is not None else None
+        if found is None:
+            return None
+        try:
+            return distillation.Grid.from_dict(found)
+        except ValueError as exc:
+            self.reference_problem = f"The precomputed grid is damaged ({exc}). " + precomputed.FIX
+            return None
+
+    def _reference_lines(self, ref: precomputed.Reference) -> list[str]:
+        """The full-mode grid cell nearest (T, alpha), and the lesson's 3-seed students."""
+        lines = []
+        view, g = self.last_view, self.reference_grid
+        if g is not None and view is not None and not view.problems:
+            i, j = g.nearest(view.temperature, view.alpha)
+            bt, ba = g.best
+            lines.append(
+                f"validation grid ({self._labels_text()}, one seed): nearest cell T={g.temperatures[i]:g}, "
+                f"alpha={g.alphas[j]:g}: {g.val_accuracy[i, j]:.2%}; best cell T={bt:g}, alpha={ba:g}: "
+                f"{g.val_accuracy.max():.2%}. Press Run to train this exact setting (fast subset)."
+            )
+        regime = "all labels" if self.labels_per_class is None else f"{self.labels_per_class} labels per class"
+        kd, scratch = ref.entry(f"03/{regime}/distilled"), ref.entry(f"03/{regime}/scratch")
+        if kd is not None and scratch is not None:
+            k, s = kd["settings"], scratch["settings"]
+            lines.append(
+                f"the lesson's students, test accuracy over {k.get('seeds', '?')} seeds: distilled "
+                f"(T={_num(k, 'temperature')}, alpha={_num(k, 'alpha')}) {_pct(k, 'mean_accuracy')} ± "
+                f"{_pct(k, 'std_accuracy')}, from scratch {_pct(s, 'mean_accuracy')} ± {_pct(s, 'std_accuracy')}"
+            )
+        return lines
 
     def run(self):
         """The Run button: train + measure + log one distilled student; errors become a message."""
@@ -373,13 +530,16 @@ class DistillationExplorer(_Explorer):
     def panel(self) -> w.Widget:
         controls = w.VBox([self.image, self.temperature, self.alpha])
         run_row = w.HBox([self.run_button, self.progress, self.status])
-        return w.VBox([controls, self.view, self.message, run_row, self.board])
+        return w.VBox([controls, self.view, self.message, self.reference, run_row, self.board])
 
 
 class BoardExplorer:
     """Lesson 04's board: every logged experiment on this data set, filtered by technique, on a
     size or latency axis with the Pareto frontier; pick a point to read its recipe; export the
     best model under a size budget. An empty or partly damaged log gives a message, not an error.
+
+    The full-mode reference of lessons 00-04 (``data/precomputed/``) can be shown as its own grey
+    layer, labelled as such and never mixed into your points, frontier or export.
     """
 
     AXES = [("gzipped size", "tflite_gz"), ("stored size", "tflite_bytes"), ("latency b=1", "latency_b1_us")]
@@ -396,10 +556,14 @@ class BoardExplorer:
         self.export_button = w.Button(description="Export best under budget", icon="download")
         self.reload_button = w.Button(description="Reload log", icon="refresh")
         self.status = w.HTML()
+        self.show_reference = w.Checkbox(
+            value=True, description=f"show the {precomputed.LABEL} reference", indent=False
+        )
         self.entries: list[dict] = []
+        self.reference_entries: list[dict] = []
         self.last_export = None
         self.reload()
-        for control in (self.techniques, self.axis, self.point):
+        for control in (self.techniques, self.axis, self.point, self.show_reference):
             control.observe(lambda _change: self.update(), names="value")
         self.export_button.on_click(lambda _b: self.export())
         self.reload_button.on_click(lambda _b: self.reload())
@@ -410,13 +574,21 @@ class BoardExplorer:
             warnings.simplefilter("ignore")  # the damaged-lines warning becomes the panel's message
             log = results.load(data=self.data)
         self.entries = list(log)
+        refs, problems = _load_references(tuple(precomputed.LESSONS))
+        same_data = self.data.name == precomputed.DATA
+        self.reference_entries = [e for ref in refs for e in ref.entries] if same_data else []
+        self.show_reference.disabled = not self.reference_entries
         notes = [log.report()] if log.damaged_lines else []
+        notes += problems
         if not self.entries:
             notes.append(
                 f"No experiments logged for {self.data.name} ({self.data.mode} mode) yet: run a lesson to add points."
+                + (" The grey points are the full-mode reference (precomputed)." if self.reference_entries else "")
             )
+        if refs and not same_data:
+            notes.append(f"The full-mode reference is Fashion-MNIST, so it is not drawn on a {self.data.name} board.")
         self.message.value = _message("note", notes)
-        found = sorted({e["technique"] for e in self.entries})
+        found = sorted({e["technique"] for e in self.entries} | {e["technique"] for e in self.reference_entries})
         self._updating = True
         self.techniques.options = found
         self.techniques.value = tuple(found)
@@ -424,24 +596,36 @@ class BoardExplorer:
         return self.update()
 
     def visible(self) -> list[dict]:
+        """Your experiments of the chosen techniques (what export chooses from)."""
         chosen = set(self.techniques.value)
         return [e for e in self.entries if e["technique"] in chosen]
+
+    def visible_reference(self) -> list[dict]:
+        """The full-mode reference entries of the chosen techniques, when shown."""
+        if not self.show_reference.value:
+            return []
+        chosen = set(self.techniques.value)
+        return [e for e in self.reference_entries if e["technique"] in chosen]
 
     def update(self):
         if getattr(self, "_updating", False):
             return None
-        shown = self.visible()
+        shown, reference = self.visible(), self.visible_reference()
         options = [("(none)", "")] + [(e["name"][:70], e["id"]) for e in shown if e.get("id")]
+        options += [(f"[{precomputed.LABEL}] {e['name']}"[:90], e["id"]) for e in reference]
         current = self.point.value if self.point.value in {v for _, v in options} else ""
         self._updating = True
         self.point.options, self.point.value = options, current
         self._updating = False
-        picked = next((e for e in shown if e.get("id") == current), None)
+        picked = next((e for e in shown + reference if e.get("id") == current), None)
         self.recipe.value = self._recipe_html(picked) if picked else ""
+        title = f"{len(shown)} experiments, {self.data.name} ({self.data.mode} mode)"
+        if reference:
+            title += f" + {len(reference)} full-mode reference"
         with self.chart:
             self.chart.clear_output(wait=True)
-            fig = plots.board(shown, highlight=[current] if current else [], size_key=self.axis.value,
-                              title=f"{len(shown)} experiments, {self.data.name} ({self.data.mode} mode)")  # fmt: skip
+            fig = plots.board(shown, highlight=[current] if current else [], size_key=self.axis.value, title=title,
+                              reference=reference, fixed_layout=True)  # fmt: skip
             display(fig)
             plt.close(fig)
         return picked
@@ -450,6 +634,8 @@ class BoardExplorer:
     def _recipe_html(e: dict) -> str:
         m = e["metrics"]
         rows = [("technique", e.get("technique")), ("lesson", e.get("lesson"))]
+        if e.get("reference"):
+            rows.append(("from", f"{precomputed.LABEL} (data/precomputed/), not your run"))
         rows += list((e.get("settings") or {}).items())
         rows += [("accuracy", f"{m.get('tflite_accuracy', float('nan')):.2%}")]
         rows += [
@@ -457,7 +643,10 @@ class BoardExplorer:
         ]
         if isinstance(m.get("latency_b1_us"), (int, float)):
             rows.append(("latency b=1", f"{m['latency_b1_us']:.1f} µs"))
-        rows.append(("exportable", "yes" if results.artifact_path(e) else "no (no saved .tflite)"))
+        if e.get("reference"):
+            rows.append(("exportable", "no (a reference result: run lesson 04 to make this model here)"))
+        else:
+            rows.append(("exportable", "yes" if results.artifact_path(e) else "no (no saved .tflite)"))
         body = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
         return f"<b>{html.escape(e['name'])}</b><table>{body}</table>"
 
@@ -476,9 +665,12 @@ class BoardExplorer:
         return self.last_export
 
     def panel(self) -> w.Widget:
-        controls = w.HBox([self.techniques, w.VBox([self.axis, self.point, self.reload_button])])
+        controls = w.HBox(
+            [self.techniques, w.VBox([self.axis, self.point, w.HBox([self.reload_button, self.show_reference])])]
+        )
         export_row = w.HBox([self.budget, self.export_button, self.status])
         return w.VBox([controls, self.message, self.chart, self.recipe, export_row])
 
     def _ipython_display_(self):
         display(self.panel())
+

@@ -73,6 +73,8 @@ def isolated_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBOOK_CACHE", str(cache))
     monkeypatch.setenv("WORKBOOK_OFFLINE", "1")
     monkeypatch.setenv("WORKBOOK_FAST", "1")
+    # explorers read no committed reference unless a test writes one (tests/test_precomputed.py)
+    monkeypatch.setenv("WORKBOOK_PRECOMPUTED", str(tmp_path / "precomputed"))
     monkeypatch.setattr(results, "_unsaved", [])
     _reset_helpers_state()
     yield cache

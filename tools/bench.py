@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import html
 import io
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -67,6 +69,7 @@ def bench_explorers(repeats: int = 30) -> None:
         os.close(devnull)
 
     mpl.rcParams.update({"figure.dpi": 72, "savefig.dpi": 72})  # what setup() gives a notebook
+    helpers.config.freeze_heap()  # as setup() does
 
     def render_png(obj):  # what the inline backend does with a figure in a kernel
         if hasattr(obj, "savefig"):
@@ -75,15 +78,25 @@ def bench_explorers(repeats: int = 30) -> None:
     helpers.widgets.display = render_png
     data = helpers.data.load(helpers.config.FAST_MODE)
     base = helpers.models.baseline("mlp", data).model
+    start = time.perf_counter()
+    refs = helpers.precomputed.load_all()
+    print(f"data/precomputed: {len(refs)} lesson files read in {(time.perf_counter() - start) * 1000:.1f} ms "
+          f"({sum(len(r.entries) for r in refs)} full-mode entries)")  # fmt: skip
     with contextlib.redirect_stdout(io.StringIO()):
+        start = time.perf_counter()
         explorer = helpers.widgets.ScheduleExplorer(base, data, data)
+        built = (time.perf_counter() - start) * 1000
+    _shown(explorer, built)
     schedule_changes = [("final", 0.8), ("final", 0.95), ("power", 1.0), ("power", 3.0), ("frequency", 5),
                         ("frequency", 20), ("end", 150), ("end", 250), ("epochs", 3), ("epochs", 4)]  # fmt: skip
     _report("lesson 01 schedule explorer, one control change (validate + TF-MOT curve + PNG redraw)",
             _time_changes(explorer, schedule_changes, repeats))  # fmt: skip
 
     with contextlib.redirect_stdout(io.StringIO()):
+        start = time.perf_counter()
         bits_explorer = helpers.widgets.BitWidthExplorer(base, data)
+        built = (time.perf_counter() - start) * 1000
+    _shown(bits_explorer, built)
     bit_changes = [("bits", 3), ("bits", 6), ("per_channel", False), ("per_channel", True), ("symmetric", False),
                    ("symmetric", True), ("layer", "dense_1"), ("layer", "dense_0"), ("bits", 8), ("bits", 2)]  # fmt: skip
     _report("lesson 02 bit-width explorer, one control change (quantize layer + error + PNG redraw)",
@@ -93,11 +106,37 @@ def bench_explorers(repeats: int = 30) -> None:
     logits = helpers.distillation.teacher_logits(cnn, data.x_train)
     with contextlib.redirect_stdout(io.StringIO()):
         grid = helpers.distillation.grid_search(data, logits, 20, temperatures=(1, 4), alphas=(0.0, 0.5), epochs=1)
+        start = time.perf_counter()
         kd_explorer = helpers.widgets.DistillationExplorer(cnn, data, data, grid=grid)
+        built = (time.perf_counter() - start) * 1000
+    _shown(kd_explorer, built)
     kd_changes = [("temperature", 1.0), ("temperature", 8.0), ("alpha", 0.5), ("alpha", 0.0), ("image", 17),
                   ("image", 3), ("temperature", 16.0), ("temperature", 2.5), ("alpha", 0.9), ("alpha", 0.1)]  # fmt: skip
     _report("lesson 03 distillation explorer, one control change (soft targets + grid marker + PNG redraw)",
             _time_changes(kd_explorer, kd_changes, repeats))  # fmt: skip
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        start = time.perf_counter()
+        board = helpers.widgets.BoardExplorer(data)
+        built = (time.perf_counter() - start) * 1000
+    print(f"lesson 04 board explorer built in {built:.0f} ms (no training): {len(board.entries)} of your entries, "
+          f"{len(board.reference_entries)} full-mode reference entries")  # fmt: skip
+    picks = [value for _, value in board.point.options if value][:2] or [""]
+    board_changes = [("axis", "tflite_bytes"), ("axis", "latency_b1_us"), ("show_reference", False), ("axis", "tflite_gz"),
+                     ("show_reference", True), ("point", picks[0]), ("point", picks[-1]), ("point", "")]  # fmt: skip
+    _report("lesson 04 board explorer, one control change (filter + board with reference layer + PNG redraw)",
+            _time_changes(board, board_changes, repeats))  # fmt: skip
+
+
+def _shown(explorer, built_ms: float) -> None:
+    """What a fresh clone sees at once: the explorer built without training, and its reference line."""
+    name = type(explorer).__name__
+    if explorer.reference_data is None:
+        print(f"{name} built in {built_ms:.0f} ms (no training); no data/precomputed reference "
+              f"{explorer.reference_problem or '(file missing)'}")  # fmt: skip
+        return
+    text = html.unescape(re.sub(r"<[^>]+>", " ", explorer.reference.value))
+    print(f"{name} built in {built_ms:.0f} ms (no training); reference line: {' '.join(text.split())[:240]}")
 
 
 def _time_changes(explorer, changes, repeats: int) -> list[float]:
