@@ -365,3 +365,32 @@ def cluster_halving(answer, gz_8: int, gz_16: int) -> bool:
     return _verdict(
         False, f"Not quite: think in bits per weight index (16 values: 4 bits; 8 values: ?), measured {measured:.2f}."
     )
+
+
+# ----------------------------------------------------------------------------- lesson 05
+
+
+def board_pick(answer, models: list[dict], board) -> bool:
+    """Exercise: the name of the most accurate model that fits ``board``'s flash and RAM."""
+    from . import micro
+
+    if _unanswered(answer):
+        return False
+    best = micro.best_fit(models, board)
+    if best is None:
+        return _verdict(False, f"Nothing measured here fits {board.name}; run the footprint cells first.")
+    rows = {r.name: r for r in micro.fit_rows(models, board)}
+    picked = rows.get(str(answer).strip())
+    if picked is None:
+        return _verdict(False, f"No model is called {answer!r}; copy a name from the footprint table.")
+    if picked.name == best.name:
+        return _verdict(True, f"{best.name}: {best.accuracy:.2%} with {best.flash:,} B flash and {best.arena:,} B "
+                              f"arena, the most accurate model that fits {board.name}.")
+    if not picked.fits_flash:
+        return _verdict(False, f"{picked.name!r} needs {picked.flash:,} B of flash; the board has {board.flash:,} B. "
+                               "Flash holds the model as stored: gzip does not help on the device.")
+    if not picked.fits_ram:
+        return _verdict(False, f"{picked.name!r} fits the flash but its tensor arena needs {picked.arena:,} B of RAM; "
+                               f"the board has {board.ram:,} B.")
+    return _verdict(False, f"{picked.name!r} fits, at {picked.accuracy:.2%}; another model that fits both budgets is "
+                           "more accurate.")

@@ -145,7 +145,7 @@ def board(
         )
         ax.xaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_formatter(mticker.NullFormatter())
+        ax.xaxis.set_minor_locator(mticker.NullLocator())  # minor ticks on a log axis cost ~40 ms a redraw
         if fixed_layout:  # the 1-2-5 majors grid the axis already; minor ticks cost ~10 ms a redraw
             ax.xaxis.set_minor_locator(mticker.NullLocator())
     ax.set_xlabel(xlabel)
@@ -531,3 +531,42 @@ def boards(entries, highlight=(), title: str = ""):
     fig.tight_layout()
     return fig
 
+
+def fit_bars(rows, board, best=None, fig=None):
+    """Lesson 05: each model's flash and tensor arena against a board's budget (log scale; the
+    dashed line is the budget). Green fits both, red misses at least one; the most accurate model
+    that fits is starred. Pass ``fig`` to redraw one figure in place."""
+    height = 0.26 * max(4, len(rows)) + 1.0
+    if fig is None:
+        fig = plt.figure(figsize=(10.0, height))
+    fig.clf()
+    fig.set_figheight(height)
+    left, right = fig.subplots(1, 2, sharey=True)
+    y = np.arange(len(rows))[::-1]
+    colors = ["#b0bec5" if r.reference else "tab:green" if r.fits else "tab:red" for r in rows]
+    for ax, values, budget, label in (
+        (left, [r.flash for r in rows], board.flash, "flash: model bytes"),
+        (right, [r.arena for r in rows], board.ram, "RAM: tensor arena bytes"),
+    ):
+        ax.barh(y, values, color=colors, alpha=0.8, height=0.7)
+        ax.axvline(budget, color="black", ls="--", lw=1)
+        ax.set_xscale("log", base=2)
+        ax.set_xlim(min([*values, budget]) / 2, max([*values, budget]) * 1.6)
+        ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _pos: f"{v / 1024:,.4g}K"))
+        ax.xaxis.set_major_locator(mticker.LogLocator(base=4))
+        ax.xaxis.set_minor_locator(mticker.NullLocator())  # ticks and text are most of a redraw's time
+        ax.set_title(f"{label} (budget {budget / 1024:,.0f} KiB)", fontsize=9)
+        ax.tick_params(labelsize=7)
+    names = [("★ " if best is not None and r.name == best.name and not r.reference else "")
+             + f"{r.name[:38]} · {r.accuracy:.1%}" + (" (ref.)" if r.reference else "") for r in rows]
+    left.set_yticks(y)
+    left.set_yticklabels(names, fontsize=7)
+    for tick, r in zip(left.get_yticklabels(), rows, strict=True):
+        if best is not None and r.name == best.name and not r.reference:
+            tick.set_fontweight("bold")
+        if r.reference:
+            tick.set_color("#78909c")
+    fig.suptitle(board.name, fontsize=10)
+    height = fig.get_figheight()  # fixed margins, not tight_layout: it costs ~70 ms a redraw
+    fig.subplots_adjust(left=0.34, right=0.98, wspace=0.08, top=1 - 0.55 / height, bottom=0.4 / height)
+    return fig

@@ -40,6 +40,7 @@ LESSONS = {
     "02": "02_quantization",
     "03": "03_distillation",
     "04": "04_combined",
+    "05": "05_microcontroller",
 }
 MODE = "full"
 DATA = "fashion_mnist"

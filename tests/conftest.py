@@ -22,7 +22,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import helpers  # noqa: E402, F401 - must come before anything that imports TensorFlow
-from helpers import config, data, distillation, models, results  # noqa: E402
+from helpers import config, data, distillation, micro, models, results  # noqa: E402
 
 REAL_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
@@ -61,6 +61,7 @@ def _reset_helpers_state() -> None:
     data.clear_memo()
     models.clear_memo()
     distillation.clear_memo()
+    micro.clear_memo()
 
 
 @pytest.fixture(autouse=True)

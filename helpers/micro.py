@@ -1,0 +1,563 @@
+"""Lesson 05: the models on TensorFlow Lite for Microcontrollers (TFLM), as a board would run them.
+
+``tflite_micro`` is TFLM's interpreter built for the host, so what is measured here is what the
+firmware needs: the model's bytes as stored (flash - nothing is gzipped on a device) and the
+tensor arena (RAM). Pieces:
+
+* ``smallest_arena``: the smallest arena that allocates and runs, found by search in a separate
+  process (TFLM can crash the process when an arena is far too small), cached per model.
+* ``evaluate`` / ``footprint``: TFLM accuracy with exactly that arena, against LiteRT's.
+* ``weight_tensors`` / ``lut_compress``: TFLM's look-up-table compression (``tflite_micro.compression``).
+* ``Board`` / ``parse_board`` / ``fit_rows`` / ``best_fit``: which models fit a board's budget.
+* ``c_source`` / ``bytes_from_c_source`` / ``write_c_files``: the model as a C++ array for firmware.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from . import config, export, measure, results
+
+_PROBE = Path(__file__).with_name("_tflm_probe.py")
+ALIGN = 16
+PROBE_TIMEOUT_S = 60
+KIB = 1024
+ARENA_FLOOR = 1024  # the search never probes below 1 KiB
+ARENA_CEILING = 64 * 1024 * 1024
+
+
+class MicroError(config.WorkbookError, ValueError):
+    """A budget, a compression request or a TFLM run that cannot work; the message says what to do."""
+
+
+def _runtime():
+    from tflite_micro import runtime  # imported late: only lesson 05 needs it
+
+    return runtime
+
+
+def tflm_version() -> str:
+    from tflite_micro import __version__
+
+    return __version__
+
+
+def input_type(model: bytes) -> str:
+    """The model's first input tensor type as TFLite names it ("INT8", "FLOAT32", ...)."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    m = fb.Model.GetRootAsModel(bytes(model), 0)
+    graph = m.Subgraphs(0)
+    tensor_type = graph.Tensors(graph.Inputs(0)).Type()
+    return next(k for k, v in vars(fb.TensorType).items() if v == tensor_type and not k.startswith("_"))
+
+
+def _sha(model: bytes) -> str:
+    return hashlib.sha256(bytes(model)).hexdigest()[:16]
+
+
+# ----------------------------------------------------------------------------- the arena
+
+
+@dataclasses.dataclass(frozen=True)
+class Arena:
+    bytes: int  # the smallest arena (16-byte steps) in which the model allocated and ran
+    recorded: int | None  # what TFLM's RecordingMicroAllocator reported with a roomy arena
+    processes: int  # probe processes started (a new one after every failed probe)
+    at_most: bool = False  # True when even the search's 1 KiB floor was enough
+
+
+_arena_memo: dict[str, Arena] = {}
+
+
+def clear_memo() -> None:
+    _arena_memo.clear()
+
+
+def _arena_cache(sha: str) -> Path:
+    return config.cache_dir() / "micro" / f"arena-{sha}.json"
+
+
+class _Prober:
+    """Asks ``_tflm_probe.py`` whether an arena size works, restarting it after each failure or crash."""
+
+    def __init__(self, path: str):
+        self.path, self.proc, self.started = path, None, 0
+
+    def ask(self, request: str) -> str | None:
+        for _attempt in range(2):
+            if self.proc is None or self.proc.poll() is not None:
+                self.proc = subprocess.Popen([sys.executable, str(_PROBE), self.path], stdin=subprocess.PIPE,
+                                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                self.started += 1
+            watchdog = threading.Timer(PROBE_TIMEOUT_S, self.proc.kill)
+            watchdog.start()
+            try:
+                self.proc.stdin.write(request + "\n")
+                self.proc.stdin.flush()
+                answer = self.proc.stdout.readline().strip()
+            except (BrokenPipeError, OSError):
+                answer = ""
+            finally:
+                watchdog.cancel()
+            if answer:
+                return answer
+            self.close()  # crashed (or hung and was killed): ask once more in a fresh process
+        return None
+
+    def works(self, size: int) -> bool:
+        """Crashing twice in a fresh process counts as 'does not fit'."""
+        return self.ask(f"probe {int(size)}") == "ok"
+
+    def close(self):
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+
+def allocates(model: bytes, size: int) -> bool:
+    """Does ``model`` allocate and run once in a ``size``-byte arena? Asked in a child process (crash-safe)."""
+    with tempfile.NamedTemporaryFile(suffix=".tflite") as f:
+        f.write(bytes(model))
+        f.flush()
+        prober = _Prober(f.name)
+        try:
+            return prober.works(size)
+        finally:
+            prober.close()
+
+
+def smallest_arena(model: bytes, *, use_cache: bool = True) -> Arena:
+    """Binary search for the smallest tensor arena (16-byte steps) in which ``model`` allocates and runs once.
+
+    Each probe builds a TFLM interpreter with a given arena and invokes it on zeros, in a child
+    process (see ``_tflm_probe.py``): TFLM can crash after a failed allocation, and a crash or
+    hang there must not take the reader's kernel with it. Results are kept per model (in memory
+    and in ``data/cache/micro``), so a second look is instant.
+    """
+    sha = _sha(model)
+    if use_cache and sha in _arena_memo:
+        return _arena_memo[sha]
+    cache = _arena_cache(sha)
+    if use_cache and cache.exists():
+        try:
+            found = Arena(**json.loads(cache.read_text()))
+            _arena_memo[sha] = found
+            return found
+        except (ValueError, TypeError):
+            pass  # a damaged cache file: search again and overwrite it
+    with tempfile.NamedTemporaryFile(suffix=".tflite") as f:
+        f.write(bytes(model))
+        f.flush()
+        prober = _Prober(f.name)
+        try:
+            found = _search(prober)
+        finally:
+            prober.close()
+    _arena_memo[sha] = found
+    try:
+        config.write_atomic(cache, json.dumps(dataclasses.asdict(found)).encode())
+    except OSError:
+        pass  # an unwritable cache only costs a search next time
+    return found
+
+
+def _search(prober: _Prober) -> Arena:
+    upper = 64 * KIB
+    while not prober.works(upper):
+        if upper >= ARENA_CEILING:
+            raise MicroError(f"TFLM could not run this model even with {ARENA_CEILING // KIB**2} MiB of arena "
+                             "(an operator TFLM lacks, or a float model? TFLM boards run int8 models).")
+        upper *= 2
+    recorded = int(prober.ask(f"record {upper}") or -1)
+    hi = upper
+    if recorded > 0:
+        candidate = max(ARENA_FLOOR, -(-recorded // ALIGN) * ALIGN)
+        if prober.works(candidate):
+            hi = candidate
+    lo = max(ARENA_FLOOR, hi // 2 // ALIGN * ALIGN)
+    while lo < hi and prober.works(lo):  # lo must fail for the bisection; halve until it does
+        hi, lo = lo, max(ARENA_FLOOR, lo // 2 // ALIGN * ALIGN)
+    if lo >= hi:
+        return Arena(hi, recorded if recorded > 0 else None, prober.started, at_most=True)
+    while hi - lo > ALIGN:  # invariant: lo fails, hi works
+        mid = (lo + hi) // 2 // ALIGN * ALIGN
+        if prober.works(mid):
+            hi = mid
+        else:
+            lo = mid
+    return Arena(hi, recorded if recorded > 0 else None, prober.started)
+
+
+def interpreter(model: bytes, arena: int):
+    """A TFLM interpreter for ``model`` with an ``arena``-byte tensor arena (raises MicroError if too small)."""
+    runtime = _runtime()
+    try:
+        return runtime.Interpreter.from_bytes(bytes(model), arena_size=int(arena))
+    except RuntimeError as exc:
+        raise MicroError(f"TFLM could not allocate this model's tensors in {arena:,} B of arena: {exc}") from exc
+
+
+# ----------------------------------------------------------------------------- running it
+
+
+def _quantization(detail: dict) -> tuple[float, int]:
+    q = detail["quantization_parameters"]
+    return float(q["scales"][0]), int(q["zero_points"][0])
+
+
+def tflm_predict(model: bytes, x: np.ndarray, arena: int) -> np.ndarray:
+    """Class scores of TFLM on every image of ``x``, one inference at a time as on a board
+    (int8 inputs quantized and outputs dequantized with the model's own scale and zero point)."""
+    interp = interpreter(model, arena)
+    inp, out = interp.get_input_details(0), interp.get_output_details(0)
+    shape = tuple(int(s) for s in inp["shape"])
+    if inp["dtype"] == np.float32:
+        xq = x.astype(np.float32)
+    else:
+        scale, zero = _quantization(inp)
+        info = np.iinfo(inp["dtype"])
+        xq = np.clip(np.round(x / scale + zero), info.min, info.max).astype(inp["dtype"])
+    scores = []
+    for i in range(len(xq)):
+        interp.set_input(xq[i].reshape(shape), 0)
+        interp.invoke()
+        scores.append(np.array(interp.get_output(0)).reshape(-1))
+    y = np.stack(scores)
+    if out["dtype"] == np.float32:
+        return y
+    scale, zero = _quantization(out)
+    return (y.astype(np.float32) - zero) * scale
+
+
+@dataclasses.dataclass(frozen=True)
+class Footprint:
+    name: str
+    flash: int  # bytes of the .tflite: what the firmware stores
+    arena: int  # smallest tensor arena that allocated and ran
+    recorded: int | None
+    tflm_accuracy: float
+    litert_accuracy: float | None  # None: LiteRT cannot run it (TFLM-only operators such as DECODE)
+    us_per_inference: float  # TFLM on this host, one image at a time, Python loop included
+    images: int
+
+    @property
+    def agreement_pp(self) -> float:
+        return 0.0 if self.litert_accuracy is None else abs(self.tflm_accuracy - self.litert_accuracy) * 100
+
+    def row(self) -> dict:
+        return {
+            "model": self.name,
+            "flash B": f"{self.flash:,}",
+            "arena B": f"{self.arena:,}",
+            "TFLM acc": f"{self.tflm_accuracy:.2%}",
+            "LiteRT acc": "n/a (TFLM only)" if self.litert_accuracy is None else f"{self.litert_accuracy:.2%}",
+            "µs/inference (host)": f"{self.us_per_inference:,.0f}",
+        }
+
+
+def footprint(name: str, model: bytes, x: np.ndarray, y: np.ndarray) -> Footprint:
+    """Flash, smallest arena, and accuracy on ``x``/``y`` in TFLM (with exactly that arena) and in LiteRT."""
+    arena = smallest_arena(model)
+    start = time.perf_counter()
+    tflm = np.argmax(tflm_predict(model, x, arena.bytes), axis=1)
+    per_image = (time.perf_counter() - start) / len(x) * 1e6
+    try:
+        litert = measure.tflite_accuracy(model, x, y)
+    except (ValueError, RuntimeError):
+        litert = None  # e.g. a LUT-compressed model: LiteRT has no DECODE operator
+    return Footprint(name, len(model), arena.bytes, arena.recorded, float(np.mean(tflm == y)), None if litert is None else float(litert),
+                     per_image, len(x))
+
+
+def footprint_table(rows: list[Footprint]) -> str:
+    """A Markdown table of footprints (for ``IPython.display.Markdown``)."""
+    if not rows:
+        return "_no models_"
+    keys = list(rows[0].row())
+    lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+    lines += ["| " + " | ".join(r.row()[k] for k in keys) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+# ----------------------------------------------------------------------------- LUT compression
+
+
+@dataclasses.dataclass(frozen=True)
+class WeightTensor:
+    index: int
+    name: str
+    shape: tuple[int, ...]
+    distinct: int  # distinct int8 values in the whole tensor
+    distinct_per_channel: int  # most distinct values in one output channel (axis 0)
+
+    def bits_needed(self, per_channel: bool) -> int:
+        n = self.distinct_per_channel if per_channel else self.distinct
+        return max(1, math.ceil(math.log2(n)))
+
+
+def weight_tensors(model: bytes, min_size: int = 100) -> list[WeightTensor]:
+    """The int8 constant weight tensors (≥ ``min_size`` values) of subgraph 0: what LUT compression can rewrite."""
+    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+
+    m = fb.ModelT.InitFromObj(fb.Model.GetRootAsModel(bytes(model), 0))
+    found = []
+    for i, t in enumerate(m.subgraphs[0].tensors):
+        buf = m.buffers[t.buffer].data if t.buffer < len(m.buffers) else None
+        if buf is None or t.type != fb.TensorType.INT8 or t.shape is None or len(t.shape) < 2:
+            continue
+        values = np.frombuffer(bytes(bytearray(buf)), np.int8)
+        if values.size < min_size or values.size != int(np.prod(t.shape)):
+            continue
+        rows = values.reshape(int(t.shape[0]), -1)
+        found.append(WeightTensor(i, t.name.decode(), tuple(int(s) for s in t.shape), len(np.unique(values)),
+                                  max(len(np.unique(r)) for r in rows)))
+    return found
+
+
+def lut_compress(model: bytes, bits: int, per_channel: bool = True, tensors: list[WeightTensor] | None = None) -> bytes:
+    """Rewrite the weight tensors as ``bits``-bit indices into value tables (TFLM DECODE operators).
+
+    The TF-MOT-independent part of lesson 05's compression step; the notebook shows the
+    ``SpecBuilder`` calls it makes. Too few bits for the distinct values raises MicroError.
+    """
+    from tflite_micro import compression
+    from tflite_micro.tensorflow.lite.micro.compression import spec
+
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= int(bits) <= 7:
+        raise MicroError(f"LUT index bits must be a whole number from 1 to 7 (TFLM's limit), not {bits!r}.")
+    tensors = weight_tensors(model) if tensors is None else tensors
+    if not tensors:
+        raise MicroError("This model has no int8 weight tensors to compress; convert it to int8 first (lesson 02).")
+    mode = spec.PerChannel(axis=0) if per_channel else spec.PerTensor()
+    builder = compression.SpecBuilder()
+    for t in tensors:
+        builder.add_tensor(subgraph=0, tensor=t.index).with_lut(int(bits), mode)
+    try:
+        return bytes(compression.compress(bytes(model), builder.build()))
+    except Exception as exc:  # the compressor's CompressionError and friends
+        worst = max(tensors, key=lambda t: t.bits_needed(per_channel))
+        raise MicroError(
+            f"LUT compression with {bits}-bit indices {'per channel' if per_channel else 'per tensor'} failed: {exc}. "
+            f"Tensor {worst.name!r} has {worst.distinct_per_channel if per_channel else worst.distinct} distinct values "
+            f"{'in one channel' if per_channel else ''}, which needs {worst.bits_needed(per_channel)} bits: "
+            "cluster the weights first (lesson 04) or use per-channel tables."
+        ) from exc
+
+
+# ----------------------------------------------------------------------------- boards
+
+
+@dataclasses.dataclass(frozen=True)
+class Board:
+    name: str
+    flash: int
+    ram: int
+    example: str = ""
+    source: str = ""
+
+
+BOARDS = {
+    "Cortex-M0+ · 256 KB flash / 32 KB RAM": Board(
+        "Cortex-M0+ · 256 KB flash / 32 KB RAM", 256 * KIB, 32 * KIB,
+        "Microchip SAMD21G18 (Arduino Zero, MKR boards)",
+        "SAMD21 family datasheet: 256 KB flash, 32 KB SRAM for the G18 part"),
+    "Cortex-M4F · 1 MB flash / 256 KB RAM": Board(
+        "Cortex-M4F · 1 MB flash / 256 KB RAM", 1024 * KIB, 256 * KIB,
+        "Nordic nRF52840 (Arduino Nano 33 BLE Sense)",
+        "nRF52840 product specification: 1 MB flash, 256 KB RAM"),
+    "ESP32 · 4 MB flash / 520 KB RAM": Board(
+        "ESP32 · 4 MB flash / 520 KB RAM", 4 * 1024 * KIB, 520 * KIB,
+        "Espressif ESP32-WROOM-32 module",
+        "ESP32 datasheet: 520 KB on-chip SRAM; the WROOM-32 module carries 4 MB of SPI flash"),
+}
+SMALLEST_BOARD = min(BOARDS.values(), key=lambda b: (b.flash, b.ram))
+
+
+def parse_board(flash, ram, name: str = "custom board") -> Board:
+    """A Board from two sizes (bytes, or text like '256 KiB'); nonsense raises MicroError saying which."""
+    sizes = {}
+    for what, value in (("flash", flash), ("RAM", ram)):
+        try:
+            sizes[what] = export.parse_budget(value)
+        except export.ExportError as exc:
+            raise MicroError(f"{what} budget: {exc}") from None
+        if sizes[what] < KIB:
+            raise MicroError(f"{what} budget: {sizes[what]} B is below 1 KiB - no TFLM model fits that; check the unit.")
+    return Board(name, sizes["flash"], sizes["RAM"])
+
+
+def board_table() -> str:
+    lines = ["| board | flash | RAM | example part | where the figures come from |", "|---|---|---|---|---|"]
+    for b in BOARDS.values():
+        lines.append(f"| {b.name.split(' · ')[0]} | {b.flash // KIB:,} KiB | {b.ram // KIB:,} KiB | {b.example} | {b.source} |")
+    return "\n".join(lines)
+
+
+@dataclasses.dataclass(frozen=True)
+class FitRow:
+    name: str
+    accuracy: float
+    flash: int
+    arena: int
+    fits_flash: bool
+    fits_ram: bool
+    id: str | None = None  # the results-log entry, when the model came from there
+    reference: bool = False  # a full-mode result from data/precomputed/, not a model made here
+
+    @property
+    def fits(self) -> bool:
+        return self.fits_flash and self.fits_ram
+
+
+def fit_rows(models: list[dict], board: Board) -> list[FitRow]:
+    """Each model (dicts with name, accuracy, flash, arena) against ``board``, most accurate first."""
+    rows = [FitRow(m["name"], float(m["accuracy"]), int(m["flash"]), int(m["arena"]),
+                   int(m["flash"]) <= board.flash, int(m["arena"]) <= board.ram, m.get("id"),
+                   bool(m.get("reference"))) for m in models]
+    return sorted(rows, key=lambda r: (-r.accuracy, r.flash))
+
+
+def best_fit(models: list[dict], board: Board, *, reference: bool = False) -> FitRow | None:
+    """The most accurate model that fits both flash and RAM (smaller flash breaks ties), or None.
+    Only the reader's own models count, unless ``reference`` asks for the precomputed ones."""
+    fitting = [r for r in fit_rows(models, board) if r.fits and r.reference == reference]
+    return fitting[0] if fitting else None
+
+
+# ----------------------------------------------------------------------------- the results log's int8 models
+
+
+def reference_models(ref=None) -> list[dict]:
+    """Lesson 05's full-mode footprints from data/precomputed/05_microcontroller.json (``ref``:
+    an already loaded ``precomputed.Reference``), as fit-to-board models marked ``reference``."""
+    from . import precomputed
+
+    ref = precomputed.load("05") if ref is None else ref
+    found = []
+    for e in ref.entries if ref is not None else []:
+        m = e.get("metrics", {})
+        if isinstance(m.get("tflm_arena"), int) and isinstance(m.get("tflite_bytes"), int):
+            found.append({"name": e["name"], "accuracy": m.get("tflite_accuracy") or 0.0, "flash": m["tflite_bytes"],
+                          "arena": m["tflm_arena"], "reference": True, "id": e.get("id")})
+    return found
+
+
+def artifact_bytes(row: FitRow, log: Path | None = None) -> bytes:
+    """The .tflite of a fit row that came from the results log (MicroError if it is gone)."""
+    entry = next((e for e in results.load(log) if e.get("id") == row.id), None)
+    path = results.artifact_path(entry, log) if entry else None
+    if path is None:
+        raise MicroError(f"The model file of {row.name!r} is no longer in the cache; re-run the lesson that made it.")
+    return path.read_bytes()
+
+
+def log_models(data=None, log: Path | None = None) -> list[dict]:
+    """Every experiment in the results log (this data set and mode) whose kept .tflite is full-integer
+    int8, as {name, accuracy, flash, arena, lesson, key}; the arena is searched once per model and cached."""
+    found = []
+    for entry in results.load(log, data=data):
+        path = results.artifact_path(entry, log)
+        if path is None or not path.exists():
+            continue
+        blob = path.read_bytes()
+        try:
+            if input_type(blob) != "INT8" and not weight_tensors(blob):
+                continue  # a float model: boards run int8
+            arena = smallest_arena(blob)
+        except Exception:  # noqa: BLE001 - a model TFLM cannot run (or a damaged file) is not a candidate
+            continue
+        metrics = entry.get("metrics", {})
+        found.append({
+            "name": entry.get("name", "?"), "accuracy": metrics.get("tflite_accuracy") or 0.0, "flash": len(blob),
+            "arena": arena.bytes, "lesson": entry.get("lesson", ""), "key": entry.get("key"), "id": entry.get("id"),
+        })
+    return found
+
+
+# ----------------------------------------------------------------------------- C export
+
+
+def _c_name(name: str) -> str:
+    name = re.sub(r"\W", "_", name.strip())
+    if not name or name[0].isdigit():
+        raise MicroError(f"{name!r} is not usable as a C identifier; use letters, digits and _ (not first a digit).")
+    return name
+
+
+def c_source(model: bytes, name: str = "g_model", arena: int | None = None, margin: float = 0.0) -> tuple[str, str]:
+    """(header, source) of a C++ pair for a TFLM firmware project: the model as a 16-byte aligned
+    array, its length, and the arena to declare (the measured smallest plus ``margin``, rounded up
+    to 16 B). The arena was measured on this 64-bit host: TFLM's bookkeeping is smaller on a 32-bit
+    board, but optimized kernels may ask for scratch space, so confirm it on the board."""
+    name = _c_name(name)
+    blob = bytes(model)
+    guard = name.upper() + "_H_"
+    lines = [
+        f"#ifndef {guard}",
+        f"#define {guard}",
+        "",
+        "#include <cstddef>",
+        "",
+        f"// {len(blob):,} bytes of .tflite flatbuffer (sha256 {hashlib.sha256(blob).hexdigest()[:16]}...).",
+        f"extern const unsigned char {name}[];",
+        f"extern const unsigned int {name}_len;",
+    ]
+    if arena is not None:
+        declared = int(math.ceil(arena * (1 + margin) / ALIGN) * ALIGN)
+        lines += [
+            "",
+            f"// Smallest tensor arena measured with TFLM on a 64-bit host: {arena:,} B"
+            + (f", declared with a {margin:.0%} margin." if margin else ", declared as measured.")
+            + " Confirm on the board with RecordingMicroAllocator.",
+            f"constexpr std::size_t {name}_arena_size = {declared};",
+        ]
+    lines += ["", f"#endif  // {guard}", ""]
+    header = "\n".join(lines)
+    body = ",\n".join(
+        "  " + ", ".join(f"0x{b:02x}" for b in blob[i : i + 12]) for i in range(0, len(blob), 12)
+    )
+    source = (
+        f'#include "{name}.h"\n\n'
+        f"alignas(16) const unsigned char {name}[] = {{\n{body}\n}};\n"
+        f"const unsigned int {name}_len = {len(blob)};\n"
+    )
+    return header, source
+
+
+def bytes_from_c_source(source: str) -> bytes:
+    """The bytes of the array in a ``c_source`` source file, read back from its text."""
+    match = re.search(r"\[\]\s*=\s*\{(.*?)\};", source, re.S)
+    if not match:
+        raise MicroError("No byte array found in this C source.")
+    length = re.search(r"_len\s*=\s*(\d+);", source)
+    blob = bytes(int(tok, 16) for tok in re.findall(r"0x([0-9a-fA-F]{2})", match.group(1)))
+    if length and int(length.group(1)) != len(blob):
+        raise MicroError(f"The length constant says {length.group(1)} bytes but the array holds {len(blob)}.")
+    return blob
+
+
+def write_c_files(model: bytes, directory: Path, name: str = "g_model", arena: int | None = None) -> tuple[Path, Path]:
+    """Write ``name.h`` and ``name.cc``; then read the array back and check it is the model, byte for byte."""
+    header, source = c_source(model, name, arena)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    h, cc = directory / f"{_c_name(name)}.h", directory / f"{_c_name(name)}.cc"
+    config.write_atomic(h, header.encode())
+    config.write_atomic(cc, source.encode())
+    if bytes_from_c_source(cc.read_text()) != bytes(model):
+        raise MicroError(f"{config.display_path(cc)} does not hold the model's exact bytes.")
+    return h, cc

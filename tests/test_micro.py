@@ -1,0 +1,377 @@
+"""Lesson 05's helpers: TFLM arena search, TFLM vs LiteRT, LUT compression, boards and fit, C export."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+import pytest
+from test_pruning import tiny_data
+
+from helpers import checks, keras, measure, micro, models, quantization, results, widgets
+
+
+def _int8(model, d) -> bytes:
+    return quantization.convert(model, "int8", representative=d.x_train)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """A trained 784-16-10 MLP, its int8 flatbuffer, and the data."""
+    d = tiny_data(n=300, n_test=200)
+    keras.utils.set_random_seed(0)
+    model = models.compile_model(models.build_mlp(hidden=(16,)))
+    models.train(model, d, 3)
+    return model, _int8(model, d), d
+
+
+@pytest.fixture(scope="module")
+def clustered(tiny):
+    """The same MLP with every kernel row snapped to 8 values (what clustering leaves), in int8."""
+    model, _, d = tiny
+    snapped = models.copy_model(model)
+    for layer in measure.kernel_layers(snapped):
+        kernel, *rest = layer.get_weights()
+        out = np.empty_like(kernel)
+        for j in range(kernel.shape[1]):  # one table per output channel, as TFLM stores them
+            centres = np.quantile(kernel[:, j], np.linspace(0, 1, 8))
+            out[:, j] = centres[np.abs(kernel[:, j][:, None] - centres[None, :]).argmin(1)]
+        layer.set_weights([out, *rest])
+    return _int8(snapped, d)
+
+
+# ----------------------------------------------------------------------------- the arena
+
+
+def test_smallest_arena_is_the_smallest_that_allocates(tiny):
+    _, blob, _ = tiny
+    found = micro.smallest_arena(blob)
+    assert found.bytes % micro.ALIGN == 0
+    assert micro.allocates(blob, found.bytes)
+    assert not micro.allocates(blob, found.bytes - micro.ALIGN)
+    assert found.recorded is not None and found.recorded <= found.bytes
+    assert found.processes >= 2  # a failed probe always costs a fresh process
+
+
+class FakeProber:
+    """Stands in for the probe process: a model that needs exactly ``need`` bytes."""
+
+    def __init__(self, need, recorded):
+        self.need, self.recorded, self.started, self.asked = need, recorded, 1, []
+
+    def works(self, size):
+        self.asked.append(size)
+        return size >= self.need
+
+    def ask(self, request):
+        return str(self.recorded)
+
+
+@pytest.mark.parametrize(
+    ("need", "recorded", "expected"),
+    [
+        (6_768, 6_496, 6_768),  # the recording allocator under-reports (as for LeNet int8)
+        (12_345, 12_345, 12_352),  # rounded up to 16 B
+        (241_840, 241_840, 241_840),
+        (300_000, -1, 300_000),  # no recording: bisection from the roomy arena
+        (3_000_000, 100, 3_000_000),  # needs more than the first 64 KiB guess
+        (500, 500, 1024),  # below the 1 KiB floor: reported as "at most"
+    ],
+)
+def test_arena_search_finds_the_threshold(need, recorded, expected):
+    fake = FakeProber(need, recorded)
+    found = micro._search(fake)
+    assert found.bytes == expected
+    assert found.at_most == (need < micro.ARENA_FLOOR)
+    assert min(fake.asked) >= micro.ARENA_FLOOR  # never probes the crash zone
+    assert all(size % micro.ALIGN == 0 for size in fake.asked)
+
+
+def test_arena_search_gives_up_above_the_ceiling(monkeypatch):
+    monkeypatch.setattr(micro, "ARENA_CEILING", 1 << 20)
+    with pytest.raises(micro.MicroError, match="could not run this model even with"):
+        micro._search(FakeProber(2 << 20, -1))
+
+
+def test_arena_is_cached_in_memory_and_on_disk(tiny, isolated_cache):
+    _, blob, _ = tiny
+    first = micro.smallest_arena(blob)
+    cached = list((isolated_cache / "micro").glob("arena-*.json"))
+    assert len(cached) == 1
+    micro.clear_memo()
+    assert micro.smallest_arena(blob) == first  # from the file
+    cached[0].write_text("{not json")
+    micro.clear_memo()
+    assert micro.smallest_arena(blob).bytes == first.bytes  # damaged file: searched again
+    assert micro.smallest_arena(blob, use_cache=False).bytes == first.bytes
+
+
+def test_a_crashing_probe_costs_the_probe_not_the_caller(tiny, tmp_path, monkeypatch):
+    script = tmp_path / "crash.py"
+    script.write_text("import os, signal\nos.kill(os.getpid(), signal.SIGSEGV)\n")
+    monkeypatch.setattr(micro, "_PROBE", script)
+    monkeypatch.setattr(micro, "ARENA_CEILING", 256 * 1024)
+    _, blob, _ = tiny
+    assert micro.allocates(blob, 1 << 20) is False
+    with pytest.raises(micro.MicroError, match="could not run this model"):
+        micro.smallest_arena(blob, use_cache=False)
+
+
+def test_interpreter_too_small_arena_is_a_clear_error(tiny):
+    _, blob, _ = tiny
+    with pytest.raises(micro.MicroError, match="could not allocate"):
+        micro.interpreter(blob, 2048)
+
+
+# ----------------------------------------------------------------------------- running it
+
+
+def test_tflm_agrees_with_litert(tiny):
+    _, blob, d = tiny
+    arena = micro.smallest_arena(blob).bytes
+    tflm = np.argmax(micro.tflm_predict(blob, d.x_test, arena), 1)
+    litert = np.argmax(measure.tflite_predict(blob, d.x_test), 1)
+    assert np.mean(tflm == litert) >= 0.99
+    fp = micro.footprint("tiny", blob, d.x_test, d.y_test)
+    assert fp.flash == len(blob) and fp.arena == arena and fp.images == len(d.x_test)
+    assert fp.agreement_pp <= 1.0 and fp.tflm_accuracy == pytest.approx(float(np.mean(tflm == d.y_test)))
+    assert "tiny" in micro.footprint_table([fp]) and f"{fp.flash:,}" in micro.footprint_table([fp])
+
+
+def test_int8_detection(tiny):
+    model, blob, _ = tiny
+    assert micro.input_type(blob) == "INT8"
+    assert micro.input_type(measure.to_tflite(model)) == "FLOAT32"
+    assert micro.weight_tensors(measure.to_tflite(model)) == []  # float weights are no LUT candidates
+
+
+# ----------------------------------------------------------------------------- LUT compression
+
+
+def test_lut_round_trip_keeps_predictions_and_saves_flash(clustered, tiny):
+    _, _, d = tiny
+    tensors = micro.weight_tensors(clustered)
+    assert {t.shape for t in tensors} == {(16, 784), (10, 16)}
+    assert max(t.distinct_per_channel for t in tensors) <= 8
+    lut = micro.lut_compress(clustered, 3, per_channel=True)
+    assert len(lut) < 0.75 * len(clustered)
+    a, b = micro.smallest_arena(clustered).bytes, micro.smallest_arena(lut).bytes
+    assert b > a  # the decoded weights live in the arena
+    assert np.array_equal(micro.tflm_predict(clustered, d.x_test, a), micro.tflm_predict(lut, d.x_test, b))
+    fp = micro.footprint("lut", lut, d.x_test, d.y_test)
+    assert fp.litert_accuracy is None and "TFLM only" in fp.row()["LiteRT acc"]
+
+
+def test_lut_with_too_few_bits_or_per_tensor_says_why(clustered, tiny):
+    with pytest.raises(micro.MicroError, match="needs [0-9] bits"):
+        micro.lut_compress(clustered, 3, per_channel=False)  # per-channel scales: many values per tensor
+    with pytest.raises(micro.MicroError, match="cluster"):
+        micro.lut_compress(tiny[1], 2)  # unclustered
+    for bits in (0, 8, 2.5, True, "4"):
+        with pytest.raises(micro.MicroError, match="1 to 7"):
+            micro.lut_compress(clustered, bits)
+    with pytest.raises(micro.MicroError, match="int8 first"):
+        micro.lut_compress(measure.to_tflite(tiny[0]), 4)
+
+
+# ----------------------------------------------------------------------------- boards and fit
+
+
+MODELS = [
+    {"name": "big", "accuracy": 0.92, "flash": 300_000, "arena": 8_000},
+    {"name": "ram hungry", "accuracy": 0.91, "flash": 100_000, "arena": 40_000},
+    {"name": "fits", "accuracy": 0.88, "flash": 200_000, "arena": 30_000},
+    {"name": "tiny", "accuracy": 0.85, "flash": 25_000, "arena": 3_000},
+    {"name": "tiny twin", "accuracy": 0.88, "flash": 20_000, "arena": 3_000},
+]
+
+
+def test_fit_rows_and_best_fit():
+    m0 = micro.SMALLEST_BOARD
+    rows = {r.name: r for r in micro.fit_rows(MODELS, m0)}
+    assert not rows["big"].fits_flash and rows["big"].fits_ram
+    assert rows["ram hungry"].fits_flash and not rows["ram hungry"].fits_ram
+    assert rows["fits"].fits and rows["tiny"].fits
+    assert micro.best_fit(MODELS, m0).name == "tiny twin"  # tie at 88 %: less flash wins
+    esp = micro.BOARDS["ESP32 · 4 MB flash / 520 KB RAM"]
+    assert micro.best_fit(MODELS, esp).name == "big"
+    assert micro.best_fit(MODELS, micro.parse_board("10 KB", "64 KiB")) is None
+    edge = micro.parse_board(200_000, 30_000)
+    assert micro.fit_rows([MODELS[2]], edge)[0].fits  # equal to the budget fits
+    assert micro.best_fit([], m0) is None
+
+
+def test_board_presets_are_what_the_table_says():
+    assert [b.flash // 1024 for b in micro.BOARDS.values()] == [256, 1024, 4096]
+    assert [b.ram // 1024 for b in micro.BOARDS.values()] == [32, 256, 520]
+    table = micro.board_table()
+    assert all(b.example in table and b.source for b in micro.BOARDS.values())
+
+
+@pytest.mark.parametrize(
+    ("flash", "ram", "words"),
+    [
+        ("0 KB", "32 KiB", "flash budget.*above zero"),
+        ("256 KiB", -5, "RAM budget.*above zero"),
+        ("12 parsecs", "32 KiB", "flash budget.*Unknown unit"),
+        ("256 KiB", "20 GB", "RAM budget.*10 GiB"),
+        ("256 KiB", "100 B", "RAM budget.*below 1 KiB"),
+        (None, "32 KiB", "flash budget"),
+        ("256 KiB", True, "RAM budget"),
+        ("lots", "32 KiB", "flash budget.*Could not read"),
+    ],
+)
+def test_bad_budgets_say_which_and_why(flash, ram, words):
+    with pytest.raises(micro.MicroError, match=words):
+        micro.parse_board(flash, ram)
+
+
+def test_parse_board_reads_units():
+    b = micro.parse_board("256 KiB", "0.5 MB")
+    assert (b.flash, b.ram) == (262_144, 500_000)
+
+
+# ----------------------------------------------------------------------------- the results log
+
+
+def test_log_models_keeps_int8_models_that_tflm_runs(tiny, clustered):
+    model, blob, d = tiny
+    results.record("quantization", "tiny int8", {"tflite_accuracy": 0.5}, data=d, artifact=blob)
+    results.record("baseline", "tiny float", {"tflite_accuracy": 0.6}, data=d, artifact=measure.to_tflite(model))
+    results.record("clustering", "tiny LUT", {"tflite_accuracy": 0.4}, data=d,
+                   artifact=micro.lut_compress(clustered, 3))
+    damaged = results.record("quantization", "damaged", {"tflite_accuracy": 0.7}, data=d, artifact=b"not a model")
+    results.record("quantization", "other data", {"tflite_accuracy": 0.9}, artifact=blob)
+    found = {m["name"]: m for m in micro.log_models(d)}
+    assert set(found) == {"tiny int8", "tiny LUT"}
+    assert found["tiny int8"]["flash"] == len(blob)
+    assert found["tiny int8"]["arena"] == micro.smallest_arena(blob).bytes
+    row = micro.fit_rows([found["tiny int8"]], micro.SMALLEST_BOARD)[0]
+    assert micro.artifact_bytes(row) == blob
+    results.artifact_path(damaged).unlink()
+    with pytest.raises(micro.MicroError, match="no longer"):
+        micro.artifact_bytes(micro.FitRow("damaged", 0.7, 1, 1, True, True, damaged["id"]))
+
+
+# ----------------------------------------------------------------------------- C export
+
+
+def test_c_export_is_byte_exact(tiny, tmp_path):
+    _, blob, _ = tiny
+    h, cc = micro.write_c_files(blob, tmp_path / "fw", "g_model", arena=5000)
+    header, source = h.read_text(), cc.read_text()
+    assert micro.bytes_from_c_source(source) == blob
+    assert "alignas(16) const unsigned char g_model[]" in source and f"g_model_len = {len(blob)};" in source
+    assert "g_model_arena_size = 5008;" in header  # rounded up to 16 B
+    assert "m_arena_size = 5504;" in micro.c_source(blob, "m", arena=5000, margin=0.1)[0]
+    broken = source.replace("0x", "0X", 1).replace(f"= {len(blob)};", f"= {len(blob) + 1};")
+    with pytest.raises(micro.MicroError, match="length constant"):
+        micro.bytes_from_c_source(broken)
+    with pytest.raises(micro.MicroError, match="No byte array"):
+        micro.bytes_from_c_source("int main() {}")
+    for bad in ("", "9lives"):
+        with pytest.raises(micro.MicroError, match="C identifier"):
+            micro.c_source(blob, bad)
+
+
+def test_c_export_compiles_to_the_same_bytes(tiny, tmp_path):
+    """A real C++ compiler reads the array: the bytes it stores are the model's."""
+    compiler = shutil.which("g++") or shutil.which("c++")
+    if compiler is None:
+        pytest.skip("no C++ compiler (g++) here; the byte-exact text check above still ran")
+    _, blob, _ = tiny
+    micro.write_c_files(blob, tmp_path, "g_model", arena=4096)
+    (tmp_path / "main.cc").write_text(
+        '#include <cstdio>\n#include <cstdint>\n#include "g_model.h"\n'
+        "int main() { if (reinterpret_cast<std::uintptr_t>(g_model) % 16) return 3;\n"
+        "  fwrite(g_model, 1, g_model_len, stdout); return g_model_arena_size == 4096 ? 0 : 4; }\n"
+    )
+    exe = tmp_path / "dump"
+    subprocess.run([compiler, "-std=c++17", "-O0", "-o", str(exe), str(tmp_path / "main.cc"), str(tmp_path / "g_model.cc")],
+                   check=True, capture_output=True)
+    done = subprocess.run([str(exe)], capture_output=True, check=False)
+    assert done.returncode == 0 and done.stdout == blob
+
+
+# ----------------------------------------------------------------------------- the explorer and the check
+
+
+def test_fit_explorer_presets_custom_and_bad_budgets():
+    ex = widgets.FitToBoardExplorer(MODELS)
+    assert ex.board == micro.SMALLEST_BOARD and ex.best.name == "tiny twin"
+    assert "tiny twin" in ex.verdict.value and ex._figure is not None
+    ex.preset.value = "ESP32 · 4 MB flash / 520 KB RAM"
+    assert ex.best.name == "big" and ex.flash.value == "4096 KiB"
+    ex.flash.value = "150 KB"  # typing makes it a custom board
+    assert ex.preset.value == ex.CUSTOM and ex.best.name == "ram hungry"
+    figure = ex._figure
+    for bad in ("0 KB", "-1 MB", "12 parsecs"):
+        ex.flash.value = bad
+        assert "flash budget" in ex.message.value and "last valid budget" in ex.message.value
+        assert ex.best.name == "ram hungry" and ex._figure is figure  # what was shown stays
+    ex.flash.value = "10 KB"
+    assert ex.message.value == "" and ex.best is None and "None of your models fits" in ex.verdict.value
+    ex.ram.value = "1 GB"
+    ex.flash.value = "1 MB"
+    assert ex.best.name == "big"
+
+
+def test_fit_explorer_with_no_models_and_a_failing_reload(monkeypatch):
+    ex = widgets.FitToBoardExplorer([])
+    assert "No int8 models" in ex.message.value and "None of your models fits" in ex.verdict.value
+
+    def broken(_data=None):
+        raise OSError("disk on fire")
+
+    monkeypatch.setattr(micro, "log_models", broken)
+    ex.reload()
+    assert "disk on fire" in ex.message.value
+
+
+def test_board_pick_check(capsys):
+    m0 = micro.SMALLEST_BOARD
+    assert checks.board_pick("tiny twin", MODELS, m0)
+    assert not checks.board_pick("big", MODELS, m0)
+    assert "flash" in capsys.readouterr().out
+    assert not checks.board_pick("ram hungry", MODELS, m0)
+    assert "arena" in capsys.readouterr().out
+    assert not checks.board_pick("tiny", MODELS, m0)
+    assert "more accurate" in capsys.readouterr().out
+    assert not checks.board_pick("nope", MODELS, m0)
+    assert not checks.board_pick(None, MODELS, m0)
+    assert "Not answered" in capsys.readouterr().out
+
+
+def _reference_entry(key, name, accuracy, flash, arena):
+    return {"id": key, "time": "2026-01-02T03:04:05+00:00", "lesson": "05", "key": key, "technique": "quantization",
+            "name": name, "settings": {"runtime": "TFLM"}, "mode": "full", "data": "fashion_mnist",
+            "metrics": {"tflite_accuracy": accuracy, "tflite_bytes": flash, "tflite_gz": flash // 2, "tflm_arena": arena}}
+
+
+def test_fit_explorer_shows_the_precomputed_full_mode_reference_without_starring_it():
+    from helpers import precomputed
+
+    refs = [_reference_entry("05/CNN int8", "CNN int8", 0.9149, 235_960, 31_728),
+            _reference_entry("05/student", "student 22k int8", 0.8587, 25_288, 3_264)]
+    precomputed.save("05", precomputed.build("05", refs, produced_by="a test"))
+    assert {m["name"] for m in micro.reference_models()} == {"CNN int8", "student 22k int8"}
+    ex = widgets.FitToBoardExplorer([])  # a fresh clone: nothing run yet, the reference shows at once
+    assert ex.show_reference.value and {r.name for r in ex.rows if r.reference} == {"CNN int8", "student 22k int8"}
+    assert ex.best is None and "Full-mode reference: CNN int8 at 91.49% fits" in ex.verdict.value
+    ex = widgets.FitToBoardExplorer(MODELS)
+    assert not ex.show_reference.value and not any(r.reference for r in ex.rows)  # your models first
+    ex.show_reference.value = True
+    assert any(r.reference for r in ex.rows) and "Full-mode reference: CNN int8" in ex.verdict.value
+    assert ex.best.name == "tiny twin"  # the reference's CNN (91.5 %) is more accurate but is not the reader's
+    ex.show_reference.value = False
+    assert not any(r.reference for r in ex.rows) and "Full-mode reference" not in ex.verdict.value
+
+
+def test_fit_explorer_with_a_damaged_reference_says_so_and_works(tmp_path):
+    from helpers import precomputed
+
+    precomputed.path("05").parent.mkdir(parents=True, exist_ok=True)
+    precomputed.path("05").write_text("{broken")
+    ex = widgets.FitToBoardExplorer(MODELS)
+    assert "damaged" in ex.message.value and ex.best.name == "tiny twin" and ex.show_reference.disabled
