@@ -6,6 +6,7 @@
 #   make data     find or fetch Fashion-MNIST and say where it came from
 #   make bench    lesson run times (MODE=fast|full) and the explorers' response time
 #   make precompute  data/precomputed/: the explorers' full-mode references (LESSONS="01 03" for some)
+#   make present  Voila on notebooks/ for presenting live: a lesson without code, explorers live
 
 PYTHON ?= python3.11
 VENV   := .venv
@@ -32,6 +33,15 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT)
+
+# Present live: Voila lists the lessons at http://localhost:8866/ (PORT=...); a lesson opened there runs top
+# to bottom in fast mode (FAST=0: full mode) and shows text, tables, figures and live explorers,
+# without code. Inside `make lab`, the same view is the Voila button of a notebook's toolbar, or
+# http://localhost:8888/voila/render/02_quantization.ipynb (tests/test_browser.py checks it).
+PORT ?= 8866
+.PHONY: present
+present: $(STAMP)
+	WORKBOOK_FAST=$(or $(FAST),1) $(BIN)/voila notebooks --port=$(PORT)
 
 test: $(STAMP)
 	$(BIN)/ruff check helpers tests tools notebooks

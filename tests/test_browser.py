@@ -1,0 +1,585 @@
+"""Every lesson in a real browser: JupyterLab from the project's .venv, driven through Debian's
+Chromium with Playwright, the way students and instructors use the workbook.
+
+For each ``notebooks/*.ipynb`` (a new lesson is picked up by the glob): open it, restart the
+kernel and run all cells (fast mode), then check that no cell stored an error, that every widget
+panel rendered ("Error displaying widget" or "Loading widget..." fail), and, for a lesson listed
+in ``EXPLORERS``, that moving one control redraws the explorer's plot and a nonsense value shows
+the panel's message. ``test_presenting_voila`` does the same in the presenting view (Voilà).
+
+Nothing is saved: autosave is off (a throw-away JupyterLab settings directory), checkpoints go to a
+temporary directory, and each lesson's file is compared before and after. The lessons themselves
+write to data/cache (baselines, results log) as they do in JupyterLab.
+
+Needs ``/usr/bin/chromium`` (``sudo apt-get install chromium``) and the pinned ``playwright``
+package (``make setup``; never ``playwright install``: its browser download is not used). Without
+them the tests are skipped, unless ``WORKBOOK_REQUIRE_BROWSER=1`` (set by .ci/run) turns that into a
+failure. Artifacts (git-ignored) in tests/artifacts/browser/: a screenshot per failed lesson,
+``times.json`` with each lesson's wall time, and the presenting view's screenshot.
+
+    WORKBOOK_FAST=1 .venv/bin/python -m pytest tests/test_browser.py -v -s      # ~5 minutes on 2 cores
+    .venv/bin/python -m pytest tests/test_browser.py -k 02_quantization        # one lesson
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NOTEBOOKS = ROOT / "notebooks"
+LESSONS = sorted(NOTEBOOKS.glob("*.ipynb"))
+ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+# Fast-mode lessons compute for 5-90 s on 2 cores; a loaded CI machine can be several times slower.
+LESSON_TIMEOUT_S = float(os.environ.get("WORKBOOK_BROWSER_TIMEOUT", "900"))
+UI_TIMEOUT_S = 30  # a widget update, a message, a dialog
+PRESENT_LESSON = "02_quantization.ipynb"  # the quickest lesson with an explorer
+# Taken when this module is imported, before any test's monkeypatch (WORKBOOK_CACHE, ...) applies.
+_ENV_AT_IMPORT = dict(os.environ)
+
+
+# ----------------------------------------------------------------------------- what to check per lesson
+
+
+@dataclasses.dataclass(frozen=True)
+class Slider:
+    """Keys pressed on the focused handle of the slider labelled ``label`` (noUiSlider: arrows,
+    Home/End). Sliders clamp, so an out-of-range value needs a slider whose range is wider than
+    the valid values (the bit-width and alpha sliders are)."""
+
+    label: str
+    keys: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Toggle:
+    """Click the option ``text`` of a ToggleButtons."""
+
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Type:
+    """Type ``text`` into the Text box labelled ``label``, press Enter, then click the button
+    ``then_click`` if there is one and it is enabled (a panel may validate on typing instead)."""
+
+    label: str
+    text: str
+    then_click: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Explorer:
+    """``panel``: a control label only this explorer shows (finds its panel). ``move`` must change
+    an image in the panel; ``invalid`` must make ``message`` (a regex) appear in it."""
+
+    panel: str
+    move: Slider | Toggle | Type
+    invalid: Slider | Toggle | Type
+    message: str
+
+
+# One line per lesson with an explorer; a lesson without an entry is still run and checked for
+# errors and widget rendering. Messages come from helpers (see tests/test_widgets.py).
+EXPLORERS = {
+    "01_pruning.ipynb": Explorer(
+        panel="final sparsity",
+        move=Slider("final sparsity", ("ArrowLeft",) * 10),  # 0.90 -> 0.80: another curve
+        invalid=Slider("final sparsity", ("End",)),  # 1.0: "final_sparsity must lie in [0, 1)"
+        message=r"\[0, 1\)",
+    ),
+    "02_quantization.ipynb": Explorer(
+        panel="weight bits",
+        move=Slider("weight bits", ("ArrowLeft",)),  # 4 -> 3 bits: another grid
+        invalid=Slider("weight bits", ("End",)),  # 10 bits
+        message=r"choose a whole number from 2 to 8",
+    ),
+    "03_distillation.ipynb": Explorer(
+        panel="temperature T",
+        move=Slider("temperature T", ("ArrowLeft",) * 4),  # T 4 -> 2: sharper soft targets
+        invalid=Slider("alpha", ("End",)),  # alpha 1.25 (the slider allows -0.25..1.25)
+        message=r"alpha must lie in \[0, 1\]",
+    ),
+    "04_combined.ipynb": Explorer(
+        panel="size budget",
+        move=Toggle("stored size"),  # the board's size axis
+        invalid=Type("size budget", "-5 KB", then_click="Export best under budget"),
+        message=r"above zero bytes",
+    ),
+    # Lesson 05's fit-to-board explorer: add its line here when the lesson lands, e.g.
+    # "05_microcontroller.ipynb": Explorer(panel="RAM", move=Type("RAM", "8 KiB"),
+    #                                      invalid=Type("flash", "0 KB"), message=r"<the panel's message>"),
+}
+
+
+# ----------------------------------------------------------------------------- skip or fail without a browser
+
+
+def _require_browser() -> None:
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append("Debian's Chromium at /usr/bin/chromium (sudo apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        missing.append("the playwright package (make setup installs the pinned one; no `playwright install`)")
+    if missing:
+        message = "the browser test needs " + " and ".join(missing)
+        if os.environ.get("WORKBOOK_REQUIRE_BROWSER") == "1":
+            pytest.fail(message + " (WORKBOOK_REQUIRE_BROWSER=1)", pytrace=False)
+        pytest.skip(message)
+
+
+# ----------------------------------------------------------------------------- the JupyterLab server
+
+
+@dataclasses.dataclass
+class Server:
+    url: str
+    token: str
+    process: subprocess.Popen
+    log: Path
+
+    def api(self, method: str, path: str, timeout: float = 10) -> object:
+        request = urllib.request.Request(
+            f"{self.url}{path}", method=method, headers={"Authorization": f"token {self.token}"}
+        )
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read()
+        return json.loads(body) if body else None
+
+    def shutdown_kernels(self) -> None:
+        """End every session and kernel (the lesson's, Voila's), so the next starts from nothing."""
+        for kind in ("sessions", "kernels"):
+            with contextlib.suppress(OSError, ValueError):
+                for item in self.api("GET", f"/api/{kind}"):
+                    with contextlib.suppress(OSError):
+                        self.api("DELETE", f"/api/{kind}/{item['id']}", timeout=30)
+
+    def log_tail(self, lines: int = 40) -> str:
+        with contextlib.suppress(OSError):
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        return ""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _write_settings(settings_dir: Path) -> None:
+    """JupyterLab user settings for the test only: never save, no news toast, every cell in the DOM."""
+    settings = {
+        "@jupyterlab/docmanager-extension/plugin": {"autosave": False},
+        "@jupyterlab/apputils-extension/notification": {"fetchNews": "false", "checkForUpdates": False},
+        "@jupyterlab/notebook-extension/tracker": {"windowingMode": "none"},
+    }
+    for name, values in settings.items():
+        path = settings_dir / f"{name}.jupyterlab-settings"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+
+
+def _stop(process: subprocess.Popen, grace: float) -> None:
+    """Wait up to ``grace`` s, then SIGTERM and finally SIGKILL the whole process group."""
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.wait(grace)
+        return
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(10)
+            return
+
+
+@pytest.fixture(scope="module")
+def jupyter(tmp_path_factory):
+    """JupyterLab from the project's .venv on 127.0.0.1, a free port, a random token, fast mode."""
+    _require_browser()
+    home = tmp_path_factory.mktemp("jupyterlab")
+    dirs = {name: home / name for name in ("config", "data", "runtime", "settings", "workspaces", "checkpoints")}
+    for path in dirs.values():
+        path.mkdir()
+    _write_settings(dirs["settings"])
+    env = {k: v for k, v in _ENV_AT_IMPORT.items() if k != "MPLBACKEND"}  # tests force Agg; lessons plot inline
+    env.update(
+        WORKBOOK_FAST="1",
+        JUPYTER_CONFIG_DIR=str(dirs["config"]),
+        JUPYTER_DATA_DIR=str(dirs["data"]),
+        JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
+        JUPYTERLAB_SETTINGS_DIR=str(dirs["settings"]),
+        JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]),
+        PYTHONUNBUFFERED="1",
+    )
+    venv_python = ROOT / ".venv" / "bin" / "python"
+    python = str(venv_python) if venv_python.exists() else sys.executable
+    port, token = _free_port(), secrets.token_hex(16)
+    command = [
+        python, "-m", "jupyterlab", "--no-browser",
+        "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={NOTEBOOKS}",
+        f"--FileCheckpoints.checkpoint_dir={dirs['checkpoints']}",  # absolute: nothing lands in notebooks/
+        "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run commands, read cell outputs
+    ]  # fmt: skip
+    if os.geteuid() == 0:
+        command.append("--allow-root")
+    log = home / "server.log"
+    with log.open("w") as log_file:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    server = Server(f"http://127.0.0.1:{port}", token, process, log)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"JupyterLab exited with code {process.returncode}:\n{server.log_tail()}", pytrace=False)
+            with contextlib.suppress(OSError, ValueError):
+                server.api("GET", "/api/status", timeout=2)
+                break
+            if time.monotonic() > deadline:
+                pytest.fail(f"JupyterLab did not answer within 120 s:\n{server.log_tail()}", pytrace=False)
+            time.sleep(0.5)
+        yield server
+    finally:
+        server.shutdown_kernels()
+        with contextlib.suppress(OSError, ValueError):
+            server.api("POST", "/api/shutdown")
+        _stop(process, grace=20)
+
+
+@pytest.fixture(scope="module")
+def browser(jupyter, tmp_path_factory):
+    """Debian's Chromium, headless, a fresh profile; closed (and Playwright stopped) whatever happens."""
+    from playwright.sync_api import sync_playwright
+
+    playwright = sync_playwright().start()
+    try:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1400, "height": 1000},
+        )
+        try:
+            yield context
+        finally:
+            context.close()
+    finally:
+        playwright.stop()
+
+
+# ----------------------------------------------------------------------------- driving JupyterLab
+
+
+# The notebook panel of `path` in window.jupyterapp (exposed by --LabApp.expose_app_in_browser).
+FIND_PANEL = """(path) => {
+  const app = window.jupyterapp;
+  if (!app) return null;
+  for (const w of app.shell.widgets('main')) {
+    if (w.context && w.context.path === path && w.content && w.content.model) return w;
+  }
+  return null;
+}"""
+READY = f"""(path) => {{
+  const panel = ({FIND_PANEL})(path);
+  return !!panel && panel.context.isReady && panel.sessionContext.session?.kernel?.status === 'idle';
+}}"""
+STATE = f"""(path) => {{
+  const panel = ({FIND_PANEL})(path);
+  const cells = panel.content.model.cells, code = [];
+  for (let i = 0; i < cells.length; i++) {{
+    const cell = cells.get(i);
+    if (cell.type !== 'code' || !cell.sharedModel.getSource().trim()) continue;
+    const outputs = cell.outputs.toJSON();
+    code.push({{
+      index: i,
+      count: cell.executionCount,
+      errors: outputs.filter(o => o.output_type === 'error').map(o => `${{o.ename}}: ${{o.evalue}}`),
+      widgets: outputs.filter(o => o.data && o.data['application/vnd.jupyter.widget-view+json']).length,
+    }});
+  }}
+  return {{status: panel.sessionContext.session?.kernel?.status ?? 'none', code}};
+}}"""
+RUN_ALL = f"""(path) => {{
+  const panel = ({FIND_PANEL})(path);
+  window.jupyterapp.shell.activateById(panel.id);
+  // cleared first, so stale execution counts cannot look like a finished run
+  return window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs').then(() => {{
+    window.jupyterapp.commands.execute('notebook:restart-run-all');  // opens the "Restart kernel?" dialog
+  }});
+}}"""
+# Rendered widgets, in JupyterLab and in Voila: the outermost widget views and whether any shows nothing.
+WIDGETS = """(root) => {
+  const views = [...root.querySelectorAll('.jupyter-widgets')].filter(e => !e.parentElement.closest('.jupyter-widgets'));
+  const text = root.innerText;
+  return {
+    views: views.length,
+    empty: views.filter(v => v.getBoundingClientRect().height < 2).length,
+    errorDisplaying: text.includes('Error displaying widget'),
+    loading: text.includes('Loading widget'),
+  };
+}"""
+
+
+def _wait(predicate, timeout: float, what: str, interval: float = 0.25):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(interval)
+
+
+def _run_all(page, name: str) -> dict:
+    """Restart the kernel and run every cell; the final state (fails on an error or a dead kernel)."""
+    page.evaluate(RUN_ALL, name)
+    accept = page.locator(".jp-Dialog .jp-mod-accept")
+    with contextlib.suppress(Exception):  # no dialog when JupyterLab is told to skip it
+        accept.click(timeout=UI_TIMEOUT_S * 1000)
+    deadline = time.monotonic() + LESSON_TIMEOUT_S
+    while True:
+        state = page.evaluate(STATE, name)
+        errors = [f"cell {c['index']}: {e}" for c in state["code"] for e in c["errors"]]
+        assert not errors, f"{name}: a cell raised:\n" + "\n".join(errors)
+        assert state["status"] not in ("dead", "none"), f"{name}: the kernel is {state['status']}"
+        counts = [c["count"] for c in state["code"]]
+        if state["status"] == "idle" and None not in counts:
+            assert counts == list(range(1, len(counts) + 1)), f"{name}: execution counts {counts}"
+            return state
+        if time.monotonic() > deadline:
+            missing = [c["index"] for c in state["code"] if c["count"] is None]
+            raise AssertionError(f"{name}: not finished after {LESSON_TIMEOUT_S:.0f} s; cells {missing} not run")
+        page.wait_for_timeout(1000)
+
+
+def _check_widgets(root, expected_views: int | None, where: str) -> None:
+    seen = root.evaluate(WIDGETS)
+    assert not seen["errorDisplaying"], f"{where}: 'Error displaying widget'"
+    assert not seen["loading"], f"{where}: 'Loading widget...' left after the run"
+    assert seen["empty"] == 0, f"{where}: {seen['empty']} of {seen['views']} widgets show nothing"
+    if expected_views is not None:
+        assert seen["views"] == expected_views, f"{where}: {seen['views']} widgets shown, {expected_views} displayed"
+
+
+# ----------------------------------------------------------------------------- the explorer checks
+
+
+def _exact(text: str) -> re.Pattern:
+    return re.compile(rf"^\s*{re.escape(text)}\s*$")
+
+
+def _control(page, panel, css: str, label: str):
+    control = panel.locator(css).filter(has=page.locator(".widget-label", has_text=_exact(label)))
+    assert control.count() >= 1, f"no control {label!r} ({css}) in the panel"
+    return control.first
+
+
+def _do(page, panel, action) -> None:
+    if isinstance(action, Slider):
+        handle = _control(page, panel, ".widget-slider", action.label).locator(".noUi-handle")
+        handle.scroll_into_view_if_needed()
+        for key in action.keys:
+            handle.press(key)
+    elif isinstance(action, Toggle):
+        panel.locator(".widget-toggle-button", has_text=_exact(action.text)).first.click()
+    elif isinstance(action, Type):
+        box = _control(page, panel, ".widget-text", action.label).locator("input")
+        box.fill(action.text)
+        box.press("Enter")
+        if action.then_click:
+            button = panel.get_by_role("button", name=action.then_click)
+            if button.count() and button.first.is_enabled():
+                button.first.click()
+    else:
+        raise TypeError(action)
+
+
+def _images(panel) -> list[str]:
+    return panel.locator("img").evaluate_all("imgs => imgs.map(i => i.getAttribute('src') || '')")
+
+
+def _check_explorer(page, name: str, spec: Explorer) -> None:
+    panels = page.locator(".jp-OutputArea-output").filter(
+        has=page.locator(".widget-label", has_text=_exact(spec.panel))
+    )
+    _wait(lambda: panels.count() >= 1, UI_TIMEOUT_S, f"{name}: the explorer panel (a control {spec.panel!r})")
+    panel = panels.first
+    panel.scroll_into_view_if_needed()
+    before = _images(panel)
+    assert before, f"{name}: the explorer panel shows no plot"
+    _do(page, panel, spec.move)
+    _wait(lambda: _images(panel) != before, UI_TIMEOUT_S, f"{name}: the plot to change after {spec.move}")
+    assert not re.search(spec.message, panel.inner_text()), f"{name}: {spec.message!r} shown before the bad value"
+    _do(page, panel, spec.invalid)
+    _wait(
+        lambda: re.search(spec.message, panel.inner_text()),
+        UI_TIMEOUT_S,
+        f"{name}: the message {spec.message!r} after {spec.invalid}",
+    )
+
+
+def _check_controls_visible(panel, where: str) -> None:
+    """No control is squeezed out of sight by its box (it happens when a box may shrink to 0)."""
+    clipped = panel.evaluate(
+        """(panel) => [...panel.querySelectorAll('.widget-slider, .widget-dropdown, .widget-text, .widget-toggle-buttons')]
+          .filter(el => {
+            const box = el.parentElement.closest('.widget-box');
+            const w = el.getBoundingClientRect().width;
+            return w < 20 || (box && box.getBoundingClientRect().width < 0.9 * w);
+          })
+          .map(el => (el.querySelector('.widget-label')?.innerText || el.className).trim())"""
+    )
+    assert not clipped, f"{where}: controls squeezed out of sight: {clipped}"
+
+
+# ----------------------------------------------------------------------------- reporting
+
+
+def _record_time(name: str, **fields) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / "times.json"
+    try:
+        times = json.loads(path.read_text())
+    except (OSError, ValueError):
+        times = {}
+    times[name] = {**fields, "when": datetime.now(UTC).isoformat(timespec="seconds")}
+    path.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
+
+
+def _screenshot(page, name: str) -> Path | None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    with contextlib.suppress(Exception):
+        page.screenshot(path=str(path))
+        return path
+    return None
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@contextlib.contextmanager
+def _page(browser, jupyter, name: str):
+    """A fresh tab; on failure a screenshot (path printed and added to the error); always the tab
+    closed and every kernel shut down."""
+    page = browser.new_page()
+    page_errors: list[str] = []
+    page.on("pageerror", lambda error: page_errors.append(str(error)))
+    try:
+        yield page
+    except BaseException as exc:
+        shot = _screenshot(page, f"failed-{name}")
+        note = f"screenshot: {shot}" if shot else "no screenshot"
+        if page_errors:
+            note += "\nbrowser errors: " + " | ".join(page_errors[:5])
+        print(f"[browser] {name}: {note}")
+        exc.add_note(note)
+        raise
+    finally:
+        with contextlib.suppress(Exception):
+            page.close()
+        jupyter.shutdown_kernels()
+
+
+# ----------------------------------------------------------------------------- the tests
+
+
+@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.name)
+def test_lesson_in_jupyterlab(lesson, jupyter, browser):
+    name, digest = lesson.name, _digest(lesson)
+    start = time.monotonic()
+    with _page(browser, jupyter, name) as page:
+        page.goto(f"{jupyter.url}/lab/tree/{name}?reset&token={jupyter.token}")  # ?reset: no earlier tabs
+        page.wait_for_function(READY, arg=name, timeout=120_000)
+        opened = time.monotonic()
+        state = _run_all(page, name)
+        ran = time.monotonic()
+        stored_views = sum(c["widgets"] for c in state["code"])
+        notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").first
+        _check_widgets(notebook, stored_views, name)
+        if name in EXPLORERS:
+            _check_explorer(page, name, EXPLORERS[name])
+            _check_widgets(notebook, None, f"{name} after the explorer checks")
+        total = time.monotonic() - start
+        _record_time(name, open_s=round(opened - start, 1), run_all_s=round(ran - opened, 1), total_s=round(total, 1))
+        print(
+            f"[browser] {name}: open {opened - start:.1f} s, restart + run all {ran - opened:.1f} s, total {total:.1f} s"
+        )
+    assert _digest(lesson) == digest, f"{name} was written to during the test (autosave must be off)"
+    assert not (NOTEBOOKS / ".ipynb_checkpoints").exists(), "checkpoints were written into notebooks/"
+
+
+@pytest.mark.skipif(not (NOTEBOOKS / PRESENT_LESSON).exists(), reason=f"no {PRESENT_LESSON}")
+def test_presenting_voila(jupyter, browser):
+    """The presenting view (`make present`): Voila renders the lesson without code, the explorer
+    is live and fully visible. Its screenshot is kept in tests/artifacts/browser/."""
+    name = PRESENT_LESSON
+    start = time.monotonic()
+    with _page(browser, jupyter, f"voila-{name}") as page:
+        page.goto(f"{jupyter.url}/voila/render/{name}?token={jupyter.token}", timeout=LESSON_TIMEOUT_S * 1000)
+        # the page streams while the kernel runs the lesson (complete at the load event), then the
+        # widget manager starts and replaces each "Loading widget..." with its widget
+        body, spec = page.locator("body"), EXPLORERS[name]
+        panel = (
+            page.locator(".jp-OutputArea-output")
+            .filter(has=page.locator(".widget-label", has_text=_exact(spec.panel)))
+            .first
+        )
+        _wait(
+            lambda: panel.count() and "Loading widget" not in body.inner_text(),
+            UI_TIMEOUT_S * 2,
+            f"Voila {name}: the widgets to render",
+        )
+        text = body.inner_text()
+        for bad in ("There was an error when executing cell", "Traceback (most recent call last)"):
+            assert bad not in text, f"Voila {name}: {bad!r}"
+        _check_widgets(body, None, f"Voila {name}")
+        panel.scroll_into_view_if_needed()
+        _check_controls_visible(panel, f"Voila {name}")
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        shot = ARTIFACTS / f"presenting-{name.removesuffix('.ipynb')}.png"
+        page.screenshot(path=str(shot))  # the explorer as the audience first sees it
+        _check_explorer(page, f"Voila {name}", spec)
+        total = time.monotonic() - start
+        _record_time(f"voila-{name}", total_s=round(total, 1))
+        print(f"[browser] Voila {name}: rendered, explored and shot in {total:.1f} s -> {shot}")
+
+
+def test_explorer_table_names_lessons():
+    """A misspelt key would silently skip that lesson's explorer check."""
+    names = {p.name for p in LESSONS}
+    assert set(EXPLORERS) <= names, set(EXPLORERS) - names
+    assert PRESENT_LESSON in EXPLORERS
