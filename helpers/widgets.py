@@ -298,7 +298,8 @@ class ScheduleExplorer(_Explorer):
 
     def panel(self) -> w.Widget:
         left = w.VBox(
-            [self.kind, self.initial, self.final, self.begin, self.end, self.frequency, self.power, self.epochs]
+            [self.kind, self.initial, self.final, self.begin, self.end, self.frequency, self.power, self.epochs],
+            layout=w.Layout(flex="0 0 auto"),  # never squeezed by the plot beside it (Voila, narrow windows)
         )
         run_row = w.HBox([self.run_button, self.progress, self.status])
         return w.VBox([w.HBox([left, self.curve]), self.message, self.reference, run_row, self.board])
@@ -400,7 +401,7 @@ class BitWidthExplorer(_Explorer):
         return self._guarded_run("fake-quantizing every kernel and evaluating …", action, report)
 
     def panel(self) -> w.Widget:
-        controls = w.VBox([self.layer, self.bits, self.per_channel, self.symmetric])
+        controls = w.VBox([self.layer, self.bits, self.per_channel, self.symmetric], layout=w.Layout(flex="0 0 auto"))
         run_row = w.HBox([self.run_button, self.status])
         return w.VBox([w.HBox([controls, self.view]), self.message, self.reference, run_row, self.board])
 

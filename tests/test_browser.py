@@ -132,10 +132,12 @@ EXPLORERS = {
         invalid=Type("size budget", "-5 KB", then_click="Export best under budget"),
         message=r"above zero bytes",
     ),
-    # Lesson 05's fit-to-board explorer: uncomment when its entry is wanted (this line passed against
-    # the lesson as committed in c2ae8fc: a custom RAM budget redraws the bars, "0 KB" flash is refused):
-    # "05_microcontroller.ipynb": Explorer(panel="RAM", move=Type("RAM", "8 KiB"),
-    #                                      invalid=Type("flash", "0 KB"), message=r"flash budget: .*above zero bytes"),
+    "05_microcontroller.ipynb": Explorer(
+        panel="RAM",
+        move=Type("RAM", "8 KiB"),  # a custom board: the budget line and the colours change
+        invalid=Type("flash", "0 KB"),
+        message=r"flash budget: .*above zero bytes",
+    ),
 }
 
 
