@@ -534,39 +534,67 @@ def boards(entries, highlight=(), title: str = ""):
 
 def fit_bars(rows, board, best=None, fig=None):
     """Lesson 05: each model's flash and tensor arena against a board's budget (log scale; the
-    dashed line is the budget). Green fits both, red misses at least one; the most accurate model
-    that fits is starred. Pass ``fig`` to redraw one figure in place."""
-    height = 0.26 * max(4, len(rows)) + 1.0
-    if fig is None:
-        fig = plt.figure(figsize=(10.0, height))
-    fig.clf()
-    fig.set_figheight(height)
-    left, right = fig.subplots(1, 2, sharey=True)
-    y = np.arange(len(rows))[::-1]
-    colors = ["#b0bec5" if r.reference else "tab:green" if r.fits else "tab:red" for r in rows]
-    for ax, values, budget, label in (
-        (left, [r.flash for r in rows], board.flash, "flash: model bytes"),
-        (right, [r.arena for r in rows], board.ram, "RAM: tensor arena bytes"),
-    ):
-        ax.barh(y, values, color=colors, alpha=0.8, height=0.7)
-        ax.axvline(budget, color="black", ls="--", lw=1)
-        ax.set_xscale("log", base=2)
-        ax.set_xlim(min([*values, budget]) / 2, max([*values, budget]) * 1.6)
-        ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _pos: f"{v / 1024:,.4g}K"))
-        ax.xaxis.set_major_locator(mticker.LogLocator(base=4))
-        ax.xaxis.set_minor_locator(mticker.NullLocator())  # ticks and text are most of a redraw's time
-        ax.set_title(f"{label} (budget {budget / 1024:,.0f} KiB)", fontsize=9)
-        ax.tick_params(labelsize=7)
-    names = [("★ " if best is not None and r.name == best.name and not r.reference else "")
-             + f"{r.name[:38]} · {r.accuracy:.1%}" + (" (ref.)" if r.reference else "") for r in rows]
-    left.set_yticks(y)
-    left.set_yticklabels(names, fontsize=7)
-    for tick, r in zip(left.get_yticklabels(), rows, strict=True):
-        if best is not None and r.name == best.name and not r.reference:
-            tick.set_fontweight("bold")
-        if r.reference:
-            tick.set_color("#78909c")
-    fig.suptitle(board.name, fontsize=10)
-    height = fig.get_figheight()  # fixed margins, not tight_layout: it costs ~70 ms a redraw
-    fig.subplots_adjust(left=0.34, right=0.98, wspace=0.08, top=1 - 0.55 / height, bottom=0.4 / height)
-    return fig
+    dashed line is the budget). Green fits both, red misses at least one, grey is a full-mode
+    reference; the most accurate model of yours that fits is starred. A new figure each call
+    (``FitFigure`` redraws one figure in place)."""
+    return FitFigure().update(rows, board, best) if fig is None else fig.update(rows, board, best)
+
+
+def _fit_color(r) -> str:
+    return "#b0bec5" if r.reference else "tab:green" if r.fits else "tab:red"
+
+
+class FitFigure:
+    """The fit-to-board chart as one figure that is redrawn in place: when only the board changes
+    (the usual widget move), the bars stay and only colours, budget lines, limits and labels
+    change - building a new figure would cost more than the 100 ms an explorer may take."""
+
+    def __init__(self):
+        self.fig, self._shape = None, None
+
+    def update(self, rows, board, best=None):
+        shape = [(r.name, r.flash, r.arena, r.reference, r.accuracy) for r in rows]
+        if self.fig is None or shape != self._shape:
+            self._build(rows)
+            self._shape = shape
+        colors = [_fit_color(r) for r in rows]
+        for bars, line, ax, values, budget, label in (
+            (self._bars[0], self._lines[0], self._axes[0], [r.flash for r in rows], board.flash, "flash: model bytes"),
+            (self._bars[1], self._lines[1], self._axes[1], [r.arena for r in rows], board.ram, "RAM: tensor arena bytes"),
+        ):
+            for bar, color in zip(bars, colors, strict=True):
+                bar.set_facecolor(color)
+            line.set_xdata([budget, budget])
+            ax.set_xlim(min([*values, budget]) / 2, max([*values, budget]) * 1.6)
+            ax.set_title(f"{label} (budget {budget / 1024:,.0f} KiB)", fontsize=9)
+        starred = {best.name} if best is not None else set()
+        labels = [("★ " if r.name in starred and not r.reference else "") + f"{r.name[:38]} · {r.accuracy:.1%}"
+                  + (" (ref.)" if r.reference else "") for r in rows]  # fmt: skip
+        for tick, r in zip(self._axes[0].set_yticklabels(labels, fontsize=7), rows, strict=True):
+            tick.set_fontweight("bold" if r.name in starred and not r.reference else "normal")
+            tick.set_color("#78909c" if r.reference else "black")
+        self._title.set_text(board.name)
+        return self.fig
+
+    def _build(self, rows):
+        height = 0.26 * max(4, len(rows)) + 1.0
+        if self.fig is None:
+            self.fig = plt.figure(figsize=(10.0, height))
+        self.fig.clf()
+        self.fig.set_figheight(height)
+        self._axes = self.fig.subplots(1, 2, sharey=True)
+        y = np.arange(len(rows))[::-1]
+        self._bars, self._lines = [], []
+        for ax, values in ((self._axes[0], [r.flash for r in rows]), (self._axes[1], [r.arena for r in rows])):
+            self._bars.append(ax.barh(y, values, alpha=0.8, height=0.7))
+            self._lines.append(ax.axvline(1, color="black", ls="--", lw=1))
+            ax.set_xscale("log", base=2)
+            ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _pos: f"{v / 1024:,.4g}K"))
+            ax.xaxis.set_major_locator(mticker.LogLocator(base=4))
+            ax.xaxis.set_minor_locator(mticker.NullLocator())  # ticks and text are most of a redraw's time
+            ax.tick_params(labelsize=7)
+        self._axes[0].set_yticks(y)
+        self._axes[0].set_yticklabels([""] * len(rows), fontsize=7)
+        self._title = self.fig.suptitle("", fontsize=10)
+        # fixed margins, not tight_layout: it costs ~70 ms a redraw
+        self.fig.subplots_adjust(left=0.34, right=0.98, wspace=0.08, top=1 - 0.55 / height, bottom=0.4 / height)

@@ -710,7 +710,7 @@ class FitToBoardExplorer:
         self.chart = w.Output()
         self.reload_button = w.Button(description="Reload log", tooltip="re-read the results log (new int8 models get their arena measured once)")
         self.board, self.best, self.rows = start, None, []
-        self._figure = None
+        self._figure, self._chart = None, plots.FitFigure()  # one figure, redrawn in place
         self._syncing = False
         self.preset.observe(lambda _c: self._preset_changed(), names="value")
         for box in (self.flash, self.ram):
@@ -780,7 +780,7 @@ class FitToBoardExplorer:
         with self.chart:
             self.chart.clear_output(wait=True)
             if self.rows:
-                self._figure = plots.fit_bars(self.rows, board, self.best, fig=self._figure)
+                self._figure = self._chart.update(self.rows, board, self.best)
                 display(self._figure)
                 plt.close(self._figure)
         return self.best

@@ -375,3 +375,19 @@ def test_fit_explorer_with_a_damaged_reference_says_so_and_works(tmp_path):
     precomputed.path("05").write_text("{broken")
     ex = widgets.FitToBoardExplorer(MODELS)
     assert "damaged" in ex.message.value and ex.best.name == "tiny twin" and ex.show_reference.disabled
+
+
+def test_fit_figure_redraws_in_place_and_rebuilds_only_for_other_models():
+    from helpers import plots
+
+    chart = plots.FitFigure()
+    m0, esp = micro.SMALLEST_BOARD, micro.BOARDS["ESP32 · 4 MB flash / 520 KB RAM"]
+    fig = chart.update(micro.fit_rows(MODELS, m0), m0, micro.best_fit(MODELS, m0))
+    bars = chart._bars[0]
+    colors_m0 = [b.get_facecolor() for b in bars]
+    assert chart.update(micro.fit_rows(MODELS, esp), esp, micro.best_fit(MODELS, esp)) is fig
+    assert chart._bars[0] is bars and [b.get_facecolor() for b in bars] != colors_m0  # recoloured, not rebuilt
+    labels = [t.get_text() for t in chart._axes[0].get_yticklabels()]
+    assert labels[0].startswith("★ big") and chart._lines[1].get_xdata()[0] == esp.ram
+    chart.update(micro.fit_rows(MODELS[:2], esp), esp, None)
+    assert chart._bars[0] is not bars and len(chart._bars[0]) == 2 and chart.fig is fig
