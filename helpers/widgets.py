@@ -175,6 +175,18 @@ class _Explorer:
             display(fig)
             plt.close(fig)
 
+    def _show(self, view, message_html: str):
+        """After a live update: the message, the reference line, Run enabled only for valid
+        settings, and the view's figure redrawn in place (nothing drawn while settings are bad)."""
+        self.message.value = message_html
+        self.reference.value = self._reference_html(self._reference_lines)
+        self.run_button.disabled = bool(view.problems)
+        with self.view:
+            self.view.clear_output(wait=True)
+            if not view.problems:
+                display(self._figure.update(view))
+        return view
+
     def _ipython_display_(self):
         display(self.panel())
 
@@ -336,14 +348,7 @@ class BitWidthExplorer(_Explorer):
             self.model, self.layer.value, int(self.bits.value), bool(self.per_channel.value), bool(self.symmetric.value)
         )
         self.last_view = view
-        self.message.value = _message("error", view.problems)
-        self.reference.value = self._reference_html(self._reference_lines)
-        self.run_button.disabled = bool(view.problems)
-        with self.view:
-            self.view.clear_output(wait=True)
-            if not view.problems:
-                display(self._figure.update(view))
-        return view
+        return self._show(view, _message("error", view.problems))
 
     settings_error = quantization.QuantizationSettingsError
     board_title = "Quantization on the board"
@@ -465,14 +470,7 @@ class DistillationExplorer(_Explorer):
                 f"Nearest grid cell T={t:g}, alpha={a:g}: validation accuracy {view.grid_accuracy:.2%} "
                 f"(one seed, {self._labels_text()}). Press Run to train this exact setting."
             )
-        self.message.value = _message("error", view.problems) + _message("note", notes)
-        self.reference.value = self._reference_html(self._reference_lines)
-        self.run_button.disabled = bool(view.problems)
-        with self.view:
-            self.view.clear_output(wait=True)
-            if not view.problems:
-                display(self._figure.update(view))
-        return view
+        return self._show(view, _message("error", view.problems) + _message("note", notes))
 
     def _labels_text(self) -> str:
         return "all labels" if self.labels_per_class is None else f"{self.labels_per_class} labelled images per class"
