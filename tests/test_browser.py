@@ -586,3 +586,14 @@ def test_explorer_table_names_lessons():
     names = {p.name for p in LESSONS}
     assert set(EXPLORERS) <= names, set(EXPLORERS) - names
     assert PRESENT_LESSON in EXPLORERS
+
+
+def test_missing_browser_is_a_skip_here_and_a_failure_in_ci(monkeypatch, tmp_path):
+    """What a developer without Chromium sees (a skip saying what to install), and what CI sees."""
+    monkeypatch.setattr(sys.modules[__name__], "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.delenv("WORKBOOK_REQUIRE_BROWSER", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install chromium"):
+        _require_browser()
+    monkeypatch.setenv("WORKBOOK_REQUIRE_BROWSER", "1")
+    with pytest.raises(pytest.fail.Exception, match="WORKBOOK_REQUIRE_BROWSER=1"):
+        _require_browser()
