@@ -47,6 +47,16 @@ def _not_a_number(answer, what: str = "a number") -> bool:
     return _verdict(False, f"{answer!r} is not {what}; write it as a plain number, e.g. 123456.")
 
 
+def _answered_number(answer):
+    """The reader's answer as a number, or None after saying what is missing or not a number."""
+    if _unanswered(answer):
+        return None
+    value = _number(answer)
+    if value is None:
+        _not_a_number(answer)
+    return value
+
+
 def dense_params(inputs: int, units: int) -> int:
     """Weights plus biases of one Dense layer."""
     return inputs * units + units
@@ -54,11 +64,9 @@ def dense_params(inputs: int, units: int) -> int:
 
 def mlp_params(answer, layer_sizes=(784, 300, 100, 10)) -> bool:
     """Exercise: the parameter count of an MLP with these layer sizes."""
-    if _unanswered(answer):
-        return False
-    answer = _number(answer)
+    answer = _answered_number(answer)
     if answer is None:
-        return _not_a_number(answer)
+        return False
     pairs = list(zip(layer_sizes[:-1], layer_sizes[1:], strict=True))
     expected = sum(dense_params(a, b) for a, b in pairs)
     weights_only = sum(a * b for a, b in pairs)
@@ -132,11 +140,9 @@ def gzip_ratio_guess(answer, raw: int, gz: int) -> bool:
 def pruned_nonzeros(answer, model, sparsity: float) -> bool:
     """Exercise: nonzero parameters left when every Dense/Conv2D kernel of ``model`` is pruned
     to ``sparsity`` (biases are never pruned)."""
-    if _unanswered(answer):
-        return False
-    answer = _number(answer)
+    answer = _answered_number(answer)
     if answer is None:
-        return _not_a_number(answer)
+        return False
     from . import measure
 
     kernels = [layer.kernel.shape.num_elements() for layer in measure.kernel_layers(model)]
@@ -291,11 +297,9 @@ def softmax_at_temperature(answer, logits, temperature: float) -> bool:
 def t_squared_factor(answer, t_from: float, t_to: float) -> bool:
     """Exercise: how many times smaller the soft loss's gradients get, without the T^2 factor,
     when the temperature goes from ``t_from`` to ``t_to`` (both large)."""
-    if _unanswered(answer):
-        return False
-    value = _number(answer)
+    value = _answered_number(answer)
     if value is None:
-        return _not_a_number(answer)
+        return False
     ratio = t_to / t_from
     want = ratio**2
     if abs(value / want - 1) <= 0.15:
@@ -346,11 +350,9 @@ def frontier_pick(answer, entries, budget: int, size_key: str = "tflite_gz") -> 
 
 def cluster_halving(answer, gz_8: int, gz_16: int) -> bool:
     """Exercise: the factor by which the gzipped file changes from 16 to 8 clusters."""
-    if _unanswered(answer):
-        return False
-    value = _number(answer)
+    value = _answered_number(answer)
     if value is None:
-        return _not_a_number(answer)
+        return False
     measured = gz_8 / gz_16
     if value > 1:
         return _verdict(False, "Fewer clusters make the file smaller: give gz(8) / gz(16), a number below 1.")
