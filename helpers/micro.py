@@ -14,6 +14,7 @@ tensor arena (RAM). Pieces:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
@@ -128,16 +129,23 @@ class _Prober:
             self.proc = None
 
 
-def allocates(model: bytes, size: int) -> bool:
-    """Does ``model`` allocate and run once in a ``size``-byte arena? Asked in a child process (crash-safe)."""
+@contextlib.contextmanager
+def _prober(model: bytes):
+    """A prober for ``model`` (written to a temporary file the child process reads), closed after use."""
     with tempfile.NamedTemporaryFile(suffix=".tflite") as f:
         f.write(bytes(model))
         f.flush()
         prober = _Prober(f.name)
         try:
-            return prober.works(size)
+            yield prober
         finally:
             prober.close()
+
+
+def allocates(model: bytes, size: int) -> bool:
+    """Does ``model`` allocate and run once in a ``size``-byte arena? Asked in a child process (crash-safe)."""
+    with _prober(model) as prober:
+        return prober.works(size)
 
 
 def smallest_arena(model: bytes, *, use_cache: bool = True) -> Arena:
@@ -159,14 +167,8 @@ def smallest_arena(model: bytes, *, use_cache: bool = True) -> Arena:
             return found
         except (ValueError, TypeError):
             pass  # a damaged cache file: search again and overwrite it
-    with tempfile.NamedTemporaryFile(suffix=".tflite") as f:
-        f.write(bytes(model))
-        f.flush()
-        prober = _Prober(f.name)
-        try:
-            found = _search(prober)
-        finally:
-            prober.close()
+    with _prober(model) as prober:
+        found = _search(prober)
     _arena_memo[sha] = found
     try:
         config.write_atomic(cache, json.dumps(dataclasses.asdict(found)).encode())
@@ -214,9 +216,10 @@ def interpreter(model: bytes, arena: int):
 # ----------------------------------------------------------------------------- running it
 
 
-def _quantization(detail: dict) -> tuple[float, int]:
+def _as_litert_detail(detail: dict) -> dict:
+    """TFLM's tensor details in LiteRT's shape, so ``measure``'s (de)quantization serves both runtimes."""
     q = detail["quantization_parameters"]
-    return float(q["scales"][0]), int(q["zero_points"][0])
+    return {"dtype": detail["dtype"], "quantization": (float(q["scales"][0]), int(q["zero_points"][0]))}
 
 
 def tflm_predict(model: bytes, x: np.ndarray, arena: int) -> np.ndarray:
@@ -225,22 +228,13 @@ def tflm_predict(model: bytes, x: np.ndarray, arena: int) -> np.ndarray:
     interp = interpreter(model, arena)
     inp, out = interp.get_input_details(0), interp.get_output_details(0)
     shape = tuple(int(s) for s in inp["shape"])
-    if inp["dtype"] == np.float32:
-        xq = x.astype(np.float32)
-    else:
-        scale, zero = _quantization(inp)
-        info = np.iinfo(inp["dtype"])
-        xq = np.clip(np.round(x / scale + zero), info.min, info.max).astype(inp["dtype"])
+    xq = measure._quantize_input(x, _as_litert_detail(inp))
     scores = []
     for i in range(len(xq)):
         interp.set_input(xq[i].reshape(shape), 0)
         interp.invoke()
         scores.append(np.array(interp.get_output(0)).reshape(-1))
-    y = np.stack(scores)
-    if out["dtype"] == np.float32:
-        return y
-    scale, zero = _quantization(out)
-    return (y.astype(np.float32) - zero) * scale
+    return measure._dequantize_output(np.stack(scores), _as_litert_detail(out))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -532,12 +532,12 @@ def boards(entries, highlight=(), title: str = ""):
     return fig
 
 
-def fit_bars(rows, board, best=None, fig=None):
+def fit_bars(rows, board, best=None):
     """Lesson 05: each model's flash and tensor arena against a board's budget (log scale; the
     dashed line is the budget). Green fits both, red misses at least one, grey is a full-mode
     reference; the most accurate model of yours that fits is starred. A new figure each call
     (``FitFigure`` redraws one figure in place)."""
-    return FitFigure().update(rows, board, best) if fig is None else fig.update(rows, board, best)
+    return FitFigure().update(rows, board, best)
 
 
 def _fit_color(r) -> str:

@@ -708,7 +708,7 @@ class FitToBoardExplorer:
         self.chart = w.Output()
         self.reload_button = w.Button(description="Reload log", tooltip="re-read the results log (new int8 models get their arena measured once)")
         self.board, self.best, self.rows = start, None, []
-        self._figure, self._chart = None, plots.FitFigure()  # one figure, redrawn in place
+        self._chart = plots.FitFigure()  # one figure, redrawn in place
         self._syncing = False
         self.preset.observe(lambda _c: self._preset_changed(), names="value")
         for box in (self.flash, self.ram):
@@ -737,6 +737,11 @@ class FitToBoardExplorer:
             finally:
                 self._syncing = False
         return self.update()
+
+    @property
+    def _figure(self):
+        """The chart's one figure (None until something was drawn)."""
+        return self._chart.fig
 
     def current_board(self) -> micro.Board:
         """The preset, or the custom budget parsed from the two boxes (MicroError says what is wrong)."""
@@ -778,9 +783,8 @@ class FitToBoardExplorer:
         with self.chart:
             self.chart.clear_output(wait=True)
             if self.rows:
-                self._figure = self._chart.update(self.rows, board, self.best)
-                display(self._figure)
-                plt.close(self._figure)
+                display(self._chart.update(self.rows, board, self.best))
+                plt.close(self._chart.fig)
         return self.best
 
     def reload(self):
