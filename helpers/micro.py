@@ -219,6 +219,8 @@ def interpreter(model: bytes, arena: int):
 def _as_litert_detail(detail: dict) -> dict:
     """TFLM's tensor details in LiteRT's shape, so ``measure``'s (de)quantization serves both runtimes."""
     q = detail["quantization_parameters"]
+    if len(q["scales"]) == 0:  # a float tensor: LiteRT reports (0.0, 0)
+        return {"dtype": detail["dtype"], "quantization": (0.0, 0)}
     return {"dtype": detail["dtype"], "quantization": (float(q["scales"][0]), int(q["zero_points"][0]))}
 
 

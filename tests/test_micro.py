@@ -139,6 +139,14 @@ def test_tflm_agrees_with_litert(tiny):
     assert "tiny" in micro.footprint_table([fp]) and f"{fp.flash:,}" in micro.footprint_table([fp])
 
 
+def test_tflm_runs_a_float_model_like_litert(tiny):
+    """Float inputs and outputs (e.g. a PCQAT model, or plain float32) pass through unquantized."""
+    model, _, d = tiny
+    blob = measure.to_tflite(model)
+    tflm = micro.tflm_predict(blob, d.x_test[:50], 64 * 1024)
+    assert np.allclose(tflm, measure.tflite_predict(blob, d.x_test[:50]), atol=1e-4)
+
+
 def test_int8_detection(tiny):
     model, blob, _ = tiny
     assert micro.input_type(blob) == "INT8"
