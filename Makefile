@@ -8,8 +8,9 @@
 #   make precompute  data/precomputed/: the explorers' full-mode references (LESSONS="01 03" for some)
 #   make present  Voila on notebooks/ for presenting live: a lesson without code, explorers live
 
-PYTHON ?= python3.11
-VENV   := .venv
+# Python 3.11, 3.12 or 3.13 (the first of python3.11, python3.12, python3.13, python3 found); PYTHON=... overrides.
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do command -v $$p >/dev/null 2>&1 && { echo $$p; break; }; done)
+VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
@@ -20,9 +21,9 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 setup: $(STAMP)
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
-	@command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install Python 3.11 (or run make PYTHON=/path/to/python3.11)"; exit 1; }
-	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "$(PYTHON) is not Python 3.11; the pinned TensorFlow stack needs 3.11"; exit 1; }
-	@$(BIN)/python -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); } || { echo "Could not create $(VENV): on Debian/Ubuntu run sudo apt-get install python3.11-venv"; exit 1; }
+	@command -v "$(PYTHON)" >/dev/null || { echo "No Python found: install Python 3.11, 3.12 or 3.13 (or run make PYTHON=/path/to/python3.12)"; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))' || { echo "$(PYTHON) is Python $$($(PYTHON) -c 'import platform; print(platform.python_version())'); the pinned TensorFlow stack needs 3.11, 3.12 or 3.13 (make PYTHON=python3.12 ...)"; exit 1; }
+	@$(BIN)/python -m pip --version >/dev/null 2>&1 || { rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); } || { echo "Could not create $(VENV): on Debian/Ubuntu run sudo apt-get install python3-venv (e.g. python3.12-venv)"; exit 1; }
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
 	$(BIN)/python -m pip install --quiet --no-deps -e .
@@ -43,9 +44,12 @@ PORT ?= 8866
 present: $(STAMP)
 	WORKBOOK_FAST=$(or $(FAST),1) $(BIN)/voila notebooks --port=$(PORT)
 
+# The same two commands as the README's set-up without make (tests/test_setup_paths.py keeps them in step).
+# TESTS=... runs a part (CI's second Python runs the unit tests and lessons 00-02 this way).
+TESTS ?= tests notebooks
 test: $(STAMP)
-	$(BIN)/ruff check helpers tests tools notebooks
-	WORKBOOK_FAST=1 $(BIN)/python -m pytest tests notebooks --nbval-lax --nbval-current-env --sanitize-with tests/nbval_sanitize.cfg
+	$(BIN)/python -m ruff check helpers tests tools notebooks
+	WORKBOOK_FAST=1 $(BIN)/python -m pytest $(TESTS) --nbval-lax --nbval-current-env --sanitize-with tests/nbval_sanitize.cfg
 
 execute: $(STAMP)
 	@for nb in $(NOTEBOOKS); do \
@@ -69,7 +73,7 @@ precompute: $(STAMP)
 	$(BIN)/python tools/precompute.py $(LESSONS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check helpers tests tools notebooks
+	$(BIN)/python -m ruff check helpers tests tools notebooks
 
 clean-cache:
 	@echo "This deletes data/cache (trained baselines, downloaded data, your results log)."

@@ -43,21 +43,72 @@ class MicroError(config.WorkbookError, ValueError):
     """A budget, a compression request or a TFLM run that cannot work; the message says what to do."""
 
 
+# ----------------------------------------------------------------------------- is TFLM here?
+
+#: What lesson 05 prints beside every TFLM figure it could not measure on this machine.
+NO_TFLM_LABEL = "measured on Linux with TFLM; this machine has no TFLM build"
+_available: bool | None = None
+_missing_reason = ""
+
+
+def available() -> bool:
+    """Whether TFLM's host interpreter (the ``tflite-micro`` package) can be imported here.
+
+    ``tflite-micro`` publishes wheels for Linux x86-64 only (requirements.txt installs it there
+    alone); on macOS and Windows lesson 05 shows the committed full-mode TFLM measurements
+    instead (``reference_footprint``), labelled ``NO_TFLM_LABEL``. Checked once per process.
+    """
+    global _available, _missing_reason
+    if _available is None:
+        try:
+            from tflite_micro import runtime  # noqa: F401 - the import is the check
+
+            _available = True
+        except Exception as exc:  # noqa: BLE001 - ImportError, or a broken build: either way no TFLM
+            _available, _missing_reason = False, f"{type(exc).__name__}: {exc}"
+    return _available
+
+
+def missing_note() -> str:
+    """One line saying that TFLM is missing, why, and where the lesson's TFLM figures come from."""
+    if available():
+        return ""
+    return (f"TFLM (tflite-micro) cannot be imported on this machine ({_missing_reason}); it has wheels for "
+            f"Linux x86-64 only. TFLM figures below are {NO_TFLM_LABEL} (data/precomputed/05_microcontroller.json); "
+            "everything LiteRT can do runs live.")
+
+
+def _require_tflm(what: str) -> None:
+    if not available():
+        raise MicroError(f"{what} needs TFLM, and {missing_note()[0].lower()}{missing_note()[1:]}")
+
+
 def _runtime():
+    _require_tflm("Running a model on TFLM")
     from tflite_micro import runtime  # imported late: only lesson 05 needs it
 
     return runtime
 
 
 def tflm_version() -> str:
+    """The installed ``tflite-micro`` version, or "not installed" where TFLM is missing."""
+    if not available():
+        return "not installed"
     from tflite_micro import __version__
 
     return __version__
 
 
+def _schema():
+    """TFLite's flatbuffer schema (TensorFlow's copy: present on every platform, unlike TFLM's)."""
+    from tensorflow.lite.python import schema_py_generated
+
+    return schema_py_generated
+
+
 def input_type(model: bytes) -> str:
     """The model's first input tensor type as TFLite names it ("INT8", "FLOAT32", ...)."""
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+    fb = _schema()
 
     m = fb.Model.GetRootAsModel(bytes(model), 0)
     graph = m.Subgraphs(0)
@@ -131,11 +182,15 @@ class _Prober:
 
 @contextlib.contextmanager
 def _prober(model: bytes):
-    """A prober for ``model`` (written to a temporary file the child process reads), closed after use."""
-    with tempfile.NamedTemporaryFile(suffix=".tflite") as f:
-        f.write(bytes(model))
-        f.flush()
-        prober = _Prober(f.name)
+    """A prober for ``model`` (written to a temporary file the child process reads), closed after use.
+
+    The file sits in a temporary folder and is closed before the child opens it: Windows does not
+    let a second process open a file that is still open here."""
+    _require_tflm("Searching for the smallest arena")
+    with tempfile.TemporaryDirectory(prefix="tflm-probe-") as folder:
+        path = Path(folder) / "model.tflite"
+        path.write_bytes(bytes(model))
+        prober = _Prober(str(path))
         try:
             yield prober
         finally:
@@ -252,21 +307,78 @@ class Footprint:
 
     @property
     def agreement_pp(self) -> float:
-        return 0.0 if self.litert_accuracy is None else abs(self.tflm_accuracy - self.litert_accuracy) * 100
+        """|TFLM - LiteRT| accuracy in percentage points, both from the same run (the reference's, if reference)."""
+        litert = self.reference_litert_accuracy if self.reference else self.litert_accuracy
+        return 0.0 if litert is None else abs(self.tflm_accuracy - litert) * 100
+
+    reference: bool = False  # TFLM columns from data/precomputed/ (no TFLM here), not measured now
+    reference_litert_accuracy: float | None = None  # LiteRT's accuracy in that same reference run
+
+    @property
+    def accuracy(self) -> float:
+        """This model's accuracy as measured on this machine: TFLM's, or LiteRT's where TFLM is missing."""
+        if self.reference and self.litert_accuracy is not None:
+            return self.litert_accuracy
+        return self.tflm_accuracy
 
     def row(self) -> dict:
+        mark = " †" if self.reference else ""
         return {
             "model": self.name,
             "flash B": f"{self.flash:,}",
-            "arena B": f"{self.arena:,}",
-            "TFLM acc": f"{self.tflm_accuracy:.2%}",
+            "arena B": f"{self.arena:,}{mark}",
+            "TFLM acc": f"{self.tflm_accuracy:.2%}{mark}",
             "LiteRT acc": "n/a (TFLM only)" if self.litert_accuracy is None else f"{self.litert_accuracy:.2%}",
-            "µs/inference (host)": f"{self.us_per_inference:,.0f}",
+            "µs/inference (host)": f"{self.us_per_inference:,.0f}{mark}",
         }
 
 
+def reference_metrics(name: str, ref=None) -> dict:
+    """The metrics lesson 05's committed full-mode run logged for the model called ``name``
+    (``tflm_arena``, ``tflite_bytes``, ``tflite_accuracy`` = TFLM's, ``litert_accuracy``, ``tflm_us``).
+
+    ``ref``: a loaded ``precomputed.Reference`` (default data/precomputed/05_microcontroller.json).
+    Raises MicroError when it holds no TFLM measurement of that name.
+    """
+    from . import precomputed
+
+    ref = precomputed.load("05") if ref is None else ref
+    entry = next((e for e in (ref.entries if ref is not None else []) if e.get("name") == name), None)
+    metrics = entry.get("metrics", {}) if entry else {}
+    if not isinstance(metrics.get("tflm_arena"), int):
+        raise MicroError(f"No TFLM measurement of {name!r} in data/precomputed/05_microcontroller.json, and TFLM is "
+                         "not installed here: measure it on Linux x86-64 (pip install tflite-micro), then make precompute.")
+    return dict(metrics)
+
+
+def reference_footprint(name: str, model: bytes | None, x: np.ndarray, y: np.ndarray, ref=None) -> Footprint:
+    """``footprint`` without TFLM. Measured here: flash (``len(model)``; the reference's when ``model``
+    is None) and LiteRT accuracy on ``x``/``y``. From lesson 05's committed full-mode run (see
+    ``reference_metrics``), marked †: the arena (set by the graph, so it holds for this model too),
+    TFLM's accuracy and host time. Raises MicroError when the reference lacks ``name``.
+    """
+    m = reference_metrics(name, ref)
+    litert = None
+    if model is not None:
+        try:
+            litert = float(measure.tflite_accuracy(model, x, y))
+        except (ValueError, RuntimeError):
+            litert = None
+    flash = len(model) if model is not None else int(m["tflite_bytes"])
+    ref_litert = m.get("litert_accuracy")
+    return Footprint(name, flash, m["tflm_arena"], None, float(m.get("tflite_accuracy") or 0.0), litert,
+                     float(m.get("tflm_us") or 0.0), len(x), reference=True,
+                     reference_litert_accuracy=None if ref_litert is None else float(ref_litert))
+
+
 def footprint(name: str, model: bytes, x: np.ndarray, y: np.ndarray) -> Footprint:
-    """Flash, smallest arena, and accuracy on ``x``/``y`` in TFLM (with exactly that arena) and in LiteRT."""
+    """Flash, smallest arena, and accuracy on ``x``/``y`` in TFLM (with exactly that arena) and in LiteRT.
+
+    Where TFLM is missing (``available()`` is False) the TFLM columns come from the committed
+    full-mode reference (``reference_footprint``); flash and LiteRT accuracy are still measured here.
+    """
+    if not available():
+        return reference_footprint(name, model, x, y)
     arena = smallest_arena(model)
     start = time.perf_counter()
     tflm = np.argmax(tflm_predict(model, x, arena.bytes), axis=1)
@@ -286,6 +398,8 @@ def footprint_table(rows: list[Footprint]) -> str:
     keys = list(rows[0].row())
     lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     lines += ["| " + " | ".join(r.row()[k] for k in keys) + " |" for r in rows]
+    if any(r.reference for r in rows):
+        lines.append(f"\n† {NO_TFLM_LABEL} (full mode, data/precomputed/05_microcontroller.json).")
     return "\n".join(lines)
 
 
@@ -307,7 +421,7 @@ class WeightTensor:
 
 def weight_tensors(model: bytes, min_size: int = 100) -> list[WeightTensor]:
     """The int8 constant weight tensors (≥ ``min_size`` values) of subgraph 0: what LUT compression can rewrite."""
-    from tflite_micro.tensorflow.lite.micro.python import schema_py_generated as fb
+    fb = _schema()
 
     m = fb.ModelT.InitFromObj(fb.Model.GetRootAsModel(bytes(model), 0))
     found = []
@@ -330,6 +444,7 @@ def lut_compress(model: bytes, bits: int, per_channel: bool = True, tensors: lis
     The TF-MOT-independent part of lesson 05's compression step; the notebook shows the
     ``SpecBuilder`` calls it makes. Too few bits for the distinct values raises MicroError.
     """
+    _require_tflm("LUT compression")
     from tflite_micro import compression
     from tflite_micro.tensorflow.lite.micro.compression import spec
 
@@ -463,23 +578,31 @@ def artifact_bytes(row: FitRow, log: Path | None = None) -> bytes:
 
 def log_models(data=None, log: Path | None = None) -> list[dict]:
     """Every experiment in the results log (this data set and mode) whose kept .tflite is full-integer
-    int8, as {name, accuracy, flash, arena, lesson, key}; the arena is searched once per model and cached."""
+    int8, as {name, accuracy, flash, arena, lesson, key}. The arena is the one logged with the entry
+    (lesson 05 logs ``tflm_arena``), else searched once per model and cached; where TFLM is missing,
+    only entries that carry a logged arena can be placed."""
     found = []
     for entry in results.load(log, data=data):
         path = results.artifact_path(entry, log)
         if path is None or not path.exists():
             continue
         blob = path.read_bytes()
+        metrics = entry.get("metrics", {})
+        logged_arena = metrics.get("tflm_arena")
         try:
             if input_type(blob) != "INT8" and not weight_tensors(blob):
                 continue  # a float model: boards run int8
-            arena = smallest_arena(blob)
+            if isinstance(logged_arena, int) and not isinstance(logged_arena, bool):
+                arena = logged_arena
+            elif available():
+                arena = smallest_arena(blob).bytes
+            else:
+                continue  # no TFLM here to find its arena
         except Exception:  # noqa: BLE001 - a model TFLM cannot run (or a damaged file) is not a candidate
             continue
-        metrics = entry.get("metrics", {})
         found.append({
             "name": entry.get("name", "?"), "accuracy": metrics.get("tflite_accuracy") or 0.0, "flash": len(blob),
-            "arena": arena.bytes, "lesson": entry.get("lesson", ""), "key": entry.get("key"), "id": entry.get("id"),
+            "arena": arena, "lesson": entry.get("lesson", ""), "key": entry.get("key"), "id": entry.get("id"),
         })
     return found
 

@@ -1,8 +1,9 @@
 """The results log: every experiment a reader runs, one JSON line each, in ``data/cache/results.jsonl``.
 
-* Append-only. Each entry is written with a single ``write`` under an exclusive ``flock`` on a
-  file opened with ``O_APPEND``, so two kernels appending at once neither interleave nor lose
-  lines. If the file's last line was cut off (a crash mid-write), the next entry starts on a
+* Append-only. Each entry is written with a single ``write`` to a file opened with ``O_APPEND``
+  while holding an exclusive cross-process lock (``filelock``: ``results.jsonl.lock`` beside the
+  log; ``fcntl`` on Linux and macOS, ``msvcrt`` on Windows), so two kernels appending at once
+  neither interleave nor lose lines. If the file's last line was cut off (a crash mid-write), the next entry starts on a
   new line instead of being glued to it.
 * Reading never fails on a damaged line: it is reported (line numbers) and skipped, and the
   file is left as it is.
@@ -16,13 +17,15 @@
 from __future__ import annotations
 
 import datetime
-import fcntl
+import io
 import json
 import math
 import os
 import uuid
 import warnings
 from pathlib import Path
+
+import filelock
 
 from . import config
 
@@ -31,6 +34,7 @@ REQUIRED = ("technique", "name", "metrics")
 _TEXT_FIELDS = ("technique", "name", "key", "data", "mode", "lesson")
 
 _unsaved: list[dict] = []  # entries that could not be written (unwritable log)
+LOCK_TIMEOUT = 30.0  # seconds a writer waits for another kernel's append (each takes milliseconds)
 
 
 def log_path() -> Path:
@@ -132,12 +136,26 @@ def artifact_path(entry: dict, log: Path | None = None) -> Path | None:
     return path if path.is_file() else None
 
 
+def _lock(path: Path) -> filelock.FileLock:
+    """The cross-process lock guarding ``path`` (a ``.lock`` file beside it; the operating system
+    releases it when a process dies, so a crashed kernel never leaves the log locked)."""
+    return filelock.FileLock(str(path) + ".lock", timeout=LOCK_TIMEOUT)
+
+
 def append_line(path: Path, line: bytes) -> None:
-    """Append ``line`` atomically with respect to other writers using this function."""
+    """Append ``line`` atomically with respect to other writers using this function.
+
+    Raises ``OSError`` when the file cannot be written or the lock is not had within
+    ``LOCK_TIMEOUT`` seconds (``filelock.Timeout`` is a ``TimeoutError``).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    with _lock(path):
+        _append_locked(path, line)
+
+
+def _append_locked(path: Path, line: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
         size = os.fstat(fd).st_size
         if size:
             with open(path, "rb") as f:
@@ -150,7 +168,6 @@ def append_line(path: Path, line: bytes) -> None:
             view = view[written:]
         os.fsync(fd)
     finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
         os.close(fd)
 
 
@@ -180,23 +197,21 @@ def load(path: Path | None = None, *, data=None, mode: str | None = None, techni
     path = path or log_path()
     entries, damaged = [], []
     if path.is_file():
-        with open(path, "rb") as f:
-            fcntl.flock(f, fcntl.LOCK_SH)  # never read a line another kernel is half-way through writing
-            for number, raw in enumerate(f, start=1):
-                if not raw.strip():
-                    continue
-                try:
-                    entry = json.loads(raw)
-                    if not isinstance(entry, dict) or any(k not in entry for k in REQUIRED):
-                        raise ValueError("missing fields")
-                    if not isinstance(entry["metrics"], dict):
-                        raise ValueError("metrics is not an object")
-                    if not all(isinstance(entry.get(k), (str, type(None))) for k in _TEXT_FIELDS):
-                        raise ValueError("a text field holds something else")
-                except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
-                    damaged.append(number)
-                    continue
-                entries.append(entry)
+        for number, raw in enumerate(_read_lines(path), start=1):
+            if not raw.strip():
+                continue
+            try:
+                entry = json.loads(raw)
+                if not isinstance(entry, dict) or any(k not in entry for k in REQUIRED):
+                    raise ValueError("missing fields")
+                if not isinstance(entry["metrics"], dict):
+                    raise ValueError("metrics is not an object")
+                if not all(isinstance(entry.get(k), (str, type(None))) for k in _TEXT_FIELDS):
+                    raise ValueError("a text field holds something else")
+            except (ValueError, RecursionError):  # RecursionError: absurdly nested JSON
+                damaged.append(number)
+                continue
+            entries.append(entry)
     if path == log_path():
         entries += _unsaved
     entries = _newest_per_key(entries)
@@ -210,6 +225,18 @@ def load(path: Path | None = None, *, data=None, mode: str | None = None, techni
     if damaged:
         warnings.warn(log.report(), stacklevel=2)
     return log
+
+
+def _read_lines(path: Path) -> list[bytes]:
+    """The log's lines, read under the writers' lock so no line is read half-written. Where the
+    lock cannot be taken (a read-only folder, or a writer stuck past the timeout) the file is
+    read as it is: a half-written last line is then reported as damaged, never fatal."""
+    try:
+        with _lock(path):
+            data = path.read_bytes()
+    except OSError:
+        data = path.read_bytes()
+    return io.BytesIO(data).readlines()  # split at b"\n" only, as iterating the file does
 
 
 def _newest_per_key(entries: list[dict]) -> list[dict]:

@@ -3,8 +3,10 @@
 import re
 from pathlib import Path
 
+from packaging.requirements import Requirement
+
 ROOT = Path(__file__).resolve().parent.parent
-PIN = re.compile(r"^\s*(?:-\s+)?([A-Za-z0-9_.\-]+)==([^\s#]+)")
+PIN = re.compile(r"^\s*(?:-\s+)?'?([A-Za-z0-9_.\-]+)==([^\s#;']+)(?:\s*;\s*([^#']+))?'?")
 
 
 def _pins(path: Path) -> dict[str, str]:
@@ -14,6 +16,11 @@ def _pins(path: Path) -> dict[str, str]:
         if match:
             pins[match.group(1).lower().replace("_", "-")] = match.group(2)
     return pins
+
+
+def _markers(path: Path) -> dict[str, str]:
+    """name -> environment marker, for the pins that carry one (e.g. tflite-micro: Linux x86-64 only)."""
+    return {m.group(1).lower(): m.group(3).strip() for m in map(PIN.match, path.read_text().splitlines()) if m and m.group(3)}
 
 
 def _requirements() -> dict[str, str]:
@@ -30,6 +37,19 @@ def test_every_requirement_is_pinned_exactly():
 
 def test_environment_yml_matches_requirements():
     assert _pins(ROOT / "environment.yml") == _requirements()
+    assert _markers(ROOT / "environment.yml") == _markers(ROOT / "requirements.txt")
+
+
+def test_tflite_micro_is_installed_only_where_it_has_wheels():
+    """tflite-micro publishes Linux x86-64 wheels only: elsewhere pip must skip it, not fail."""
+    line = next(x for x in (ROOT / "requirements.txt").read_text().splitlines() if x.startswith("tflite-micro"))
+    marker = Requirement(line).marker
+    assert marker is not None
+    linux = {"sys_platform": "linux", "platform_machine": "x86_64"}
+    assert marker.evaluate(linux)
+    for other in ({"sys_platform": "darwin", "platform_machine": "arm64"}, {"sys_platform": "win32", "platform_machine": "AMD64"},
+                  {"sys_platform": "linux", "platform_machine": "aarch64"}):
+        assert not marker.evaluate(other), other
 
 
 def test_the_decided_stack():
@@ -46,12 +66,24 @@ def test_the_decided_stack():
 def test_installed_versions_match_the_pins():
     from importlib.metadata import version
 
+    markers = _markers(ROOT / "requirements.txt")
     for name, pinned in _requirements().items():
+        if name in markers and not Requirement(f"{name}=={pinned}; {markers[name]}").marker.evaluate():
+            continue  # not for this platform (e.g. tflite-micro off Linux x86-64)
         assert version(name) == pinned, f"{name}: installed {version(name)}, pinned {pinned}; run make setup"
 
 
 def test_python_version_in_environment_yml():
     assert re.search(r"^\s*-\s*python=3\.11\s*$", (ROOT / "environment.yml").read_text(), re.MULTILINE)
+
+
+def test_supported_pythons_agree():
+    """pyproject's requires-python, the Makefile's check and the README all say 3.11-3.13."""
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    assert 'requires-python = ">=3.11,<3.14"' in pyproject
+    makefile = (ROOT / "Makefile").read_text()
+    assert "(3, 11) <= sys.version_info[:2] <= (3, 13)" in makefile
+    assert "3.11, 3.12 or 3.13" in (ROOT / "README.md").read_text()
 
 
 def test_ci_runs_the_readme_test_command():
