@@ -106,8 +106,8 @@ def bootstrap(href: str, target: Path = TARGET, run=subprocess.run) -> bool:
     steps = commands(href, target)
     for i, cmd in enumerate(steps):
         if "-r" in cmd:  # after the clone: write the Colab subset of the pins next to requirements.txt
-            pins = colab_requirements((target / "requirements.txt").read_text())
-            (target / "colab-requirements.txt").write_text("\n".join(pins) + "\n")
+            pins = colab_requirements((target / "requirements.txt").read_text(encoding="utf-8"))
+            (target / "colab-requirements.txt").write_text("\n".join(pins) + "\n", encoding="utf-8")
         done = run(cmd, check=False)
         if getattr(done, "returncode", 0) != 0:
             raise ColabError(f"Setting up the workbook in Colab failed at step {i + 1} ({' '.join(cmd[:4])} ...); "

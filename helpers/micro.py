@@ -217,7 +217,7 @@ def smallest_arena(model: bytes, *, use_cache: bool = True) -> Arena:
     cache = _arena_cache(sha)
     if use_cache and cache.exists():
         try:
-            found = Arena(**json.loads(cache.read_text()))
+            found = Arena(**json.loads(cache.read_text(encoding="utf-8")))
             _arena_memo[sha] = found
             return found
         except (ValueError, TypeError):
@@ -677,6 +677,6 @@ def write_c_files(model: bytes, directory: Path, name: str = "g_model", arena: i
     h, cc = directory / f"{_c_name(name)}.h", directory / f"{_c_name(name)}.cc"
     config.write_atomic(h, header.encode())
     config.write_atomic(cc, source.encode())
-    if bytes_from_c_source(cc.read_text()) != bytes(model):
+    if bytes_from_c_source(cc.read_text(encoding="utf-8")) != bytes(model):
         raise MicroError(f"{config.display_path(cc)} does not hold the model's exact bytes.")
     return h, cc

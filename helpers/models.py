@@ -203,7 +203,7 @@ def _try_load(arch: str, path: Path, meta_path: Path) -> tuple[list[np.ndarray],
     if not (path.is_file() and meta_path.is_file()):
         return None
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
         model = ARCHITECTURES[arch]()
         model.load_weights(path)
         return model.get_weights(), meta

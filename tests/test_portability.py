@@ -48,7 +48,30 @@ def test_no_posix_only_code(rel, tree):
     assert _posix_only_uses(tree) == [], f"{rel} uses what Windows lacks"
 
 
+def _text_io_without_encoding(tree) -> list[int]:
+    """Lines that read or write text without naming the encoding (Windows defaults to its ANSI code page)."""
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call) or any(k.arg == "encoding" for k in node.keywords):
+            continue
+        func = node.func
+        if isinstance(func, ast.Attribute) and func.attr in ("read_text", "write_text"):
+            found.append(node.lineno)
+        elif isinstance(func, ast.Name) and func.id == "open":
+            mode = node.args[1] if len(node.args) > 1 else next((k.value for k in node.keywords if k.arg == "mode"), None)
+            if not (isinstance(mode, ast.Constant) and "b" in str(mode.value)):
+                found.append(node.lineno)
+    return found
+
+
+@pytest.mark.parametrize("rel,tree", list(_sources()), ids=lambda v: v if isinstance(v, str) else "")
+def test_text_files_name_their_encoding(rel, tree):
+    assert _text_io_without_encoding(tree) == [], f"{rel}: add encoding='utf-8' on these lines"
+
+
 def test_the_scan_finds_what_it_looks_for():
+    tree = ast.parse("p.read_text()\np.write_text('x', encoding='utf-8')\nopen(f)\nopen(f, 'rb')\nopen(f, 'w')\n")
+    assert _text_io_without_encoding(tree) == [1, 3, 5]
     tree = ast.parse("import fcntl\nfrom pwd import getpwnam\nimport os\nos.fork()\nimport signal\nsignal.alarm(1)\n")
     assert _posix_only_uses(tree) == ["fcntl", "pwd", "os.fork", "signal.alarm"]
 

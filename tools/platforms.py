@@ -52,10 +52,10 @@ def requirements_for(text: str, platform: str, python: str) -> list[str]:
 
 def check(platform: str, python: str, requirements: Path) -> tuple[bool, str]:
     """Run pip's resolver for that target; (resolved?, the last lines pip printed)."""
-    pins = requirements_for(requirements.read_text(), platform, python)
+    pins = requirements_for(requirements.read_text(encoding="utf-8"), platform, python)
     with tempfile.TemporaryDirectory() as tmp:
         listed = Path(tmp) / "requirements.txt"
-        listed.write_text("\n".join(pins) + "\n")
+        listed.write_text("\n".join(pins) + "\n", encoding="utf-8")
         cmd = [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
                "--only-binary=:all:", "--platform", platform, "--python-version", python,
                "--implementation", "cp", "--target", str(Path(tmp) / "target"), "-r", str(listed)]
