@@ -80,7 +80,7 @@ def missing_note() -> str:
 
 def _require_tflm(what: str) -> None:
     if not available():
-        raise MicroError(f"{what} needs TFLM, and {missing_note()[0].lower()}{missing_note()[1:]}")
+        raise MicroError(f"{what} needs TFLM. {missing_note()}")
 
 
 def _runtime():
@@ -304,15 +304,14 @@ class Footprint:
     litert_accuracy: float | None  # None: LiteRT cannot run it (TFLM-only operators such as DECODE)
     us_per_inference: float  # TFLM on this host, one image at a time, Python loop included
     images: int
+    reference: bool = False  # TFLM columns from data/precomputed/ (no TFLM here), not measured now
+    reference_litert_accuracy: float | None = None  # LiteRT's accuracy in that same reference run
 
     @property
     def agreement_pp(self) -> float:
         """|TFLM - LiteRT| accuracy in percentage points, both from the same run (the reference's, if reference)."""
         litert = self.reference_litert_accuracy if self.reference else self.litert_accuracy
         return 0.0 if litert is None else abs(self.tflm_accuracy - litert) * 100
-
-    reference: bool = False  # TFLM columns from data/precomputed/ (no TFLM here), not measured now
-    reference_litert_accuracy: float | None = None  # LiteRT's accuracy in that same reference run
 
     @property
     def accuracy(self) -> float:
