@@ -90,6 +90,6 @@ def test_ci_runs_the_readme_test_command():
     readme = (ROOT / "README.md").read_text()
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in readme and re.search(r"^make test PYTHON=python3.11$", ci, re.MULTILINE)
-    assert re.search(r"^  make test VENV=.venv-3.13 PYTHON=", ci, re.MULTILINE)  # the second Python
+    assert re.search(r"^make test VENV=.venv-3.13 PYTHON=", ci, re.MULTILINE)  # the second Python
     assert "tools/platforms.py" in ci  # macOS and Windows resolution
     assert "dataset-fashion-mnist" in ci
