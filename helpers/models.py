@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
-from . import config
+from . import boundary, config
 from .data import Dataset
 
 BATCH_SIZE = 128
@@ -73,10 +73,13 @@ ARCHITECTURES = {"mlp": build_mlp, "cnn": build_cnn}
 
 
 def compile_model(model: keras.Model, learning_rate: float = LEARNING_RATE) -> keras.Model:
-    """Adam + cross-entropy on logits + accuracy: the set-up every lesson trains with."""
+    """Adam + cross-entropy on logits + accuracy: the set-up every lesson trains with.
+
+    A model that ends in a softmax (a reader's, say) gets ``from_logits=False``: cross-entropy
+    "from logits" on probabilities trains quietly and badly (softmax applied twice)."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not boundary.outputs_probabilities(model)),
         metrics=["accuracy"],
     )
     return model
