@@ -22,11 +22,27 @@ import warnings
 import numpy as np
 
 SAMPLES = 300  # images compared: enough to see a broken conversion, cheap enough for every measure
-MIN_AGREEMENT = 0.9  # top-1 agreement below this is flagged (int8 of a trained model agrees ~99 %)
+MIN_AGREEMENT = 0.9  # top-1 agreement below this is flagged (int8 of a trained model agrees ~99 %) ...
+MAX_DROP = 0.02  # ... when the .tflite is also this much less accurate (near-tied logits of an untrained
+# model flip between classes without any loss: not a broken conversion)
 
 
 class ConversionWarning(UserWarning):
     """The converted model's predictions disagree with the Keras model's."""
+
+
+_default_format = warnings.formatwarning
+
+
+def _format(message, category, filename, lineno, line=None):
+    """A ConversionWarning shows as its message alone: the file and line of the helper that raised
+    it say nothing to a reader (and would put a path into every saved notebook)."""
+    if issubclass(category, ConversionWarning):
+        return f"{category.__name__}: {message}\n"
+    return _default_format(message, category, filename, lineno, line)
+
+
+warnings.formatwarning = _format
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,10 +51,12 @@ class Agreement:
     top1: float  # fraction of images where both models pick the same class
     nonfinite: int  # NaN/inf values in the converted model's outputs
     causes: tuple[str, ...]  # likely causes, when flagged
+    accuracy_drop: float = float("nan")  # Keras accuracy minus .tflite accuracy on these images (labels given)
 
     @property
     def flagged(self) -> bool:
-        return self.nonfinite > 0 or self.top1 < MIN_AGREEMENT
+        lost = not self.accuracy_drop < MAX_DROP  # NaN (no labels) counts as lost
+        return self.nonfinite > 0 or (self.top1 < MIN_AGREEMENT and lost)
 
     def message(self, name: str = "the converted model") -> str:
         what = (
@@ -103,16 +121,22 @@ def likely_causes(tflite: bytes, x: np.ndarray, converted: np.ndarray, reference
     return causes
 
 
-def compare(reference: np.ndarray, converted: np.ndarray, tflite: bytes, x: np.ndarray) -> Agreement:
+def compare(reference: np.ndarray, converted: np.ndarray, tflite: bytes, x: np.ndarray, y=None) -> Agreement:
     """Top-1 agreement and non-finite outputs of ``converted`` against ``reference`` (the Keras
-    model's outputs for the same images ``x``), with likely causes when flagged."""
+    model's outputs for the same images ``x``; ``y`` their labels), with likely causes when
+    flagged: NaN/inf, or agreement under ``MIN_AGREEMENT`` with an accuracy loss of ``MAX_DROP``
+    or more (or no labels to tell)."""
     reference = np.asarray(reference)[:SAMPLES]
     converted = np.asarray(converted)[:SAMPLES]
     if reference.shape != converted.shape or len(reference) == 0:
         return Agreement(len(reference), float("nan"), 0, ())
     nonfinite = int(np.size(converted) - np.count_nonzero(np.isfinite(converted)))
     top1 = float(np.mean(np.argmax(reference, axis=-1) == np.argmax(converted, axis=-1)))
-    result = Agreement(len(reference), top1, nonfinite, ())
+    drop = float("nan")
+    if y is not None:
+        y = np.asarray(y)[:SAMPLES]
+        drop = float(np.mean(np.argmax(reference, -1) == y) - np.mean(np.argmax(converted, -1) == y))
+    result = Agreement(len(reference), top1, nonfinite, (), drop)
     if result.flagged:
         causes = tuple(likely_causes(tflite, np.asarray(x)[:SAMPLES], converted, reference))
         result = dataclasses.replace(result, causes=causes)

@@ -305,7 +305,7 @@ def measure(
     if tflite is None:
         tflite = to_tflite(model)
     converted = tflite_predict(tflite, data.x_test)
-    agreement = fidelity.compare(reference, converted, tflite, data.x_test)
+    agreement = fidelity.compare(reference, converted, tflite, data.x_test, data.y_test)
     fidelity.warn_if_flagged(agreement, name)
     try:
         keras_blob = keras_file_bytes(model)
