@@ -223,6 +223,7 @@ def _weights_hash(model) -> str:
 def teacher_logits(teacher, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """The teacher's logits for every image of ``x``, computed once and kept in memory and in
     ``data/cache/logits/`` (keyed by the teacher's weights and the images)."""
+    boundary.check_inputs(teacher, x)
     key = f"{_weights_hash(teacher)}-{hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()[:12]}"
     if key in _logits_memo:
         return _logits_memo[key]

@@ -95,7 +95,13 @@ def kernel_layers(model) -> list:
 
 def count_macs(model) -> int:
     """Multiply-accumulates for one image through the Dense and Conv2D layers: the arithmetic
-    a runtime performs (zeros included, unless it skips them)."""
+    a runtime performs (zeros included, unless it skips them). ``ModelError`` for a subclassed
+    model, whose layers record no output shapes."""
+    if boundary.structure(model) == "subclassed":
+        raise boundary.ModelError(
+            f"count_macs needs each layer's output shape, which a subclassed model ({model.name}) does not record. "
+            "Rebuild it as a Sequential or functional model."
+        )
     total = 0
     for layer in model.layers:
         if isinstance(layer, keras.layers.Conv2D):

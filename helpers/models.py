@@ -121,6 +121,9 @@ def train(
     """Fit on ``data``'s training set with one progress line per epoch; returns the history."""
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
+    boundary.check_inputs(model, data.x_train, "the training images")
+    outputs = model.output_shape[-1] if isinstance(getattr(model, "output_shape", None), tuple) else None
+    boundary.check_labels(data.y_train, outputs)
     history = model.fit(
         data.x_train,
         data.y_train,
@@ -190,7 +193,9 @@ def steps_per_epoch(n_train: int, batch_size: int = BATCH_SIZE) -> int:
 
 def copy_model(model: keras.Model) -> keras.Model:
     """An independent copy with the same weights. TF-MOT's wrappers (prune_low_magnitude,
-    cluster_weights, quantize_model) wrap the very layers they are given: wrap a copy."""
+    cluster_weights, quantize_model) wrap the very layers they are given: wrap a copy.
+    Raises ``boundary.ModelError`` for a Keras 3 or subclassed model, which ``clone_model`` cannot copy."""
+    boundary.require_graph_model(model, "Copying the model (TF-MOT's recipes work on a copy)")
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     return clone

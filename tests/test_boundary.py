@@ -218,3 +218,40 @@ def test_fidelity_flags_nan_outputs():
     flat = quantization.convert(keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10)]), "float32")
     agreement = fidelity.compare(reference, converted, flat, np.zeros((20, 28, 28), np.float32))
     assert agreement.flagged and agreement.nonfinite == 1 and "NaN" in agreement.message()
+
+
+# ----------------------------------------------------------------------------- further cases of the same kinds
+
+
+def _subclassed():
+    class Net(keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.flat, self.out = keras.layers.Flatten(), keras.layers.Dense(10)
+
+        def call(self, x):
+            return self.out(self.flat(x))
+
+    net = Net()
+    net(np.zeros((1, 28, 28), np.float32))
+    return net
+
+
+def test_every_copy_based_helper_refuses_a_subclassed_model_with_the_reason():
+    net = _subclassed()
+    for call in (lambda: models.copy_model(net), lambda: pruning.finetune_dense(net, tiny_data(), 1),
+                 lambda: quantization.fake_quantized_model(net, 4), lambda: measure.count_macs(net)):  # fmt: skip
+        with pytest.raises(ModelError, match="subclassed"):
+            call()
+
+
+def test_training_refuses_one_hot_labels_and_images_of_another_shape():
+    d = tiny_data()
+    one_hot = data.Dataset("x", "t", "fast", d.x_train, np.eye(10, dtype=np.int32)[d.y_train], d.x_test, d.y_test, d.class_names)
+    with pytest.raises(ModelError, match="one-hot"):
+        models.train(models.compile_model(models.build_mlp(hidden=(8,))), one_hot, 1)
+    flat = data.Dataset("x", "t", "fast", d.x_train.reshape(-1, 784), d.y_train, d.x_test, d.y_test, d.class_names)
+    with pytest.raises(ModelError, match="takes \\(28, 28\\)"):
+        models.train(models.compile_model(models.build_mlp(hidden=(8,))), flat, 1)
+    with pytest.raises(ModelError, match="takes \\(28, 28\\)"):
+        distillation.teacher_logits(models.build_mlp(hidden=(8,)), d.x_test.reshape(-1, 784))
