@@ -25,14 +25,11 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from . import boundary, config, measure, models, results
+from . import boundary, measure, models, results
+from .sparsity import PruningSettingsError, m_by_n_fraction, m_by_n_problem, magnitude_prune  # noqa: F401 - re-exported
 
 sparsity_api = tfmot.sparsity.keras
 FINETUNE_LEARNING_RATE = 1e-3  # the training rate: on validation, 1e-4 recovered far less at 90 %
-
-
-class PruningSettingsError(config.WorkbookError, ValueError):
-    """Schedule settings that cannot work; the message lists every problem and what to change."""
 
 
 # ----------------------------------------------------------------------------- schedules
@@ -262,51 +259,7 @@ def kernel_sparsity(model) -> float:
     return 1 - sum(r.nonzeros for r in rows) / total if total else 0.0
 
 
-def m_by_n_problem(kernel_shape, n: int = 4) -> str | None:
-    """Why m:n sparsity cannot apply to a kernel of this shape (None when it can). TF-MOT groups
-    ``n`` consecutive weights along the input axis (axis 0 of a Dense kernel, the input
-    channels of a Conv2D kernel), so that axis must hold a whole number of groups."""
-    inputs = int(kernel_shape[-2])
-    if inputs % n == 0:
-        return None
-    what = "input channels" if len(kernel_shape) > 2 else "inputs"
-    if inputs < n:
-        return (
-            f"m:n sparsity groups {n} consecutive {what}, and a kernel with {inputs} {what} has fewer than {n}, "
-            f"so it cannot be grouped at all (TF-MOT leaves such a layer dense). It is usually a first layer with "
-            "few weights: keep it dense."
-        )
-    return (
-        f"m:n sparsity groups {n} consecutive {what}, and {inputs} {what} is not a multiple of {n}: the last "
-        "group would be incomplete, so TF-MOT leaves this layer dense."
-    )
-
-
-def m_by_n_fraction(kernel: np.ndarray, m: int = 2, n: int = 4) -> float:
-    """Fraction of groups of ``n`` consecutive input weights with at least ``m`` zeros
-    (TF-MOT groups 2:4 along the input axis: axis 0 of a Dense kernel, axis -2 of a Conv2D).
-    Raises ``PruningSettingsError`` when that axis is not a multiple of ``n`` (``m_by_n_problem``)."""
-    problem = m_by_n_problem(np.shape(kernel), n)
-    if problem:
-        raise PruningSettingsError(problem)
-    k = np.moveaxis(kernel, -2, -1) if kernel.ndim > 2 else kernel.T
-    groups = k.reshape(-1, n)
-    return float(np.mean((groups == 0).sum(axis=1) >= m))
-
-
 # ----------------------------------------------------------------------------- sensitivity
-
-
-def magnitude_prune(weights: np.ndarray, sparsity: float) -> np.ndarray:
-    """A copy of ``weights`` with the ``sparsity`` fraction of smallest magnitudes set to zero
-    (exactly round(sparsity * size) of them), as one step of magnitude pruning does."""
-    if not 0 <= sparsity <= 1:
-        raise ValueError(f"sparsity must be in [0, 1], got {sparsity}")
-    flat = weights.ravel().copy()
-    k = int(round(sparsity * flat.size))
-    if k:
-        flat[np.argpartition(np.abs(flat), k - 1)[:k]] = 0
-    return flat.reshape(weights.shape)
 
 
 def sensitivity_scan(model: keras.Model, x: np.ndarray, y: np.ndarray, sparsities=(0.5, 0.75, 0.9, 0.95, 0.98, 0.99)):
