@@ -134,7 +134,9 @@ def test_no_mask_update_note_names_frequency_not_begin_step():
 
 def test_no_mask_update_note_names_a_late_begin_step():
     preview = pruning.explorer_preview(ScheduleSettings("constant", 0.0, 0.8, 500, 0, 10), 64, 1)
-    assert "begin_step 500 comes after the last training step" in " ".join(preview.notes)
+    note = " ".join(preview.notes)
+    assert "begin_step 500 comes after the last training step" in note
+    assert "end_step" not in note  # ConstantSparsity has none: the hint must not name it
 
 
 # ----------------------------------------------------------------------------- 5. 2:4 on a layer with 1 input channel
