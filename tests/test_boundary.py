@@ -257,3 +257,9 @@ def test_training_refuses_one_hot_labels_and_images_of_another_shape():
         models.train(models.compile_model(models.build_mlp(hidden=(8,))), flat, 1)
     with pytest.raises(ModelError, match="takes \\(28, 28\\)"):
         distillation.teacher_logits(models.build_mlp(hidden=(8,)), d.x_test.reshape(-1, 784))
+
+
+def test_a_conversion_warning_shows_without_a_file_path():
+    text = warnings.formatwarning("disagree", fidelity.ConversionWarning, "/some/where/helpers/measure.py", 3)
+    assert text == "ConversionWarning: disagree\n"
+    assert "/some/where" in warnings.formatwarning("other", UserWarning, "/some/where/x.py", 3)
