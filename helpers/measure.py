@@ -302,11 +302,11 @@ def measure(
     Raises ``boundary.ModelError`` for a Keras 3 model, or test images of another shape.
     """
     if model is None:
-        raise ValueError("measure() needs the Keras model (parameters and nonzeros come from it).")
+        raise boundary.ModelError("measure() needs the Keras model (parameters and nonzeros come from it).")
     boundary.require_tf_keras(model, "measure()")
     problem = _wrapper_problem(model, tflite)
     if problem:
-        raise ValueError(problem)
+        raise boundary.ModelError(problem)
     reference = keras_predict(model, data.x_test)
     if tflite is None:
         tflite = to_tflite(model)
