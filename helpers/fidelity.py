@@ -92,8 +92,11 @@ def _input_range(tflite: bytes) -> tuple[float, float] | None:
     return (info.min - zero_point) * scale, (info.max - zero_point) * scale
 
 
-def likely_causes(tflite: bytes, x: np.ndarray, converted: np.ndarray, reference: np.ndarray) -> list[str]:
-    """The causes that the evidence supports, most specific first."""
+def likely_causes(
+    tflite: bytes, x: np.ndarray, converted: np.ndarray, reference: np.ndarray, qat: bool = False
+) -> list[str]:
+    """The causes that the evidence supports, most specific first. ``qat``: the Keras model is a
+    quantization-aware one, which already simulates the quantized arithmetic."""
     causes = []
     if not np.all(np.isfinite(reference)):
         causes.append("the Keras model itself gives NaN/inf on these images: check its weights and the data.")
@@ -113,6 +116,12 @@ def likely_causes(tflite: bytes, x: np.ndarray, converted: np.ndarray, reference
     fallbacks = sorted({name for name in _op_names(tflite) if name.startswith("Flex") or name == "CUSTOM"})
     if fallbacks:
         causes.append(f"ops fell back to TensorFlow or custom kernels ({', '.join(fallbacks)}), which run differently.")
+    if not causes and qat:
+        causes.append(
+            "the Keras model is quantization-aware, so it already simulates the quantized arithmetic: a disagreement "
+            "means the converter did not reproduce it (grids other than int8 are stored on the int8 grid, activation "
+            "ranges are rounded differently). Check the converted file's stored values and scales."
+        )
     if not causes:
         causes.append(
             "the quantization error is too large for this model: try per-channel or more bits, quantization-aware "
@@ -121,7 +130,9 @@ def likely_causes(tflite: bytes, x: np.ndarray, converted: np.ndarray, reference
     return causes
 
 
-def compare(reference: np.ndarray, converted: np.ndarray, tflite: bytes, x: np.ndarray, y=None) -> Agreement:
+def compare(
+    reference: np.ndarray, converted: np.ndarray, tflite: bytes, x: np.ndarray, y=None, qat: bool = False
+) -> Agreement:
     """Top-1 agreement and non-finite outputs of ``converted`` against ``reference`` (the Keras
     model's outputs for the same images ``x``; ``y`` their labels), with likely causes when
     flagged: NaN/inf, or agreement under ``MIN_AGREEMENT`` with an accuracy loss of ``MAX_DROP``
@@ -138,7 +149,7 @@ def compare(reference: np.ndarray, converted: np.ndarray, tflite: bytes, x: np.n
         drop = float(np.mean(np.argmax(reference, -1) == y) - np.mean(np.argmax(converted, -1) == y))
     result = Agreement(len(reference), top1, nonfinite, (), drop)
     if result.flagged:
-        causes = tuple(likely_causes(tflite, np.asarray(x)[:SAMPLES], converted, reference))
+        causes = tuple(likely_causes(tflite, np.asarray(x)[:SAMPLES], converted, reference, qat))
         result = dataclasses.replace(result, causes=causes)
     return result
 

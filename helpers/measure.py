@@ -311,7 +311,8 @@ def measure(
     if tflite is None:
         tflite = to_tflite(model)
     converted = tflite_predict(tflite, data.x_test)
-    agreement = fidelity.compare(reference, converted, tflite, data.x_test, data.y_test)
+    qat = any(type(layer).__name__.startswith("QuantizeWrapper") for layer in model.layers)
+    agreement = fidelity.compare(reference, converted, tflite, data.x_test, data.y_test, qat)
     fidelity.warn_if_flagged(agreement, name)
     try:
         keras_blob = keras_file_bytes(model)

@@ -263,3 +263,14 @@ def test_a_conversion_warning_shows_without_a_file_path():
     text = warnings.formatwarning("disagree", fidelity.ConversionWarning, "/some/where/helpers/measure.py", 3)
     assert text == "ConversionWarning: disagree\n"
     assert "/some/where" in warnings.formatwarning("other", UserWarning, "/some/where/x.py", 3)
+
+
+def test_a_qat_disagreement_names_the_converter_not_the_bits():
+    reference = np.eye(10)[np.arange(40) % 10]
+    converted = np.eye(10)[(np.arange(40) + 1) % 10]  # every answer different
+    flat = quantization.convert(keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10)]), "float32")
+    x, y = np.zeros((40, 28, 28), np.float32), np.arange(40) % 10
+    plain = fidelity.compare(reference, converted, flat, x, y)
+    qat = fidelity.compare(reference, converted, flat, x, y, qat=True)
+    assert plain.flagged and "quantization error is too large" in plain.message()
+    assert qat.flagged and "converter did not reproduce it" in qat.message()
