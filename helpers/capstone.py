@@ -28,7 +28,7 @@ import numpy as np
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from . import boundary, config, data, distillation, measure, models, pruning
+from . import boundary, config, data, distillation, fidelity, measure, models, pruning
 
 SHIPPED_EPOCHS = 12
 RECIPES = ("int8 PTQ", "int4 weights (LiteRT Quantizer)", "pruning + fine-tune", "clustering", "distillation")
@@ -349,7 +349,7 @@ def self_check_calibration(measurement) -> bool:
         return False
     if not isinstance(measurement, measure.Measurement) or measurement.agreement is None:
         return _verdict(False, "Pass the Measurement that measure.measure(...) returned for your converted model.")
-    if measurement.agreement >= 0.9:
+    if measurement.agreement >= fidelity.MIN_AGREEMENT:
         return _verdict(False, f"Agreement {measurement.agreement:.0%}: this one converted fine. Scale the calibration "
                                "images differently from the data (e.g. representative / 255).")  # fmt: skip
     return _verdict(True, f"Agreement {measurement.agreement:.0%}: the int8 input range was calibrated on other values "

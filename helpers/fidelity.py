@@ -22,7 +22,8 @@ import warnings
 import numpy as np
 
 SAMPLES = 300  # images compared: enough to see a broken conversion, cheap enough for every measure
-MIN_AGREEMENT = 0.9  # top-1 agreement below this is flagged (int8 of a trained model agrees ~99 %) ...
+MIN_AGREEMENT = 0.8  # top-1 agreement below this is flagged (int8 PTQ of a trained model agrees ~99 %, a 3-bit
+# QAT MLP ~84 %, a conversion calibrated on wrongly scaled images <10 %) ...
 MAX_DROP = 0.02  # ... when the .tflite is also this much less accurate (near-tied logits of an untrained
 # model flip between classes without any loss: not a broken conversion)
 
