@@ -31,7 +31,7 @@ from . import config
 
 REBUILD_HINT = (
     "Rebuild the same architecture with `import tf_keras as keras` (same layer calls), then copy the "
-    "weights: `new.set_weights(old.get_weights())`. For a Keras 3 Sequential model of built-in layers "
+    "weights: `new.set_weights(old.get_weights())`. For a Keras 3 Sequential or functional model of built-in layers "
     "`helpers.boundary.to_tf_keras(old)` does both."
 )
 
@@ -95,35 +95,78 @@ def require_graph_model(model, technique: str) -> None:
 
 
 def to_tf_keras(model) -> keras.Model:
-    """A tf_keras copy of a Keras 3 Sequential model of built-in layers, with the same weights.
+    """A tf_keras copy of a Keras 3 Sequential or functional model of built-in layers, with the
+    same weights (each layer rebuilt from its config and wired as in the original graph).
 
-    Raises ``ModelError`` for functional or subclassed Keras 3 models and for layers tf_keras
-    does not have (rebuild those by hand: ``REBUILD_HINT``)."""
+    Raises ``ModelError`` for subclassed Keras 3 models, layers used more than once, and layers
+    tf_keras does not have (rebuild those by hand: ``REBUILD_HINT``)."""
     if flavour(model) == "tf_keras":
         return model
-    if flavour(model) != "keras3" or structure(model) != "sequential":
+    if flavour(model) != "keras3" or structure(model) == "subclassed":
         raise ModelError(
-            f"Only a Keras 3 Sequential model can be rebuilt automatically; {model.name} is "
+            f"Only a Keras 3 Sequential or functional model can be rebuilt automatically; {model.name} is "
             f"{structure(model)}. {REBUILD_HINT}"
         )
-    layers = [keras.Input(shape=tuple(model.input_shape[1:]))]
+    if structure(model) == "sequential":
+        rebuilt = keras.Sequential([keras.Input(shape=tuple(model.input_shape[1:]))], name=model.name)
+        for layer in model.layers:
+            rebuilt.add(_rebuild_layer(layer))
+    else:
+        rebuilt = _rebuild_functional(model)
     for layer in model.layers:
-        name = type(layer).__name__
-        cls = getattr(keras.layers, name, None)
-        if cls is None:
-            raise ModelError(f"Layer {layer.name} ({name}) has no tf_keras counterpart. {REBUILD_HINT}")
-        allowed = set(inspect.signature(cls.__init__).parameters) | {"name", "trainable", "dtype"}
-        cfg = {k: _plain(v) for k, v in layer.get_config().items() if k in allowed}
-        try:
-            layers.append(keras.layers.deserialize({"class_name": name, "config": cfg}))
-        except (TypeError, ValueError) as exc:
-            raise ModelError(f"Could not rebuild layer {layer.name} ({name}) in tf_keras: {exc}. {REBUILD_HINT}") from None
-    rebuilt = keras.Sequential(layers, name=model.name)
-    try:
-        rebuilt.set_weights(model.get_weights())
-    except ValueError as exc:
-        raise ModelError(f"The rebuilt model's weights do not match the original's ({exc}). {REBUILD_HINT}") from None
+        if layer.weights:
+            try:
+                rebuilt.get_layer(layer.name).set_weights(layer.get_weights())
+            except ValueError as exc:
+                raise ModelError(f"Layer {layer.name}'s weights do not fit its rebuilt copy ({exc}). {REBUILD_HINT}") from None
     return rebuilt
+
+
+def _rebuild_layer(layer):
+    name = type(layer).__name__
+    cls = getattr(keras.layers, name, None)
+    if cls is None:
+        raise ModelError(f"Layer {layer.name} ({name}) has no tf_keras counterpart. {REBUILD_HINT}")
+    allowed = set(inspect.signature(cls.__init__).parameters) | {"name", "trainable", "dtype"}
+    cfg = {k: _plain(v) for k, v in layer.get_config().items() if k in allowed}
+    try:
+        return keras.layers.deserialize({"class_name": name, "config": cfg})
+    except (TypeError, ValueError) as exc:
+        raise ModelError(f"Could not rebuild layer {layer.name} ({name}) in tf_keras: {exc}. {REBUILD_HINT}") from None
+
+
+def _rebuild_functional(model) -> keras.Model:
+    """Walk a Keras 3 functional config in order, calling each rebuilt layer on the tensors its
+    inbound node names (``keras_history``)."""
+    config_ = model.get_config()
+    tensors, inputs = {}, []
+
+    def resolve(arg):
+        if isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__":
+            return tensors[arg["config"]["keras_history"][0]]
+        if isinstance(arg, (list, tuple)):
+            return [resolve(a) for a in arg]
+        return arg
+
+    for entry in config_["layers"]:
+        name = entry["config"]["name"]
+        if entry["class_name"] == "InputLayer":
+            shape = entry["config"].get("batch_shape") or entry["config"].get("batch_input_shape")
+            tensors[name] = keras.Input(shape=tuple(shape[1:]), name=name)
+            inputs.append(tensors[name])
+            continue
+        nodes = entry.get("inbound_nodes") or []
+        if len(nodes) != 1:
+            raise ModelError(f"Layer {name} is called {len(nodes)} times; only single-use layers rebuild. {REBUILD_HINT}")
+        kwargs = {k: v for k, v in (nodes[0].get("kwargs") or {}).items() if v is not None}
+        if any(isinstance(v, dict) or isinstance(v, list) for v in kwargs.values()):
+            raise ModelError(f"Layer {name} is called with tensor keyword arguments ({sorted(kwargs)}). {REBUILD_HINT}")
+        layer = _rebuild_layer(model.get_layer(name))
+        tensors[name] = layer(*[resolve(a) for a in nodes[0]["args"]], **kwargs)
+    listed = config_["output_layers"]
+    listed = [listed] if listed and isinstance(listed[0], str) else listed  # one output: ["name", 0, 0]
+    outputs = [tensors[item[0]] for item in listed]
+    return keras.Model(inputs, outputs[0] if len(outputs) == 1 else outputs, name=model.name)
 
 
 def _plain(value):

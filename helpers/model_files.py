@@ -11,7 +11,7 @@ model, refuses what would run code, and says what it found and how to opt in kno
   yourself), everything else still checked.
 
 Keras 3 ``.keras`` files (``"keras_version": "3..."``) are loaded with Keras 3 in safe mode and,
-for a Sequential model of built-in layers, rebuilt in tf_keras (``boundary.to_tf_keras``) so
+for a Sequential or functional model of built-in layers, rebuilt in tf_keras (``boundary.to_tf_keras``) so
 TF-MOT can work on it. Errors are ``ModelFileError`` with the fix.
 """
 
@@ -150,9 +150,9 @@ def load(path, *, trust: bool = False, custom_objects: dict | None = None):
             import keras as keras3
 
             model = keras3.saving.load_model(path, compile=False, safe_mode=not trust, custom_objects=custom_objects)
-            if boundary.structure(model) == "sequential":
-                return boundary.to_tf_keras(model)
-            return model
+            if boundary.structure(model) == "subclassed":
+                return model  # the checks say what applies to it
+            return boundary.to_tf_keras(model)
         if info["format"] == "keras":
             return keras.models.load_model(path, compile=False, safe_mode=not trust, custom_objects=custom_objects)
         return keras.models.load_model(path, compile=False, custom_objects=custom_objects)

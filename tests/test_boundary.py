@@ -274,3 +274,18 @@ def test_a_qat_disagreement_names_the_converter_not_the_bits():
     qat = fidelity.compare(reference, converted, flat, x, y, qat=True)
     assert plain.flagged and "quantization error is too large" in plain.message()
     assert qat.flagged and "converter did not reproduce it" in qat.message()
+
+
+def test_to_tf_keras_rebuilds_a_keras3_functional_model_with_a_skip_connection():
+    inputs = keras3.Input((28, 28))
+    x = keras3.layers.Reshape((28, 28, 1))(inputs)
+    x = keras3.layers.Conv2D(4, 3, padding="same", use_bias=False)(x)
+    y = keras3.layers.BatchNormalization()(x)
+    x = keras3.layers.ReLU()(keras3.layers.Add()([x, y]))
+    outputs = keras3.layers.Dense(10)(keras3.layers.GlobalAveragePooling2D()(x))
+    original = keras3.Model(inputs, outputs)
+    original.layers[3].set_weights([w + 0.5 for w in original.layers[3].get_weights()])  # BN statistics that matter
+    rebuilt = boundary.to_tf_keras(original)
+    x = np.random.default_rng(0).random((4, 28, 28), dtype=np.float32)
+    assert boundary.structure(rebuilt) == "functional" and rebuilt.count_params() == original.count_params()
+    np.testing.assert_allclose(rebuilt.predict(x, verbose=0), original.predict(x, verbose=0), atol=1e-5)

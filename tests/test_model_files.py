@@ -89,3 +89,15 @@ def test_missing_weights_only_and_unknown_files_say_what_to_do(tmp_path):
     broken.write_bytes(b"not a zip")
     with pytest.raises(ModelFileError, match="Could not read"):
         model_files.load(broken)
+
+
+def test_a_keras3_functional_file_is_rebuilt_in_tf_keras(tmp_path):
+    inputs = keras3.Input((28, 28))
+    x = keras3.layers.Flatten()(inputs)
+    h = keras3.layers.Dense(10)(x)
+    original = keras3.Model(inputs, keras3.layers.Add()([h, keras3.layers.Dense(10)(x)]))
+    path = tmp_path / "k3f.keras"
+    original.save(path)
+    loaded = model_files.load(path)
+    assert boundary.flavour(loaded) == "tf_keras" and boundary.structure(loaded) == "functional"
+    np.testing.assert_allclose(loaded.predict(X, verbose=0), original.predict(X, verbose=0), atol=1e-5)
