@@ -21,13 +21,17 @@ import tf_keras as keras  # noqa: E402
 config.quiet_python_logs()
 
 from . import (  # noqa: E402
+    boundary,
+    capstone,
     checks,
     clustering,
     data,
     distillation,
     export,
+    fidelity,
     measure,
     micro,
+    model_files,
     models,
     plots,
     precomputed,
@@ -40,13 +44,17 @@ from . import (  # noqa: E402
 DEFAULT_SEED = models.DEFAULT_SEED
 
 __all__ = [
+    "boundary",
+    "capstone",
     "checks",
     "clustering",
     "config",
     "data",
     "distillation",
     "export",
+    "fidelity",
     "measure",
+    "model_files",
     "micro",
     "models",
     "plots",

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from . import config, measure, models, pruning, quantization
+from . import boundary, config, measure, models, pruning, quantization
 
 clustering_api = tfmot.clustering.keras
 CLUSTER_LEARNING_RATE = 1e-4
@@ -58,12 +58,17 @@ def cluster(
     """Cluster every Dense/Conv2D kernel of a copy of ``base`` into ``n_clusters`` shared values
     (k-means++ centroids), fine-tune on ``data`` for ``epochs``, strip the wrappers."""
     n = check_clusters(n_clusters)
-    wrapped = clustering_api.cluster_weights(
-        models.copy_model(base),
-        number_of_clusters=n,
-        cluster_centroids_init=clustering_api.CentroidInitialization.KMEANS_PLUS_PLUS,
-        preserve_sparsity=preserve_sparsity,
-    )
+    boundary.require_graph_model(base, "Clustering")
+    boundary.check_inputs(base, data.x_train, "the training images")
+    try:
+        wrapped = clustering_api.cluster_weights(
+            models.copy_model(base),
+            number_of_clusters=n,
+            cluster_centroids_init=clustering_api.CentroidInitialization.KMEANS_PLUS_PLUS,
+            preserve_sparsity=preserve_sparsity,
+        )
+    except (ValueError, RuntimeError, TypeError) as exc:
+        raise boundary.tfmot_error(exc, "Clustering", base) from None
     models.compile_model(wrapped, learning_rate)
     if epochs:
         models.train(wrapped, data, epochs, label=label)
@@ -84,7 +89,20 @@ def preserving_qat(model: keras.Model, data, kind: str, epochs: int = 1, learnin
     Returns the QAT model; convert it with ``quantization.convert_qat``.
     """
     q = tfmot.quantization.keras
+    if kind not in QAT_KINDS:
+        raise ClusteringSettingsError(f"kind must be one of {QAT_KINDS}, not {kind!r}.")
+    boundary.require_graph_model(model, kind.upper())
     copy = models.copy_model(model)
+    try:
+        qat = _quantize(q, copy, kind)
+    except (ValueError, RuntimeError, TypeError) as exc:
+        raise boundary.tfmot_error(exc, kind.upper(), model) from None
+    models.compile_model(qat, learning_rate)
+    models.train(qat, data, epochs, label=label)
+    return qat
+
+
+def _quantize(q, copy, kind):
     if kind == "qat":
         qat = q.quantize_model(copy)
     elif kind in ("pqat", "cqat", "pcqat"):
@@ -98,10 +116,6 @@ def preserving_qat(model: keras.Model, data, kind: str, epochs: int = 1, learnin
             ),
         }[kind]()
         qat = q.quantize_apply(q.quantize_annotate_model(copy), scheme)
-    else:
-        raise ClusteringSettingsError(f"kind must be one of {QAT_KINDS}, not {kind!r}.")
-    models.compile_model(qat, learning_rate)
-    models.train(qat, data, epochs, label=label)
     return qat
 
 

@@ -26,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 import tf_keras as keras
 
-from . import config, measure, models, precomputed, results
+from . import boundary, config, measure, models, precomputed, results
 from .data import balanced_subset
 
 DEFAULT_TEMPERATURE = 4.0
@@ -105,7 +105,13 @@ def distillation_loss(labels, student_logits, teacher_logits, alpha: float, temp
            (Hinton et al.: the soft gradients scale as 1 / T^2; multiplying by T^2 keeps them
            comparable to the hard ones when T changes);
     total = alpha * hard + (1 - alpha) * soft.
+
+    Raises ``boundary.ModelError`` when the teacher's outputs are probabilities (non-negative,
+    rows summing to 1) rather than logits - checked whenever the values are at hand (eagerly;
+    inside ``fit`` the ``Distiller`` and ``teacher_logits`` check before training starts).
     """
+    if tf.executing_eagerly() and not isinstance(teacher_logits, tf.Variable):
+        boundary.check_logits(np.asarray(teacher_logits))
     labels = tf.reshape(tf.cast(labels, tf.int32), [-1])
     student_logits = tf.cast(student_logits, tf.float32)
     teacher_logits = tf.cast(teacher_logits, tf.float32)
@@ -146,6 +152,8 @@ class Distiller(keras.Model):
         self.student = student
         self.teacher = teacher
         if teacher is not None:
+            if boundary.outputs_probabilities(teacher):
+                boundary.check_logits(np.full((1, 2), 0.5), f"the teacher {teacher.name} (it ends in a softmax)")
             teacher.trainable = False
         self.loss_tracker = keras.metrics.Mean(name="loss")
         self.hard_tracker = keras.metrics.Mean(name="hard_loss")
@@ -215,6 +223,7 @@ def _weights_hash(model) -> str:
 def teacher_logits(teacher, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """The teacher's logits for every image of ``x``, computed once and kept in memory and in
     ``data/cache/logits/`` (keyed by the teacher's weights and the images)."""
+    boundary.check_inputs(teacher, x)
     key = f"{_weights_hash(teacher)}-{hashlib.sha256(np.ascontiguousarray(x).tobytes()).hexdigest()[:12]}"
     if key in _logits_memo:
         return _logits_memo[key]
@@ -231,6 +240,7 @@ def teacher_logits(teacher, x: np.ndarray, batch_size: int = 1000) -> np.ndarray
         logits = np.concatenate(
             [teacher(x[i : i + batch_size], training=False).numpy() for i in range(0, len(x), batch_size)]
         ).astype(np.float32)
+        boundary.check_logits(logits, f"the teacher {getattr(teacher, 'name', '')}".rstrip())
         buffer = io.BytesIO()
         np.save(buffer, logits)
         try:
@@ -332,6 +342,7 @@ def fit_student(
     else:
         if teacher_logits_train is None:
             raise ValueError("distilled needs the teacher's logits for the training images (teacher_logits).")
+        boundary.check_logits(teacher_logits_train[:1000])
         ds = tf.data.Dataset.from_tensor_slices(
             (data.x_train, {"labels": labels, "teacher_logits": teacher_logits_train})
         )

@@ -23,6 +23,8 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
+from . import boundary, fidelity
+
 LATENCY_THREADS = 1  # one thread: steadier numbers, and what a small device has
 BATCH_LATENCY = 256
 
@@ -93,7 +95,13 @@ def kernel_layers(model) -> list:
 
 def count_macs(model) -> int:
     """Multiply-accumulates for one image through the Dense and Conv2D layers: the arithmetic
-    a runtime performs (zeros included, unless it skips them)."""
+    a runtime performs (zeros included, unless it skips them). ``ModelError`` for a subclassed
+    model, whose layers record no output shapes."""
+    if boundary.structure(model) == "subclassed":
+        raise boundary.ModelError(
+            f"count_macs needs each layer's output shape, which a subclassed model ({model.name}) does not record. "
+            "Rebuild it as a Sequential or functional model."
+        )
     total = 0
     for layer in model.layers:
         if isinstance(layer, keras.layers.Conv2D):
@@ -201,13 +209,26 @@ def tflite_predict(tflite: bytes, x: np.ndarray, batch_size: int = 500) -> np.nd
     return np.concatenate(outputs)
 
 
+def accuracy(outputs: np.ndarray, y: np.ndarray) -> float:
+    """Top-1 accuracy of ``outputs`` (one row of logits or probabilities per image) against class
+    numbers ``y``. ``ModelError`` for one-hot labels or a single output, which would otherwise
+    broadcast into a meaningless number."""
+    y = boundary.check_labels(y, outputs.shape[-1] if outputs.ndim == 2 else None)
+    return float(np.mean(np.argmax(outputs, axis=-1) == y))
+
+
 def tflite_accuracy(tflite: bytes, x: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(np.argmax(tflite_predict(tflite, x), axis=-1) == y))
+    return accuracy(tflite_predict(tflite, x), y)
+
+
+def keras_predict(model, x: np.ndarray) -> np.ndarray:
+    """The model's outputs for ``x``; ``ModelError`` when ``x`` has another shape than it takes."""
+    boundary.check_inputs(model, x)
+    return model.predict(x, batch_size=1000, verbose=0)
 
 
 def keras_accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
-    logits = model.predict(x, batch_size=1000, verbose=0)
-    return float(np.mean(np.argmax(logits, axis=-1) == y))
+    return accuracy(keras_predict(model, x), y)
 
 
 def tflite_latency(
@@ -255,6 +276,7 @@ class Measurement:
     keras_bytes: int | None = None
     keras_gz: int | None = None
     sparsity_per_layer: dict[str, float] = dataclasses.field(default_factory=dict)
+    agreement: float | None = None  # top-1 agreement of the .tflite with the Keras model (fidelity)
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -273,14 +295,25 @@ def measure(
     ``tflite`` is the flatbuffer you would ship (a quantized one, say); without it the model
     is converted to plain float32 here. Parameters, nonzeros and the Keras columns always come
     from the Keras ``model``; the .tflite columns from the flatbuffer.
+
+    The check after every conversion: the .tflite's outputs are compared with the Keras model's
+    on the first ``fidelity.SAMPLES`` test images (outputs both runs compute anyway); a large
+    disagreement or NaN is flagged with a ``fidelity.ConversionWarning`` naming likely causes.
+    Raises ``boundary.ModelError`` for a Keras 3 model, or test images of another shape.
     """
     if model is None:
-        raise ValueError("measure() needs the Keras model (parameters and nonzeros come from it).")
+        raise boundary.ModelError("measure() needs the Keras model (parameters and nonzeros come from it).")
+    boundary.require_tf_keras(model, "measure()")
     problem = _wrapper_problem(model, tflite)
     if problem:
-        raise ValueError(problem)
+        raise boundary.ModelError(problem)
+    reference = keras_predict(model, data.x_test)
     if tflite is None:
         tflite = to_tflite(model)
+    converted = tflite_predict(tflite, data.x_test)
+    qat = any(type(layer).__name__.startswith("QuantizeWrapper") for layer in model.layers)
+    agreement = fidelity.compare(reference, converted, tflite, data.x_test, data.y_test, qat)
+    fidelity.warn_if_flagged(agreement, name)
     try:
         keras_blob = keras_file_bytes(model)
     except NotImplementedError:  # a subclassed model (a distiller): no HDF5 file; measure its student
@@ -291,13 +324,14 @@ def measure(
         nonzeros=count_nonzeros(model),
         tflite_bytes=len(tflite),
         tflite_gz=gzipped_size(tflite),
-        tflite_accuracy=tflite_accuracy(tflite, data.x_test, data.y_test),
+        tflite_accuracy=accuracy(converted, data.y_test),
         latency_b1_us=tflite_latency(tflite, data.x_test, batch=1, runs=runs) * 1e6,
         latency_b256_ms=tflite_latency(tflite, data.x_test, batch=BATCH_LATENCY, runs=batch_runs) * 1e3,
-        keras_accuracy=keras_accuracy(model, data.x_test, data.y_test),
+        keras_accuracy=accuracy(reference, data.y_test),
         keras_bytes=len(keras_blob) if keras_blob is not None else None,
         keras_gz=gzipped_size(keras_blob) if keras_blob is not None else None,
         sparsity_per_layer={row.layer: round(row.sparsity, 4) for row in layer_sparsity(model)},
+        agreement=round(agreement.top1, 4) if agreement.top1 == agreement.top1 else None,
     )
 
 

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
-from . import config
+from . import boundary, config
 from .data import Dataset
 
 BATCH_SIZE = 128
@@ -73,10 +73,13 @@ ARCHITECTURES = {"mlp": build_mlp, "cnn": build_cnn}
 
 
 def compile_model(model: keras.Model, learning_rate: float = LEARNING_RATE) -> keras.Model:
-    """Adam + cross-entropy on logits + accuracy: the set-up every lesson trains with."""
+    """Adam + cross-entropy on logits + accuracy: the set-up every lesson trains with.
+
+    A model that ends in a softmax (a reader's, say) gets ``from_logits=False``: cross-entropy
+    "from logits" on probabilities trains quietly and badly (softmax applied twice)."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not boundary.outputs_probabilities(model)),
         metrics=["accuracy"],
     )
     return model
@@ -118,6 +121,9 @@ def train(
     """Fit on ``data``'s training set with one progress line per epoch; returns the history."""
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
+    boundary.check_inputs(model, data.x_train, "the training images")
+    outputs = model.output_shape[-1] if isinstance(getattr(model, "output_shape", None), tuple) else None
+    boundary.check_labels(data.y_train, outputs)
     history = model.fit(
         data.x_train,
         data.y_train,
@@ -187,7 +193,9 @@ def steps_per_epoch(n_train: int, batch_size: int = BATCH_SIZE) -> int:
 
 def copy_model(model: keras.Model) -> keras.Model:
     """An independent copy with the same weights. TF-MOT's wrappers (prune_low_magnitude,
-    cluster_weights, quantize_model) wrap the very layers they are given: wrap a copy."""
+    cluster_weights, quantize_model) wrap the very layers they are given: wrap a copy.
+    Raises ``boundary.ModelError`` for a Keras 3 or subclassed model, which ``clone_model`` cannot copy."""
+    boundary.require_graph_model(model, "Copying the model (TF-MOT's recipes work on a copy)")
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     return clone

@@ -25,14 +25,11 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from . import config, measure, models, results
+from . import boundary, measure, models, results
+from .sparsity import PruningSettingsError, m_by_n_fraction, m_by_n_problem, magnitude_prune  # noqa: F401 - re-exported
 
 sparsity_api = tfmot.sparsity.keras
 FINETUNE_LEARNING_RATE = 1e-3  # the training rate: on validation, 1e-4 recovered far less at 90 %
-
-
-class PruningSettingsError(config.WorkbookError, ValueError):
-    """Schedule settings that cannot work; the message lists every problem and what to change."""
 
 
 # ----------------------------------------------------------------------------- schedules
@@ -194,8 +191,17 @@ def prune_and_finetune(
 
     ``schedule`` is one schedule for every Dense/Conv2D layer (except ``keep_dense``), or a
     dict ``{layer name: schedule}`` pruning only those layers, each to its own sparsity.
-    ``m_by_n=(2, 4)`` asks for structured 2:4 sparsity. ``base`` is never modified.
+    ``m_by_n=(2, 4)`` asks for structured 2:4 sparsity: TF-MOT then computes each mask once, at
+    the first training step, whatever the schedule says (its sparsity and timing are ignored), and
+    a layer whose input axis is not a multiple of 4 (the CNN's first conv: 1 input channel)
+    cannot be grouped, so it is left dense and named in a printed note and in
+    ``settings["m_by_n_left_dense"]``. ``base`` is never modified.
+
+    Raises ``boundary.ModelError`` for a model TF-MOT cannot wrap (Keras 3, subclassed,
+    unsupported layers) or training images of another shape than the model takes.
     """
+    boundary.require_graph_model(base, "Pruning")
+    boundary.check_inputs(base, data.x_train, "the training images")
     per_layer = schedule if isinstance(schedule, dict) else None
     built = {name: s.build() for name, s in per_layer.items()} if per_layer else {"*": schedule.build()}
     if per_layer:
@@ -205,14 +211,21 @@ def prune_and_finetune(
                 f"No layer named {sorted(unknown)} in {base.name}; its layers are {[la.name for la in base.layers]}."
             )
     extra = {"sparsity_m_by_n": m_by_n} if m_by_n else {}
+    too_narrow = [la.name for la in measure.kernel_layers(base) if m_by_n and m_by_n_problem(la.kernel.shape, m_by_n[1])]
+    if too_narrow:
+        print(f"Note: {m_by_n[0]}:{m_by_n[1]} sparsity left {', '.join(too_narrow)} dense: " + m_by_n_problem(
+            base.get_layer(too_narrow[0]).kernel.shape, m_by_n[1]))
 
     def wrap(layer):
         target = built.get(layer.name) if per_layer else (None if layer.name in keep_dense else built["*"])
-        if target is None or not measure.is_kernel_layer(layer):
+        if target is None or not measure.is_kernel_layer(layer) or layer.name in too_narrow:
             return layer
         return sparsity_api.prune_low_magnitude(layer, pruning_schedule=target, **extra)
 
-    pruned = keras.models.clone_model(models.copy_model(base), clone_function=wrap)
+    try:
+        pruned = keras.models.clone_model(models.copy_model(base), clone_function=wrap)
+    except (ValueError, RuntimeError, TypeError) as exc:
+        raise boundary.tfmot_error(exc, "Pruning", base) from None
     models.compile_model(pruned, learning_rate)
     start = time.perf_counter()
     history = models.train(pruned, data, epochs, callbacks=[sparsity_api.UpdatePruningStep(), *callbacks], label=label)
@@ -223,6 +236,7 @@ def prune_and_finetune(
         else dataclasses.asdict(schedule),
         "keep_dense": list(keep_dense),
         "m_by_n": list(m_by_n) if m_by_n else None,
+        **({"m_by_n_left_dense": too_narrow} if too_narrow else {}),
         "epochs": epochs,
         "learning_rate": learning_rate,
     }
@@ -245,29 +259,7 @@ def kernel_sparsity(model) -> float:
     return 1 - sum(r.nonzeros for r in rows) / total if total else 0.0
 
 
-def m_by_n_fraction(kernel: np.ndarray, m: int = 2, n: int = 4) -> float:
-    """Fraction of groups of ``n`` consecutive input weights with at least ``m`` zeros
-    (TF-MOT groups 2:4 along the input axis: axis 0 of a Dense kernel, axis -2 of a Conv2D)."""
-    k = np.moveaxis(kernel, -2, -1) if kernel.ndim > 2 else kernel.T
-    if k.shape[-1] % n:
-        raise ValueError(f"the input axis ({k.shape[-1]}) is not a multiple of {n}")
-    groups = k.reshape(-1, n)
-    return float(np.mean((groups == 0).sum(axis=1) >= m))
-
-
 # ----------------------------------------------------------------------------- sensitivity
-
-
-def magnitude_prune(weights: np.ndarray, sparsity: float) -> np.ndarray:
-    """A copy of ``weights`` with the ``sparsity`` fraction of smallest magnitudes set to zero
-    (exactly round(sparsity * size) of them), as one step of magnitude pruning does."""
-    if not 0 <= sparsity <= 1:
-        raise ValueError(f"sparsity must be in [0, 1], got {sparsity}")
-    flat = weights.ravel().copy()
-    k = int(round(sparsity * flat.size))
-    if k:
-        flat[np.argpartition(np.abs(flat), k - 1)[:k]] = 0
-    return flat.reshape(weights.shape)
 
 
 def sensitivity_scan(model: keras.Model, x: np.ndarray, y: np.ndarray, sparsities=(0.5, 0.75, 0.9, 0.95, 0.98, 0.99)):
@@ -320,6 +312,30 @@ class Preview:
     notes: list[str]  # settings that run but probably not as the reader means
 
 
+def no_pruning_cause(settings: ScheduleSettings, total_steps: int) -> str:
+    """Why no mask update falls inside ``total_steps`` of training, naming the cause that applies.
+
+    TF-MOT updates the mask at steps where step >= begin_step and (step - begin_step) is a
+    multiple of ``frequency`` (and, for PolynomialDecay, step <= end_step); the wrapper's steps
+    count from 1."""
+    first = max(settings.begin_step, 1)
+    offset = (first - settings.begin_step) % settings.frequency
+    first += (settings.frequency - offset) % settings.frequency
+    if settings.begin_step > total_steps:
+        cause = (
+            f"begin_step {settings.begin_step:,} comes after the last training step ({total_steps:,}). Lower begin_step "
+            "or train longer."
+        )
+    elif settings.frequency > total_steps - settings.begin_step or first > total_steps:
+        cause = (
+            f"frequency {settings.frequency:,} is more than the {total_steps:,} training steps allow: the first mask update "
+            f"would be at step {first:,}. Lower frequency (e.g. to {max(1, total_steps // 16)}) or train longer."
+        )
+    else:
+        cause = f"the schedule's end_step {settings.end_step:,} comes before its first mask update at step {first:,}."
+    return f"No mask update falls inside training, so the model stays dense: {cause}"
+
+
 def explorer_preview(settings: ScheduleSettings, steps_in_epoch: int, epochs: int) -> Preview:
     """What the explorer draws for ``settings`` over ``epochs`` of fine-tuning: never raises."""
     total = steps_in_epoch * max(1, int(epochs)) if isinstance(epochs, (int, np.integer)) else 0
@@ -333,13 +349,14 @@ def explorer_preview(settings: ScheduleSettings, steps_in_epoch: int, epochs: in
     notes = []
     last = settings.end_step if settings.kind == "polynomial" else settings.begin_step
     if last > total:
+        knob = "end_step" if settings.kind == "polynomial" else "begin_step"  # ConstantSparsity has no end_step
         notes.append(
-            f"The schedule ends at step {last:,} but {epochs} epoch(s) of fine-tuning are {total:,} steps: "
-            f"training stops at {target[-1]:.0%} sparsity, not {settings.final_sparsity:.0%}. "
-            "Lower end_step or add epochs."
+            f"The schedule {'ends' if knob == 'end_step' else 'starts'} at step {last:,} but {epochs} epoch(s) of "
+            f"fine-tuning are {total:,} steps: training stops at {target[-1]:.0%} sparsity, not "
+            f"{settings.final_sparsity:.0%}. Lower {knob} or add epochs."
         )
     if len(prune_steps) == 0:
-        notes.append("No pruning step falls inside training (begin_step too late?): the model stays dense.")
+        notes.append(no_pruning_cause(settings, total))
     elif settings.kind == "polynomial" and settings.frequency > max(1, (settings.end_step - settings.begin_step) // 3):
         notes.append(
             f"frequency {settings.frequency} leaves only {len(prune_steps)} mask updates: sparsity jumps in few large "

@@ -16,7 +16,7 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from . import config, measure, models, results
+from . import boundary, config, measure, models, results
 
 KINDS = ("float32", "dynamic", "float16", "int8")
 REPRESENTATIVE_SAMPLES = 200
@@ -58,6 +58,7 @@ def convert(model: keras.Model, kind: str, representative=None) -> bytes:
     """
     if kind not in KINDS:
         raise QuantizationSettingsError(f"kind must be one of {KINDS}, not {kind!r}.")
+    boundary.require_tf_keras(model, "Conversion")
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if kind != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
@@ -89,9 +90,12 @@ class StoredTensor:
     zeros: int = 0  # stored values exactly equal to zero (pruned weights that survived conversion)
 
 
-def stored_weights(tflite: bytes, min_size: int = 100) -> list[StoredTensor]:
-    """The weight tensors of a flatbuffer as stored: dtype, shape, quantization scales and
-    zero-points (one per output channel when per-channel), number of distinct values."""
+def stored_weights(tflite: bytes, min_size: int = 0) -> list[StoredTensor]:
+    """The weight tensors (kernels, 2-D or more) of a flatbuffer as stored: dtype, shape,
+    quantization scales and zero-points (one per output channel when per-channel), number of
+    distinct values. Every kernel is listed by default - the small ones matter: dynamic-range
+    quantization leaves kernels under 1,024 weights (the CNN's 3x3x1x32 first conv) in float32.
+    ``min_size`` hides kernels with fewer elements, if you ask for it. Biases (1-D) are left out."""
     interp = measure.interpreter(tflite, num_threads=None)
     interp.allocate_tensors()
     inputs = {d["index"] for d in interp.get_input_details()} | {d["index"] for d in interp.get_output_details()}
@@ -232,9 +236,17 @@ def qat_epochs(data) -> int:
 
 
 def quantization_aware(model: keras.Model, data, epochs: int = 1, learning_rate: float = 1e-4, label: str = "QAT "):
-    """``quantize_model`` on a copy of ``model``, fine-tuned for ``epochs`` (TF-MOT's 8-bit QAT)."""
+    """``quantize_model`` on a copy of ``model``, fine-tuned for ``epochs`` (TF-MOT's 8-bit QAT).
+
+    Raises ``boundary.ModelError`` naming the problem and the ways out for a model TF-MOT
+    cannot quantize (Keras 3, subclassed, a layer such as LayerNormalization or Rescaling)."""
+    boundary.require_graph_model(model, "Quantization-aware training")
+    boundary.check_inputs(model, data.x_train, "the training images")
     copy = models.copy_model(model)
-    qat = tfmot.quantization.keras.quantize_model(copy)
+    try:
+        qat = tfmot.quantization.keras.quantize_model(copy)
+    except (ValueError, RuntimeError, TypeError) as exc:
+        raise boundary.tfmot_error(exc, "Quantization-aware training", model) from None
     models.compile_model(qat, learning_rate)
     models.train(qat, data, epochs, label=label)
     return qat
@@ -277,16 +289,20 @@ class NBitDenseConfig(tfmot.quantization.keras.QuantizeConfig):
 def nbit_qat(model: keras.Model, data, bits: int, epochs: int = 1, learning_rate: float = 1e-4, label: str = ""):
     """QAT with every Dense kernel on a ``bits``-bit grid (the MLP; Conv2D is left to 8-bit)."""
     bits = check_bits(bits)
+    boundary.require_graph_model(model, f"{bits}-bit QAT")
     copy = models.copy_model(model)
     q = tfmot.quantization.keras
-    annotated = keras.models.clone_model(
-        copy,
-        clone_function=lambda layer: (
-            q.quantize_annotate_layer(layer, NBitDenseConfig(bits)) if isinstance(layer, keras.layers.Dense) else layer
-        ),
-    )
-    with q.quantize_scope({"NBitDenseConfig": NBitDenseConfig}):
-        qat = q.quantize_apply(annotated)
+    try:
+        annotated = keras.models.clone_model(
+            copy,
+            clone_function=lambda layer: (
+                q.quantize_annotate_layer(layer, NBitDenseConfig(bits)) if isinstance(layer, keras.layers.Dense) else layer
+            ),
+        )
+        with q.quantize_scope({"NBitDenseConfig": NBitDenseConfig}):
+            qat = q.quantize_apply(annotated)
+    except (ValueError, RuntimeError, TypeError) as exc:
+        raise boundary.tfmot_error(exc, f"{bits}-bit QAT", model) from None
     models.compile_model(qat, learning_rate)
     models.train(qat, data, epochs, label=label or f"{bits}-bit QAT ")
     return qat
