@@ -189,7 +189,9 @@ def build_recipe(model, float_tflite: bytes, plan: dict, mode: str) -> list[dict
 
     plan = check_plan(model, plan, mode)
     if all(c.bits == 32 for c in plan.values()):
-        raise LowBitSettingsError("Every layer is float32: nothing to quantize. Give at least one layer 8, 4 or 2 bits.")
+        raise LowBitSettingsError(
+            "Every layer is float32: nothing to quantize. Give at least one layer 8, 4 or 2 bits."
+        )
     regexes = layer_regexes(float_tflite, model)
     manager = RecipeManager()
     if mode == "static":
@@ -229,7 +231,11 @@ def calibration_data(tflite: bytes, images: np.ndarray, samples: int = CALIBRATI
 @contextlib.contextmanager
 def _quiet():
     """LiteRT Quantizer's calibration prints a progress bar and a debugging-mode warning."""
-    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()), contextlib.redirect_stdout(io.StringIO()):
+    with (
+        warnings.catch_warnings(),
+        contextlib.redirect_stderr(io.StringIO()),
+        contextlib.redirect_stdout(io.StringIO()),
+    ):
         warnings.simplefilter("ignore")
         yield
 

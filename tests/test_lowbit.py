@@ -20,30 +20,34 @@ def _with_biases(model):
 
 def _mlp(inputs=64):
     keras.utils.set_random_seed(0)
-    return _with_biases(keras.Sequential(
-        [
-            keras.Input((inputs,)),
-            keras.layers.Dense(96, activation="relu", name="dense_0"),
-            keras.layers.Dense(48, activation="relu", name="dense_1"),
-            keras.layers.Dense(10, name="logits"),
-        ],
-        name="mlp",
-    ))
+    return _with_biases(
+        keras.Sequential(
+            [
+                keras.Input((inputs,)),
+                keras.layers.Dense(96, activation="relu", name="dense_0"),
+                keras.layers.Dense(48, activation="relu", name="dense_1"),
+                keras.layers.Dense(10, name="logits"),
+            ],
+            name="mlp",
+        )
+    )
 
 
 def _cnn():
     keras.utils.set_random_seed(0)
-    return _with_biases(keras.Sequential(
-        [
-            keras.Input((8, 8, 1)),
-            keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_0"),
-            keras.layers.MaxPooling2D(name="pool_0"),
-            keras.layers.Flatten(name="flatten"),
-            keras.layers.Dense(32, activation="relu", name="dense_0"),
-            keras.layers.Dense(10, name="logits"),
-        ],
-        name="cnn",
-    ))
+    return _with_biases(
+        keras.Sequential(
+            [
+                keras.Input((8, 8, 1)),
+                keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="conv_0"),
+                keras.layers.MaxPooling2D(name="pool_0"),
+                keras.layers.Flatten(name="flatten"),
+                keras.layers.Dense(32, activation="relu", name="dense_0"),
+                keras.layers.Dense(10, name="logits"),
+            ],
+            name="cnn",
+        )
+    )
 
 
 @pytest.fixture(scope="module")
@@ -81,10 +85,14 @@ def test_per_layer_recipe_quantizes_exactly_the_layers_named(mlp):
     model, flat = mlp
     plan = {"dense_0": Choice(4), "dense_1": Choice(32), "logits": Choice(8)}
     recipe = lowbit.build_recipe(model, flat, plan, "dynamic")
-    bits = sorted(r["op_config"]["weight_tensor_config"]["num_bits"] for r in recipe if "weight_tensor_config" in r["op_config"])
+    bits = sorted(
+        r["op_config"]["weight_tensor_config"]["num_bits"] for r in recipe if "weight_tensor_config" in r["op_config"]
+    )
     assert bits == [4, 8]
     stored = _stored(lowbit.quantize(flat, recipe)[0])
-    assert set(stored) == {"dense_0", "logits"}, "dense_1 stays float, the output layer (named after the model output) is found"
+    assert set(stored) == {"dense_0", "logits"}, (
+        "dense_1 stays float, the output layer (named after the model output) is found"
+    )
     assert stored["dense_0"][1] == 96 and stored["logits"][1] == 10, "one scale per output channel"
 
 
@@ -120,7 +128,9 @@ def test_static_int8_is_calibrated_and_runs_with_int8_io(mlp):
 )
 def test_bad_combinations_get_a_message_instead_of_a_silent_float_file(mlp, plan, mode, words):
     model, flat = mlp
-    with pytest.raises(LowBitSettingsError, match=words.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(
+        LowBitSettingsError, match=words.replace("[", r"\[").replace("]", r"\]").replace("(", r"\(").replace(")", r"\)")
+    ):
         lowbit.build_recipe(model, flat, plan, mode)
 
 
@@ -204,7 +214,9 @@ def test_allocator_picks_the_least_damage_that_fits(mlp):
     assert tight.plan["logits"].bits != 2, "the sensitive output layer is not pushed to 2 bits"
 
 
-@pytest.mark.parametrize(("budget", "words"), [(0, "positive"), (-5, "positive"), (None, "number of bytes"), (1000, "smallest")])
+@pytest.mark.parametrize(
+    ("budget", "words"), [(0, "positive"), (-5, "positive"), (None, "number of bytes"), (1000, "smallest")]
+)
 def test_allocator_refuses_an_impossible_budget(mlp, budget, words):
     model, flat = mlp
     with pytest.raises(LowBitSettingsError, match=words):
