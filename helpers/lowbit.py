@@ -229,7 +229,7 @@ def calibration_data(tflite: bytes, images: np.ndarray, samples: int = CALIBRATI
 
 
 @contextlib.contextmanager
-def _quiet():
+def quiet():
     """LiteRT Quantizer's calibration prints a progress bar and a debugging-mode warning."""
     with (
         warnings.catch_warnings(),
@@ -251,7 +251,7 @@ def quantize(float_tflite: bytes, recipe, calibration_images=None):
 
     quantizer = Quantizer(bytes(float_tflite), recipe)
     try:
-        with _quiet():
+        with quiet():
             result = None
             if quantizer.need_calibration:
                 result = quantizer.calibrate(calibration_data(float_tflite, calibration_images), num_threads=1)
@@ -261,6 +261,26 @@ def quantize(float_tflite: bytes, recipe, calibration_images=None):
     except (ValueError, RuntimeError) as exc:
         raise LowBitSettingsError(f"LiteRT Quantizer refused the recipe: {exc}") from None
     return bytes(quantized), quantizer
+
+
+def stored_tensors(tflite: bytes, model) -> list[tuple[str, str, int, int]]:
+    """``(layer, stored type, weights, bytes in the file)`` of each kernel as the flatbuffer holds it:
+    INT4/INT2 tensors are packed (the interpreter hands them out unpacked, as int8)."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    flat = flatbuffer_utils.convert_bytearray_to_object(bytes(tflite))
+    names = {v: k for k, v in vars(schema.TensorType).items() if not k.startswith("_")}
+    rows = []
+    for info in layers(model):
+        for tensor in flat.subgraphs[0].tensors:
+            buffer = flat.buffers[tensor.buffer]
+            # small buffers sit inside the flatbuffer, big ones after it (offset + size)
+            size = len(buffer.data) if buffer.data is not None else int(getattr(buffer, "size", 0) or 0)
+            if size and int(np.prod(tensor.shape)) == info.n and f"/{info.name}/" in tensor.name.decode():
+                rows.append((info.name, names.get(tensor.type, str(tensor.type)), info.n, size))
+                break
+    return rows
 
 
 def quantize_plan(model, float_tflite: bytes, plan: dict, mode: str, calibration_images=None) -> bytes:
@@ -349,10 +369,13 @@ class Allocation:
     predicted_drop: float  # the sum of the layers' measured drops (fraction): an estimate
 
 
-def allocate(model, table: dict, budget_bytes, float_bytes: int, mode: str = "dynamic") -> Allocation:
+def allocate(
+    model, table: dict, budget_bytes, float_bytes: int, mode: str = "dynamic", options: dict | None = None
+) -> Allocation:
     """Bits per layer (per-channel) with the least summed accuracy drop whose predicted file fits
     ``budget_bytes``: every combination of the widths measured in ``table`` (``sensitivity``'s
     output) is tried - 4^4 = 256 for four layers, so exact under the assumption that drops add up.
+    ``options`` limits the widths of some layers (e.g. ``{"conv_0": (32, 8)}`` where int4 is slow).
     Raises LowBitSettingsError for an empty/non-positive budget or one below the smallest file."""
     if budget_bytes is None or isinstance(budget_bytes, bool) or not isinstance(budget_bytes, (int, float, np.number)):
         raise LowBitSettingsError(f"The budget must be a number of bytes, not {budget_bytes!r}.")
@@ -363,7 +386,12 @@ def allocate(model, table: dict, budget_bytes, float_bytes: int, mode: str = "dy
     if missing:
         raise LowBitSettingsError(f"The sensitivity table has no row for {missing}: measure it with sensitivity().")
     best, smallest = None, None
-    for combo in _combinations([sorted(table[info.name]) for info in infos]):
+    options = options or {}
+    widths = [sorted(b for b in table[info.name] if b in options.get(info.name, BITS)) for info in infos]
+    empty = [info.name for info, w in zip(infos, widths, strict=True) if not w]
+    if empty:
+        raise LowBitSettingsError(f"No width left to choose for {empty}: the options exclude every measured width.")
+    for combo in _combinations(widths):
         plan = {info.name: Choice(b) for info, b in zip(infos, combo, strict=True)}
         if all(b == 32 for b in combo):
             size = float_bytes
@@ -390,3 +418,16 @@ def _combinations(options: list[list[int]]):
     for first in options[0]:
         for rest in _combinations(options[1:]):
             yield (first, *rest)
+
+
+def float_from_qat(qat_model, base):
+    """A plain float copy of ``base`` carrying the float kernels and biases a TF-MOT QAT model
+    trained (its ``quant_<name>`` wrappers), ready for ``to_tflite`` and LiteRT Quantizer."""
+    from . import models
+
+    copy = models.copy_model(base)
+    for layer in measure.kernel_layers(copy):
+        wrapper = qat_model.get_layer(f"quant_{layer.name}")
+        trained = {v.name.split("/")[-1].split(":")[0]: v.numpy() for v in wrapper.weights}
+        layer.set_weights([trained["kernel"], trained["bias"]])
+    return copy

@@ -232,3 +232,16 @@ def test_sensitivity_measures_every_layer_and_width(mlp):
     assert set(table) == {"dense_0", "dense_1", "logits"}
     assert all(set(row) == {32, 8, 4, 2} for row in table.values())
     assert all(row[8] <= row[2] for row in table.values())
+
+
+def test_allocator_respects_the_widths_allowed_per_layer(mlp):
+    model, flat = mlp
+    plan = {"dense_0": Choice(8), "dense_1": Choice(4), "logits": Choice(4)}
+    budget = lowbit.predict_bytes(model, plan, "dynamic", len(flat)) + 100
+    free = lowbit.allocate(model, _table(), budget, len(flat))
+    limited = lowbit.allocate(model, _table(), budget, len(flat), options={"dense_0": (32, 8)})
+    assert free.plan["dense_0"].bits == 4, "unrestricted, the cheap-to-quantize big layer goes to 4 bits"
+    assert limited.plan["dense_0"].bits == 8
+    assert limited.predicted_bytes <= budget and limited.predicted_drop > free.predicted_drop
+    with pytest.raises(LowBitSettingsError, match="No width left"):
+        lowbit.allocate(model, _table(), budget, len(flat), options={"logits": (16,)})

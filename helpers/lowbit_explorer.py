@@ -1,0 +1,189 @@
+"""Lesson 02b's per-layer mixed-precision explorer: choose how each layer is stored, see the file.
+
+Cheap view (every control change): the predicted raw file size (``lowbit.predict_bytes``) and each
+layer's relative weight error on LiteRT Quantizer's grid (``lowbit.weight_error``, cached per
+layer and choice). **Run** writes the real file with LiteRT Quantizer, measures it like every model
+(accuracy on the whole test set, raw and gzipped bytes, latency) and adds it to the board.
+**Allocate** proposes bits per layer under the byte budget from a sensitivity table measured once
+(``lowbit.sensitivity``). A plan LiteRT cannot store gives a message; the last good view stays.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+
+import ipywidgets as w
+from IPython.display import display
+from matplotlib.figure import Figure
+
+from . import lowbit, measure, results
+from .lowbit import Choice, LowBitSettingsError
+from .widgets import _Explorer, _message
+
+OPTIONS = ["float32", "int8", "int4", "int2", "int4 block-32", "int4 block-64", "int4 block-128"]
+
+
+def parse(option: str) -> Choice:
+    """'int4 block-64' -> Choice(4, 64); 'float32' -> Choice(32)."""
+    if option == "float32":
+        return Choice(32)
+    kind, _, block = option.partition(" block-")
+    return Choice(int(kind.removeprefix("int")), int(block) if block else 0)
+
+
+def option(choice: Choice) -> str:
+    return "float32" if choice.bits == 32 else f"int{choice.bits}" + (f" block-{choice.block}" if choice.block else "")
+
+
+class MixedPrecisionExplorer(_Explorer):
+    """Per layer float32 / int8 / int4 / int2, per-channel or blockwise; ``mode`` for the file.
+
+    ``model`` is the Keras model, ``float_tflite`` its float32 file (converted here if None),
+    ``data`` what Run measures on, ``sensitivity`` a ``lowbit.sensitivity`` table for Allocate.
+    """
+
+    settings_error = LowBitSettingsError
+    board_title = "Real low-bit files on the board"
+
+    def __init__(self, model, data, float_tflite=None, sensitivity=None, mode="dynamic", budget_kb=150):
+        self.model, self.eval_data, self.table = model, data, sensitivity
+        self.float_tflite = float_tflite if float_tflite is not None else measure.to_tflite(model)
+        self.infos = lowbit.layers(model)
+        self._kernels = {layer.name: layer.kernel.numpy() for layer in measure.kernel_layers(model)}
+        self._errors: dict[tuple[str, Choice], float] = {}
+        self.layer_controls = {
+            info.name: w.Dropdown(options=OPTIONS, value="int8", description=info.name, layout=w.Layout(width="240px"))
+            for info in self.infos
+        }
+        self.mode = w.Dropdown(
+            options=list(lowbit.MODES), value=mode, description="mode", layout=w.Layout(width="240px")
+        )
+        self.budget = w.FloatText(value=budget_kb, description="budget KB", layout=w.Layout(width="240px"))
+        self.allocate_button = w.Button(description="Allocate", icon="magic", disabled=sensitivity is None)
+        self.summary = w.HTML()
+        self.view = w.Output()
+        self._run_row("Run: write + measure the file")
+        self.last_good = None
+        # a Figure outside pyplot: the inline backend does not show it again at the end of the cell
+        self.fig = Figure(figsize=(5.6, 0.9 + 0.45 * len(self.infos)))
+        self.ax = self.fig.subplots()
+        for control in (*self.layer_controls.values(), self.mode):
+            control.observe(lambda _: self.update(), names="value")
+        self.allocate_button.on_click(lambda _: self.allocate())
+        self.run_button.on_click(lambda _: self.run())
+        self.update()
+
+    # ------------------------------------------------------------------ the cheap view
+    def plan(self) -> dict[str, Choice]:
+        return {name: parse(control.value) for name, control in self.layer_controls.items()}
+
+    def error(self, name: str, choice: Choice) -> float:
+        key = (name, choice)
+        if key not in self._errors:
+            self._errors[key] = lowbit.weight_error(self._kernels[name], choice)
+        return self._errors[key]
+
+    def preview(self) -> dict:
+        """``{plan, mode, bytes, ratio, errors}`` for the current controls; LowBitSettingsError if invalid."""
+        plan, mode = self.plan(), self.mode.value
+        lowbit.check_plan(self.model, plan, mode)
+        if all(c.bits == 32 for c in plan.values()):
+            size = len(self.float_tflite)
+        else:
+            size = lowbit.predict_bytes(self.model, plan, mode, len(self.float_tflite))
+        errors = {name: self.error(name, choice) for name, choice in plan.items()}
+        return {"plan": plan, "mode": mode, "bytes": size, "ratio": len(self.float_tflite) / size, "errors": errors}
+
+    def update(self):
+        """Redraw from the controls; an invalid plan only sets the message (the last good view stays)."""
+        try:
+            view = self.preview()
+        except LowBitSettingsError as exc:
+            self.message.value = _message("error", [str(exc), "The view still shows the last valid plan."])
+            self.run_button.disabled = True
+            return self.last_good
+        self.last_good = view
+        self.message.value = ""
+        self.run_button.disabled = False
+        self.summary.value = (
+            f"<b>predicted file: {view['bytes']:,} B</b> raw ({view['ratio']:.1f}x smaller than float32, "
+            f"{len(self.float_tflite):,} B), {html.escape(view['mode'])} mode"
+        )
+        self._draw(view)
+        return view
+
+    def _draw(self, view):
+        ax = self.ax
+        ax.clear()
+        names = list(view["errors"])
+        values = [100 * view["errors"][n] for n in names]
+        ax.barh(names, values, color=["#90a4ae" if view["plan"][n].bits == 32 else "#1565c0" for n in names])
+        for i, n in enumerate(names):
+            ax.text(values[i], i, f" {option(view['plan'][n])}", va="center", fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("relative weight error ||w - q(w)|| / ||w||  (%)")
+        ax.set_xlim(0, max(60.0, 1.25 * max(values)))
+        ax.set_title(f"predicted {view['bytes']:,} B raw · {view['ratio']:.1f}x smaller", fontsize=9)
+        self.fig.subplots_adjust(left=0.18, right=0.97, bottom=0.3 if len(names) < 4 else 0.22, top=0.85)
+        buffer = io.BytesIO()
+        self.fig.savefig(buffer, format="png", dpi=80)
+        with self.view:
+            self.view.clear_output(wait=True)
+            display(w.Image(value=buffer.getvalue(), format="png"))
+
+    # ------------------------------------------------------------------ allocate and run
+    def allocate(self):
+        """Set the controls to ``lowbit.allocate``'s plan for the budget (dynamic, per-channel)."""
+        try:
+            if self.table is None:
+                raise LowBitSettingsError("No sensitivity table: pass sensitivity=lowbit.sensitivity(...) first.")
+            budget = self.budget.value * 1000 if self.budget.value is not None else None
+            found = lowbit.allocate(self.model, self.table, budget, len(self.float_tflite), "dynamic")
+        except LowBitSettingsError as exc:
+            self.message.value = _message("error", [str(exc)])
+            return None
+        self.mode.value = "dynamic"
+        for name, choice in found.plan.items():
+            self.layer_controls[name].value = option(choice)
+        self.status.value = (
+            f"Allocated for {self.budget.value:g} KB: predicted {found.predicted_bytes:,} B, summed accuracy drop of "
+            f"the layers alone {100 * found.predicted_drop:.2f} pp (an estimate - Run measures the real file)."
+        )
+        return found
+
+    def run(self):
+        def action():
+            view = self.preview()
+            tflite = lowbit.quantize_plan(
+                self.model, self.float_tflite, view["plan"], view["mode"], self.eval_data.x_train[:200]
+            )
+            label = ", ".join(f"{n} {option(c)}" for n, c in view["plan"].items())
+            m = measure.measure(f"{self.model.name} {view['mode']}: {label}", self.eval_data, self.model, tflite=tflite)
+            settings = {
+                "mode": view["mode"],
+                "plan": {n: option(c) for n, c in view["plan"].items()},
+                "simulated": False,
+            }
+            entry = results.record("low-bit", m.name, m, settings, lesson="02b", data=self.eval_data, artifact=tflite)
+            return m, entry, view
+
+        def report(result):
+            m, entry, view = result
+            self._report_point(m, entry, f"{m.tflite_bytes:,} B raw (predicted {view['bytes']:,} B), "
+                                         f"{m.latency_b1_us:.0f} µs per image")  # fmt: skip
+            self.last_result = result
+
+        return self._guarded_run("Writing the file and measuring it…", action, report)
+
+    def panel(self) -> w.Widget:
+        controls = w.VBox([*self.layer_controls.values(), self.mode, w.HBox([self.budget, self.allocate_button])])
+        return w.VBox(
+            [
+                w.HBox([controls, w.VBox([self.summary, self.view])]),
+                self.message,
+                w.HBox([self.run_button, self.progress]),
+                self.status,
+                self.board,
+            ]
+        )
