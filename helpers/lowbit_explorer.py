@@ -14,7 +14,6 @@ import html
 import io
 
 import ipywidgets as w
-from IPython.display import display
 from matplotlib.figure import Figure
 
 from . import lowbit, measure, results
@@ -62,12 +61,23 @@ class MixedPrecisionExplorer(_Explorer):
         self.budget = w.FloatText(value=budget_kb, description="budget KB", layout=w.Layout(width="240px"))
         self.allocate_button = w.Button(description="Allocate", icon="magic", disabled=sensitivity is None)
         self.summary = w.HTML()
-        self.view = w.Output()
         self._run_row("Run: write + measure the file")
         self.last_good = None
         # a Figure outside pyplot: the inline backend does not show it again at the end of the cell
         self.fig = Figure(figsize=(5.6, 0.9 + 0.45 * len(self.infos)))
         self.ax = self.fig.subplots()
+        names = [info.name for info in self.infos]
+        self._bars = self.ax.barh(names, [0.0] * len(names))
+        self._labels = [self.ax.text(0, i, "", va="center", fontsize=8) for i in range(len(names))]
+        self.ax.invert_yaxis()
+        # fixed axis (the error of a symmetric grid that holds 0 never exceeds ||w||): the ticks keep
+        # their text, so matplotlib's layout cache makes a redraw cheap
+        self.ax.set_xlim(0, 100)
+        self.ax.set_xticks([0, 25, 50, 75, 100])
+        self.ax.set_xlabel("relative weight error ||w - q(w)|| / ||w||  (%)", fontsize=8)
+        self.ax.tick_params(labelsize=8)
+        self.fig.subplots_adjust(left=0.18, right=0.97, bottom=0.3 if len(names) < 4 else 0.22, top=0.85)
+        self.image = w.Image(format="png")
         for control in (*self.layer_controls.values(), self.mode):
             control.observe(lambda _: self.update(), names="value")
         self.allocate_button.on_click(lambda _: self.allocate())
@@ -114,23 +124,18 @@ class MixedPrecisionExplorer(_Explorer):
         return view
 
     def _draw(self, view):
-        ax = self.ax
-        ax.clear()
+        """Move the bars, labels and title of the one figure and re-render it (no new artists)."""
         names = list(view["errors"])
         values = [100 * view["errors"][n] for n in names]
-        ax.barh(names, values, color=["#90a4ae" if view["plan"][n].bits == 32 else "#1565c0" for n in names])
-        for i, n in enumerate(names):
-            ax.text(values[i], i, f" {option(view['plan'][n])}", va="center", fontsize=8)
-        ax.invert_yaxis()
-        ax.set_xlabel("relative weight error ||w - q(w)|| / ||w||  (%)")
-        ax.set_xlim(0, max(60.0, 1.25 * max(values)))
-        ax.set_title(f"predicted {view['bytes']:,} B raw · {view['ratio']:.1f}x smaller", fontsize=9)
-        self.fig.subplots_adjust(left=0.18, right=0.97, bottom=0.3 if len(names) < 4 else 0.22, top=0.85)
+        for bar, text, name, value in zip(self._bars, self._labels, names, values, strict=True):
+            bar.set_width(value)
+            bar.set_color("#90a4ae" if view["plan"][name].bits == 32 else "#1565c0")
+            text.set_x(value)
+            text.set_text(f" {option(view['plan'][name])}")
+        self.ax.set_title(f"predicted {view['bytes']:,} B raw · {view['ratio']:.1f}x smaller", fontsize=9)
         buffer = io.BytesIO()
-        self.fig.savefig(buffer, format="png", dpi=80)
-        with self.view:
-            self.view.clear_output(wait=True)
-            display(w.Image(value=buffer.getvalue(), format="png"))
+        self.fig.savefig(buffer, format="png", dpi=72)
+        self.image.value = buffer.getvalue()
 
     # ------------------------------------------------------------------ allocate and run
     def allocate(self):
@@ -180,7 +185,7 @@ class MixedPrecisionExplorer(_Explorer):
         controls = w.VBox([*self.layer_controls.values(), self.mode, w.HBox([self.budget, self.allocate_button])])
         return w.VBox(
             [
-                w.HBox([controls, w.VBox([self.summary, self.view])]),
+                w.HBox([controls, w.VBox([self.summary, self.image])]),
                 self.message,
                 w.HBox([self.run_button, self.progress]),
                 self.status,
