@@ -16,7 +16,7 @@ import io
 import ipywidgets as w
 from matplotlib.figure import Figure
 
-from . import lowbit, measure, results
+from . import lowbit, measure, precomputed, results
 from .lowbit import Choice, LowBitSettingsError
 from .widgets import _Explorer, _message
 
@@ -39,14 +39,17 @@ class MixedPrecisionExplorer(_Explorer):
     """Per layer float32 / int8 / int4 / int2, per-channel or blockwise; ``mode`` for the file.
 
     ``model`` is the Keras model, ``float_tflite`` its float32 file (converted here if None),
-    ``data`` what Run measures on, ``sensitivity`` a ``lowbit.sensitivity`` table for Allocate.
+    ``data`` what Run measures on, ``sensitivity`` a ``lowbit.sensitivity`` table for Allocate;
+    without one, the full-mode table of ``data/precomputed/02b_low_bit.json`` for this model (the
+    lesson's MLP or CNN) is used, so Allocate works at once.
     """
 
     settings_error = LowBitSettingsError
     board_title = "Real low-bit files on the board"
+    reference_lesson = "02b"
 
     def __init__(self, model, data, float_tflite=None, sensitivity=None, mode="dynamic", budget_kb=150):
-        self.model, self.eval_data, self.table = model, data, sensitivity
+        self.model, self.eval_data = model, data
         self.float_tflite = float_tflite if float_tflite is not None else measure.to_tflite(model)
         self.infos = lowbit.layers(model)
         self._kernels = {layer.name: layer.kernel.numpy() for layer in measure.kernel_layers(model)}
@@ -59,9 +62,12 @@ class MixedPrecisionExplorer(_Explorer):
             options=list(lowbit.MODES), value=mode, description="mode", layout=w.Layout(width="240px")
         )
         self.budget = w.FloatText(value=budget_kb, description="budget KB", layout=w.Layout(width="240px"))
-        self.allocate_button = w.Button(description="Allocate", icon="magic", disabled=sensitivity is None)
         self.summary = w.HTML()
         self._run_row("Run: write + measure the file")
+        self.table, self.table_source = sensitivity, "measured in this session"
+        if sensitivity is None:
+            self.table, self.table_source = self._precomputed_table(), precomputed.LABEL
+        self.allocate_button = w.Button(description="Allocate", icon="magic", disabled=self.table is None)
         self.last_good = None
         # a Figure outside pyplot: the inline backend does not show it again at the end of the cell
         self.fig = Figure(figsize=(5.6, 0.9 + 0.45 * len(self.infos)))
@@ -83,6 +89,17 @@ class MixedPrecisionExplorer(_Explorer):
         self.allocate_button.on_click(lambda _: self.allocate())
         self.run_button.on_click(lambda _: self.run())
         self.update()
+
+    def _precomputed_table(self) -> dict | None:
+        """The full-mode sensitivity of this model from data/precomputed/, or None (a note says why)."""
+        try:
+            tables = (self.reference_data or {}).get("sweeps", {}).get("sensitivity", {}).get("tables", {})
+            row = tables.get(self.model.name)
+            if not row or set(row) != {info.name for info in self.infos}:
+                return None
+            return {layer: {int(bits): float(drop) for bits, drop in widths.items()} for layer, widths in row.items()}
+        except (AttributeError, TypeError, ValueError):
+            return None
 
     # ------------------------------------------------------------------ the cheap view
     def plan(self) -> dict[str, Choice]:
@@ -153,7 +170,8 @@ class MixedPrecisionExplorer(_Explorer):
             self.layer_controls[name].value = option(choice)
         self.status.value = (
             f"Allocated for {self.budget.value:g} KB: predicted {found.predicted_bytes:,} B, summed accuracy drop of "
-            f"the layers alone {100 * found.predicted_drop:.2f} pp (an estimate - Run measures the real file)."
+            f"the layers alone {100 * found.predicted_drop:.2f} pp (sensitivity {self.table_source}; an estimate - "
+            "Run measures the real file)."
         )
         return found
 

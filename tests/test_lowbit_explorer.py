@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import shutil
+
 import pytest
 from test_pruning import tiny_data
 
-from helpers import lowbit, lowbit_checks, measure, models, results
+from helpers import lowbit, lowbit_checks, measure, models, precomputed, results
 from helpers.lowbit import Choice
 from helpers.lowbit_explorer import MixedPrecisionExplorer, option, parse
 
@@ -106,3 +109,24 @@ def test_budget_check_measures_the_real_file(setup, capsys):
     assert "too big" in capsys.readouterr().out
     assert not lowbit_checks.plan_under_budget({"dense_0": Choice(2)}, "weight_only", base, flat, d, size8)
     assert "cannot store" in capsys.readouterr().out
+
+
+def test_without_a_table_allocate_uses_the_committed_full_mode_sensitivity(setup, monkeypatch, tmp_path):
+    base, d, flat = setup
+    assert base.name == "mlp"
+    committed = precomputed.DIR / "02b_low_bit.json"
+    (tmp_path / "ref").mkdir()
+    shutil.copy(committed, tmp_path / "ref" / committed.name)
+    monkeypatch.setenv("WORKBOOK_PRECOMPUTED", str(tmp_path / "ref"))
+    explorer = MixedPrecisionExplorer(base, d, flat)
+    table = json.loads(committed.read_text())["sweeps"]["sensitivity"]["tables"]["mlp"]
+    assert explorer.table == {layer: {int(b): v for b, v in row.items()} for layer, row in table.items()}
+    assert not explorer.allocate_button.disabled
+    assert explorer.allocate() is not None and precomputed.LABEL in explorer.status.value
+
+
+def test_without_any_table_allocate_says_what_to_do(setup):
+    base, d, flat = setup  # the test's precomputed directory is empty
+    explorer = MixedPrecisionExplorer(base, d, flat)
+    assert explorer.table is None and explorer.allocate_button.disabled
+    assert explorer.allocate() is None and "sensitivity" in explorer.message.value
