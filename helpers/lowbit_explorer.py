@@ -5,7 +5,7 @@ layer's relative weight error on LiteRT Quantizer's grid (``lowbit.weight_error`
 layer and choice). **Run** writes the real file with LiteRT Quantizer, measures it like every model
 (accuracy on the whole test set, raw and gzipped bytes, latency) and adds it to the board.
 **Allocate** proposes bits per layer under the byte budget from a sensitivity table measured once
-(``lowbit.sensitivity``). A plan LiteRT cannot store gives a message; the last good view stays.
+(``lowbit_mixed.sensitivity``). A plan LiteRT cannot store gives a message; the last good view stays.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import io
 import ipywidgets as w
 from matplotlib.figure import Figure
 
-from . import lowbit, measure, precomputed, results
+from . import lowbit, lowbit_mixed, measure, precomputed, results
 from .lowbit import Choice, LowBitSettingsError
 from .widgets import _Explorer, _message
 
@@ -39,7 +39,7 @@ class MixedPrecisionExplorer(_Explorer):
     """Per layer float32 / int8 / int4 / int2, per-channel or blockwise; ``mode`` for the file.
 
     ``model`` is the Keras model, ``float_tflite`` its float32 file (converted here if None),
-    ``data`` what Run measures on, ``sensitivity`` a ``lowbit.sensitivity`` table for Allocate;
+    ``data`` what Run measures on, ``sensitivity`` a ``lowbit_mixed.sensitivity`` table for Allocate;
     without one, the full-mode table of ``data/precomputed/02b_low_bit.json`` for this model (the
     lesson's MLP or CNN) is used, so Allocate works at once.
     """
@@ -156,12 +156,12 @@ class MixedPrecisionExplorer(_Explorer):
 
     # ------------------------------------------------------------------ allocate and run
     def allocate(self):
-        """Set the controls to ``lowbit.allocate``'s plan for the budget (dynamic, per-channel)."""
+        """Set the controls to ``lowbit_mixed.allocate``'s plan for the budget (dynamic, per-channel)."""
         try:
             if self.table is None:
-                raise LowBitSettingsError("No sensitivity table: pass sensitivity=lowbit.sensitivity(...) first.")
+                raise LowBitSettingsError("No sensitivity table: pass sensitivity=lowbit_mixed.sensitivity(...) first.")
             budget = self.budget.value * 1000 if self.budget.value is not None else None
-            found = lowbit.allocate(self.model, self.table, budget, len(self.float_tflite), "dynamic")
+            found = lowbit_mixed.allocate(self.model, self.table, budget, len(self.float_tflite), "dynamic")
         except LowBitSettingsError as exc:
             self.message.value = _message("error", [str(exc)])
             return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from helpers import keras, lowbit, measure
+from helpers import keras, lowbit, lowbit_mixed, measure
 from helpers.lowbit import Choice, LowBitSettingsError
 
 
@@ -192,12 +192,12 @@ def _table():
 def test_allocator_picks_the_least_damage_that_fits(mlp):
     model, flat = mlp
     table = _table()
-    loose = lowbit.allocate(model, table, len(flat), len(flat))
+    loose = lowbit_mixed.allocate(model, table, len(flat), len(flat))
     # no loss is needed; among lossless plans the smallest: int8 where it costs nothing, logits float
     assert loose.predicted_drop == 0
     assert {n: c.bits for n, c in loose.plan.items()} == {"dense_0": 8, "dense_1": 8, "logits": 32}
     all4 = lowbit.predict_bytes(model, lowbit.uniform_plan(model, 4), "dynamic", len(flat))
-    tight = lowbit.allocate(model, table, all4 + 200, len(flat))
+    tight = lowbit_mixed.allocate(model, table, all4 + 200, len(flat))
     assert tight.predicted_bytes <= all4 + 200
     # exhaustive: no other plan under the budget has a smaller summed drop
     sizes = {}
@@ -220,7 +220,7 @@ def test_allocator_picks_the_least_damage_that_fits(mlp):
 def test_allocator_refuses_an_impossible_budget(mlp, budget, words):
     model, flat = mlp
     with pytest.raises(LowBitSettingsError, match=words):
-        lowbit.allocate(model, _table(), budget, len(flat))
+        lowbit_mixed.allocate(model, _table(), budget, len(flat))
 
 
 def test_sensitivity_measures_every_layer_and_width(mlp):
@@ -228,7 +228,7 @@ def test_sensitivity_measures_every_layer_and_width(mlp):
     rng = np.random.default_rng(2)
     x = rng.random((100, 64), dtype=np.float32)
     y = model.predict(x, verbose=0).argmax(1)  # the float model is 100 % right on its own labels
-    table = lowbit.sensitivity(model, flat, x, y)
+    table = lowbit_mixed.sensitivity(model, flat, x, y)
     assert set(table) == {"dense_0", "dense_1", "logits"}
     assert all(set(row) == {32, 8, 4, 2} for row in table.values())
     assert all(row[8] <= row[2] for row in table.values())
@@ -238,10 +238,21 @@ def test_allocator_respects_the_widths_allowed_per_layer(mlp):
     model, flat = mlp
     plan = {"dense_0": Choice(8), "dense_1": Choice(4), "logits": Choice(4)}
     budget = lowbit.predict_bytes(model, plan, "dynamic", len(flat)) + 100
-    free = lowbit.allocate(model, _table(), budget, len(flat))
-    limited = lowbit.allocate(model, _table(), budget, len(flat), options={"dense_0": (32, 8)})
+    free = lowbit_mixed.allocate(model, _table(), budget, len(flat))
+    limited = lowbit_mixed.allocate(model, _table(), budget, len(flat), options={"dense_0": (32, 8)})
     assert free.plan["dense_0"].bits == 4, "unrestricted, the cheap-to-quantize big layer goes to 4 bits"
     assert limited.plan["dense_0"].bits == 8
     assert limited.predicted_bytes <= budget and limited.predicted_drop > free.predicted_drop
     with pytest.raises(LowBitSettingsError, match="No width left"):
-        lowbit.allocate(model, _table(), budget, len(flat), options={"logits": (16,)})
+        lowbit_mixed.allocate(model, _table(), budget, len(flat), options={"logits": (16,)})
+
+
+def test_allocator_only_proposes_what_the_mode_can_store(mlp):
+    model, flat = mlp
+    budget = lowbit.predict_bytes(model, lowbit.uniform_plan(model, 4), "weight_only", len(flat)) + 100
+    found = lowbit_mixed.allocate(model, _table(), budget, len(flat), mode="weight_only")
+    assert all(c.bits in (32, 8, 4) for c in found.plan.values()), "weight-only has no int2"
+    static = lowbit_mixed.allocate(model, _table(), len(flat), len(flat), mode="static")
+    assert all(c.bits in (8, 4) for c in static.plan.values()), "static files have no float32 layers"
+    real = lowbit.quantize_plan(model, flat, found.plan, "weight_only")
+    assert abs(len(real) - found.predicted_bytes) <= 150

@@ -65,7 +65,7 @@ def bench_explorer(helpers, data, repeats: int = 30) -> None:
 
 
 def bench_targets(helpers, data) -> None:
-    lowbit, measure = helpers.lowbit, helpers.measure
+    lowbit, lowbit_mixed, measure = helpers.lowbit, helpers.lowbit_mixed, helpers.measure
     print(f"lesson 02b targets on {data.name}, {data.mode} mode (whole test set, LiteRT, 1 thread, b=1 median):")
     conv_plans = {}
     for arch, ratio in (("MLP", 7), ("CNN", 6)):
@@ -78,8 +78,8 @@ def bench_targets(helpers, data) -> None:
             conv_plans = {b: measure.tflite_latency(f, data.x_test) * 1e6 for b, f in ((8, int8), (4, int4))}
             if conv_plans[4] > conv_plans[8]:
                 options = {"conv_0": (32, 8), "conv_1": (32, 8)}
-        table = lowbit.sensitivity(model, flat, data.x_val, data.y_val)
-        allocation = lowbit.allocate(model, table, len(flat) // ratio, len(flat), options=options)
+        table = lowbit_mixed.sensitivity(model, flat, data.x_val, data.y_val)
+        allocation = lowbit_mixed.allocate(model, table, len(flat) // ratio, len(flat), options=options)
         tflite = lowbit.quantize_plan(model, flat, allocation.plan, "dynamic")
         base_acc, acc = (
             measure.tflite_accuracy(flat, data.x_test, data.y_test),

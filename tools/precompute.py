@@ -159,10 +159,10 @@ def lowbit_sensitivity(helpers, entries: list[dict]) -> dict:
     for arch in ("mlp", "cnn"):
         model = helpers.models.baseline(arch, data).model
         flat = helpers.measure.to_tflite(model)
-        table = helpers.lowbit.sensitivity(model, flat, data.x_val, data.y_val)
+        table = helpers.lowbit_mixed.sensitivity(model, flat, data.x_val, data.y_val)
         tables[model.name] = {layer: {str(bits): drop for bits, drop in row.items()} for layer, row in table.items()}
     print(f"  lesson 02b: per-layer sensitivity of {sorted(tables)} (dynamic mode, validation images)")
-    return {"what": "lowbit.sensitivity: accuracy drop (fraction) with one layer alone at each width, dynamic mode, "
+    return {"what": "lowbit_mixed.sensitivity: accuracy drop (fraction) with one layer alone at each width, dynamic mode, "
             "on the validation images", "tables": tables}  # fmt: skip
 
 
