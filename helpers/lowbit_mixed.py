@@ -44,6 +44,8 @@ def sensitivity(model, float_tflite: bytes, x, y, mode: str = "dynamic", bits_li
 
 @dataclasses.dataclass
 class Allocation:
+    """What ``allocate`` proposes: the plan, its predicted raw bytes and the summed per-layer drops."""
+
     plan: dict[str, Choice]
     predicted_bytes: int
     predicted_drop: float  # the sum of the layers' measured drops (fraction): an estimate
