@@ -14,6 +14,10 @@ import html
 import io
 
 import ipywidgets as w
+import matplotlib.image
+import numpy as np
+from IPython.display import Image as IPyImage
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from . import lowbit, lowbit_mixed, measure, precomputed, results
@@ -70,7 +74,8 @@ class MixedPrecisionExplorer(_Explorer):
         self.allocate_button = w.Button(description="Allocate", icon="magic", disabled=self.table is None)
         self.last_good = None
         # a Figure outside pyplot: the inline backend does not show it again at the end of the cell
-        self.fig = Figure(figsize=(5.6, 0.9 + 0.45 * len(self.infos)))
+        self.fig = Figure(figsize=(5.6, 0.9 + 0.45 * len(self.infos)), dpi=72)
+        self.canvas = FigureCanvasAgg(self.fig)
         self.ax = self.fig.subplots()
         names = [info.name for info in self.infos]
         self._bars = self.ax.barh(names, [0.0] * len(names))
@@ -83,7 +88,15 @@ class MixedPrecisionExplorer(_Explorer):
         self.ax.set_xlabel("relative weight error ||w - q(w)|| / ||w||  (%)", fontsize=8)
         self.ax.tick_params(labelsize=8)
         self.fig.subplots_adjust(left=0.18, right=0.97, bottom=0.3 if len(names) < 4 else 0.22, top=0.85)
+        self.ax.set_title(" ", fontsize=9)
+        # blitting: axes, ticks and labels are drawn once; a change redraws only bars, labels and title
+        self._moving = [*self._bars, *self._labels, self.ax.title]
+        for artist in self._moving:
+            artist.set_animated(True)
+        self.canvas.draw()
+        self._background = self.canvas.copy_from_bbox(self.fig.bbox)
         self.image = w.Image(format="png")
+        self._setting = False  # True while Allocate sets several controls: one redraw at the end
         for control in (*self.layer_controls.values(), self.mode):
             control.observe(lambda _: self.update(), names="value")
         self.allocate_button.on_click(lambda _: self.allocate())
@@ -124,6 +137,8 @@ class MixedPrecisionExplorer(_Explorer):
 
     def update(self):
         """Redraw from the controls; an invalid plan only sets the message (the last good view stays)."""
+        if self._setting:
+            return self.last_good
         try:
             view = self.preview()
         except LowBitSettingsError as exc:
@@ -141,7 +156,7 @@ class MixedPrecisionExplorer(_Explorer):
         return view
 
     def _draw(self, view):
-        """Move the bars, labels and title of the one figure and re-render it (no new artists)."""
+        """Move the bars, labels and title and blit them onto the static background, as a PNG."""
         names = list(view["errors"])
         values = [100 * view["errors"][n] for n in names]
         for bar, text, name, value in zip(self._bars, self._labels, names, values, strict=True):
@@ -149,10 +164,18 @@ class MixedPrecisionExplorer(_Explorer):
             bar.set_color("#90a4ae" if view["plan"][name].bits == 32 else "#1565c0")
             text.set_x(value)
             text.set_text(f" {option(view['plan'][name])}")
-        self.ax.set_title(f"predicted {view['bytes']:,} B raw · {view['ratio']:.1f}x smaller", fontsize=9)
+        self.ax.title.set_text(f"predicted {view['bytes']:,} B raw · {view['ratio']:.1f}x smaller")
+        self.canvas.restore_region(self._background)
+        for artist in self._moving:
+            self.ax.draw_artist(artist)
         buffer = io.BytesIO()
-        self.fig.savefig(buffer, format="png", dpi=72)
+        rgba = np.asarray(self.canvas.buffer_rgba())
+        matplotlib.image.imsave(buffer, rgba, format="png", pil_kwargs={"compress_level": 1})
         self.image.value = buffer.getvalue()
+
+    def snapshot(self):
+        """The current view as a static image (what the lesson keeps in its outputs)."""
+        return IPyImage(data=self.image.value, format="png")
 
     # ------------------------------------------------------------------ allocate and run
     def allocate(self):
@@ -165,9 +188,14 @@ class MixedPrecisionExplorer(_Explorer):
         except LowBitSettingsError as exc:
             self.message.value = _message("error", [str(exc)])
             return None
-        self.mode.value = "dynamic"
-        for name, choice in found.plan.items():
-            self.layer_controls[name].value = option(choice)
+        self._setting = True
+        try:
+            self.mode.value = "dynamic"
+            for name, choice in found.plan.items():
+                self.layer_controls[name].value = option(choice)
+        finally:
+            self._setting = False
+        self.update()
         self.status.value = (
             f"Allocated for {self.budget.value:g} KB: predicted {found.predicted_bytes:,} B, summed accuracy drop of "
             f"the layers alone {100 * found.predicted_drop:.2f} pp (sensitivity {self.table_source}; an estimate - "
