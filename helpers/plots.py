@@ -20,6 +20,7 @@ TECHNIQUE_STYLE = {
     "distillation": ("tab:purple", "^"),
     "clustering": ("tab:orange", "P"),
     "combined": ("tab:red", "*"),
+    "low-bit": ("tab:cyan", "v"),  # lesson 02b: real int8/int4/int2 files from LiteRT Quantizer
 }
 
 

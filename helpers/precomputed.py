@@ -38,6 +38,7 @@ LESSONS = {
     "00": "00_baseline",
     "01": "01_pruning",
     "02": "02_quantization",
+    "02b": "02b_low_bit",
     "03": "03_distillation",
     "04": "04_combined",
     "05": "05_microcontroller",

@@ -1,9 +1,9 @@
 """Quantization: the TFLite converter's PTQ kinds, QAT with TF-MOT, and fake quantization at any width.
 
 Lesson 02 writes each converter call out once in the notebook; ``convert`` holds the same calls
-for reuse. Below 8 bits nothing here produces a deployable file: the TFLite runtime stores
-8-bit (and 16x8) integers; ``fake_quantize`` simulates narrower grids and ``packed_bytes`` says
-what packing them would take.
+for reuse. Below 8 bits nothing here produces a deployable file: the converter stores 8-bit (and
+16x8) integers; ``fake_quantize`` simulates narrower grids and ``packed_bytes`` says what packing
+them would take. Real int4/int2 files come from LiteRT Quantizer: ``helpers.lowbit`` (lesson 02b).
 """
 
 from __future__ import annotations
@@ -136,7 +136,8 @@ def io_types(tflite: bytes) -> tuple[str, str]:
 def check_bits(bits) -> int:
     if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 2 <= bits <= 8:
         raise QuantizationSettingsError(
-            f"bits = {bits!r}: choose a whole number from 2 to 8 (8 is what TFLite deploys; below 8 is simulated here)."
+            f"bits = {bits!r}: choose a whole number from 2 to 8 (8 is what the converter deploys; below 8 "
+            "is simulated here - helpers.lowbit writes real int4/int2 files)."
         )
     return int(bits)
 
@@ -254,16 +255,18 @@ def quantization_aware(model: keras.Model, data, epochs: int = 1, learning_rate:
 
 class NBitDenseConfig(tfmot.quantization.keras.QuantizeConfig):
     """Dense kernels fake-quantized at ``bits`` (symmetric, per-tensor) during training, 8-bit
-    activations: TF-MOT's way to train for a grid TFLite cannot store."""
+    activations: TF-MOT's way to train for a grid the converter cannot store (LiteRT Quantizer
+    can: lesson 02b)."""
 
-    def __init__(self, bits: int):
+    def __init__(self, bits: int, per_axis: bool = False):
         self.bits = bits
+        self.per_axis = per_axis  # one grid per output channel (lesson 02b: what LiteRT Quantizer stores)
 
     def get_weights_and_quantizers(self, layer):
         # narrow_range: integers +-(2^(b-1) - 1) with zero at 0, as TFLite's int8 weights; without
         # it the converted kernel gets a nonzero zero-point that FULLY_CONNECTED refuses to run.
         quantizer = tfmot.quantization.keras.quantizers.LastValueQuantizer(
-            num_bits=self.bits, symmetric=True, narrow_range=True, per_axis=False
+            num_bits=self.bits, symmetric=True, narrow_range=True, per_axis=self.per_axis
         )
         return [(layer.kernel, quantizer)]
 
@@ -283,11 +286,14 @@ class NBitDenseConfig(tfmot.quantization.keras.QuantizeConfig):
         return []
 
     def get_config(self):
-        return {"bits": self.bits}
+        return {"bits": self.bits, "per_axis": self.per_axis}
 
 
-def nbit_qat(model: keras.Model, data, bits: int, epochs: int = 1, learning_rate: float = 1e-4, label: str = ""):
-    """QAT with every Dense kernel on a ``bits``-bit grid (the MLP; Conv2D is left to 8-bit)."""
+def nbit_qat(
+    model: keras.Model, data, bits: int, epochs: int = 1, learning_rate: float = 1e-4, label: str = "", per_axis=False
+):
+    """QAT with every Dense kernel on a ``bits``-bit grid (the MLP; Conv2D is left to 8-bit),
+    per tensor or (``per_axis``) per output channel."""
     bits = check_bits(bits)
     boundary.require_graph_model(model, f"{bits}-bit QAT")
     copy = models.copy_model(model)
@@ -296,7 +302,9 @@ def nbit_qat(model: keras.Model, data, bits: int, epochs: int = 1, learning_rate
         annotated = keras.models.clone_model(
             copy,
             clone_function=lambda layer: (
-                q.quantize_annotate_layer(layer, NBitDenseConfig(bits)) if isinstance(layer, keras.layers.Dense) else layer
+                q.quantize_annotate_layer(layer, NBitDenseConfig(bits, per_axis))
+                if isinstance(layer, keras.layers.Dense)
+                else layer
             ),
         )
         with q.quantize_scope({"NBitDenseConfig": NBitDenseConfig}):

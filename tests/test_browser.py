@@ -120,6 +120,12 @@ EXPLORERS = {
         invalid=Slider("weight bits", ("End",)),  # 10 bits
         message=r"choose a whole number from 2 to 8",
     ),
+    "02b_low_bit.ipynb": Explorer(
+        panel="budget KB",
+        move=Type("budget KB", "100", then_click="Allocate"),  # the allocator's plan: other bars
+        invalid=Type("budget KB", "0", then_click="Allocate"),
+        message=r"give a positive number of bytes",
+    ),
     "03_distillation.ipynb": Explorer(
         panel="temperature T",
         move=Slider("temperature T", ("ArrowLeft",) * 4),  # T 4 -> 2: sharper soft targets

@@ -179,6 +179,9 @@ def main(argv=None) -> int:
     if not args.explorers:
         bench_lessons(args.mode, args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb")))
     bench_explorers()
+    import bench_lowbit  # lesson 02b: its explorer, and the low-bit size targets in this mode
+
+    bench_lowbit.main(["--mode", args.mode])
     return 0
 
 

@@ -151,7 +151,26 @@ def distillation_grids(helpers, entries: list[dict]) -> dict:
     return grids
 
 
-SWEEPS = {"02": {"bit_width": bit_width_sweep}, "03": {"grids": distillation_grids}}
+def lowbit_sensitivity(helpers, entries: list[dict]) -> dict:
+    """Lesson 02b's per-layer sensitivity (accuracy drop per layer and width, one real file each, on the
+    validation images) of the full-mode MLP and CNN: what the explorer's Allocate uses at once."""
+    data = full_data(helpers)
+    tables = {}
+    for arch in ("mlp", "cnn"):
+        model = helpers.models.baseline(arch, data).model
+        flat = helpers.measure.to_tflite(model)
+        table = helpers.lowbit_mixed.sensitivity(model, flat, data.x_val, data.y_val)
+        tables[model.name] = {layer: {str(bits): drop for bits, drop in row.items()} for layer, row in table.items()}
+    print(f"  lesson 02b: per-layer sensitivity of {sorted(tables)} (dynamic mode, validation images)")
+    return {"what": "lowbit_mixed.sensitivity: accuracy drop (fraction) with one layer alone at each width, dynamic mode, "
+            "on the validation images", "tables": tables}  # fmt: skip
+
+
+SWEEPS = {
+    "02": {"bit_width": bit_width_sweep},
+    "02b": {"sensitivity": lowbit_sensitivity},
+    "03": {"grids": distillation_grids},
+}
 
 
 def precompute(helpers, lesson: str, execute: bool) -> Path:
