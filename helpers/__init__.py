@@ -34,6 +34,11 @@ from . import (  # noqa: E402
     pruning,
     quantization,
     results,
+    speed,
+    speed_checks,
+    speed_explorer,
+    speed_plots,
+    structured,
     widgets,
 )
 
@@ -55,6 +60,11 @@ __all__ = [
     "quantization",
     "results",
     "setup",
+    "speed",
+    "speed_checks",
+    "speed_explorer",
+    "speed_plots",
+    "structured",
     "widgets",
     "keras",
     "tf",
