@@ -225,6 +225,23 @@ def choose_widths(base, scan: dict, fractions, table: LatencyTable, target_us: f
     return widths_at(level)
 
 
+def widths_for_latency(base, scan: dict, fractions, table: LatencyTable, target_us: float, data,
+                       int8: bool = True, attempts: int = 3, max_drop: float = 0.05) -> tuple[dict, float, float]:  # fmt: skip
+    """``choose_widths`` on the estimate, then *measure* the rebuilt model (latency depends on the
+    shapes, not on the weights' values, so no fine-tuning is needed to time it); while it misses
+    ``target_us``, aim lower by measured/target and choose again (NetAdapt's idea: Yang et al.,
+    ECCV 2018, check proposals by measurement). Returns (widths, estimate µs, measured µs) of the
+    last attempt."""
+    goal = target_us
+    for _ in range(attempts):
+        widths = choose_widths(base, scan, fractions, table, goal, int8, max_drop)
+        measured = latency_us(convert(structured.rebuild(base, widths), int8, data), data.x_test)
+        if measured <= target_us:
+            break
+        goal *= target_us / measured
+    return widths, table.estimate_us(base, widths, int8), measured
+
+
 # ----------------------------------------------------------------------------- sparse kernels
 
 

@@ -25,7 +25,7 @@ class SpeedExplorer(_Explorer):
 
     settings_error = structured.StructuredPruningError
     board_title = "Latency vs accuracy: your runs"
-    reference_lesson = ""  # no data/precomputed/ reference for this lesson yet
+    reference_lesson = "01b"  # data/precomputed/01b_structured_pruning.json: the lesson's full-mode models
 
     def __init__(self, base, table: speed.LatencyTable, finetune_data, eval_data, widths: dict | None = None,
                  int8: bool = True):  # fmt: skip
@@ -60,7 +60,15 @@ class SpeedExplorer(_Explorer):
         return self._show(view, _message("error", view.problems))
 
     def _reference_lines(self, ref) -> list[str]:
-        return []
+        """The lesson's full-mode structured models (grey on the board), for comparison."""
+        lines = []
+        for key in ("01b/mlp/structured-int8", "01b/mlp/structured"):
+            entry = ref.entry(key)
+            if entry is not None and entry["metrics"].get("params") is not None:
+                m = entry["metrics"]
+                lines.append(f"{entry['name']}: accuracy {m.get('tflite_accuracy', 0):.2%}, "
+                             f"{m.get('latency_b1_us', 0):.1f} µs, {m.get('tflite_bytes', 0):,} B")  # fmt: skip
+        return lines
 
     def run(self):
         """The Run button: rebuild + fine-tune on the fast subset + convert + measure + log."""
@@ -82,11 +90,12 @@ class SpeedExplorer(_Explorer):
         with self.board:
             self.board.clear_output(wait=True)
             fig = plots.board(results.load(data=self.board_data), highlight=[highlight] if highlight else [],
-                              title=self.board_title, size_key="latency_b1_us", fixed_layout=True)  # fmt: skip
+                              title=self.board_title, size_key="latency_b1_us", fixed_layout=True,
+                              reference=self._board_reference())  # fmt: skip
             display(fig)
             plt.close(fig)
 
     def panel(self) -> w.Widget:
         controls = w.VBox([*self.sliders.values(), self.int8], layout=w.Layout(flex="0 0 auto"))
         run_row = w.HBox([self.run_button, self.progress, self.status])
-        return w.VBox([w.HBox([controls, self.view]), self.summary, self.message, run_row, self.board])
+        return w.VBox([w.HBox([controls, self.view]), self.summary, self.message, self.reference, run_row, self.board])

@@ -146,3 +146,15 @@ def test_widths_for_budget_check(mlp, capsys):
     assert speed_checks.widths_for_budget({"dense_0": 0, "dense_1": 16}, mlp, table, budget) is False
     assert "at least 1 unit" in capsys.readouterr().out
     assert speed_checks.widths_for_budget([1, 2], mlp, table, budget) is False
+
+
+def test_explorer_shows_the_lessons_full_mode_reference(mlp):
+    from test_precomputed import entry, write
+
+    ref = entry("01b/mlp/structured-int8", "structured", {"widths": {"dense_0": 100, "dense_1": 50}}, lesson="01b")
+    write("01b", [ref])  # conftest points WORKBOOK_PRECOMPUTED at a temporary directory
+    d = tiny_data(n=64, n_test=20)
+    d = type(d)("fashion_mnist", "test", "fast", d.x_train, d.y_train, d.x_test, d.y_test, d.class_names, d.x_val, d.y_val)
+    panel = speed_explorer.SpeedExplorer(mlp, fake_table(mlp), d, d)
+    assert "run 01b/mlp/structured-int8" in panel.reference.value and "µs" in panel.reference.value
+    assert panel._board_reference() and panel._board_reference()[0]["key"] == "01b/mlp/structured-int8"
