@@ -185,12 +185,12 @@ def latency_table(base, data, runs: int = 300) -> LatencyTable:
 
 
 def choose_widths(base, scan: dict, fractions, table: LatencyTable, target_us: float, int8: bool = True,
-                  max_drop: float = 0.05) -> dict[str, int]:  # fmt: skip
+                  max_drop: float = 0.05, best_effort: bool = False) -> dict[str, int]:  # fmt: skip
     """Widths whose estimated latency is at most ``target_us``: start at full width and, step by
     step, narrow the layer (to its next scanned fraction) that loses the least validation accuracy
     (in ``scan``) per microsecond saved, never past a fraction whose scan accuracy fell more than
-    ``max_drop`` below the layer's full-width accuracy. Raises ``StructuredPruningError`` when the
-    target cannot be met that way."""
+    ``max_drop`` below the layer's full-width accuracy. When the target cannot be met that way:
+    raises ``StructuredPruningError``, or with ``best_effort`` returns the narrowest widths allowed."""
     full = structured.full_widths(base)
     fractions = list(fractions)
     level = {n: -1 for n in full}  # index into fractions; -1 = full width
@@ -217,6 +217,8 @@ def choose_widths(base, scan: dict, fractions, table: LatencyTable, target_us: f
             if cost < best_cost:
                 best, best_cost = n, cost
         if best is None:
+            if best_effort:
+                return widths_at(level)
             raise StructuredPruningError(
                 f"No widths within the scan meet {target_us:.1f} µs (estimate now {now:.1f} µs): "
                 "raise the target, allow a larger accuracy drop (max_drop) or scan smaller fractions."
@@ -231,10 +233,10 @@ def widths_for_latency(base, scan: dict, fractions, table: LatencyTable, target_
     shapes, not on the weights' values, so no fine-tuning is needed to time it); while it misses
     ``target_us``, aim lower by measured/target and choose again (NetAdapt's idea: Yang et al.,
     ECCV 2018, check proposals by measurement). Returns (widths, estimate µs, measured µs) of the
-    last attempt."""
+    last attempt (the narrowest widths the scan allows when even they miss: check the measurement)."""
     goal = target_us
     for _ in range(attempts):
-        widths = choose_widths(base, scan, fractions, table, goal, int8, max_drop)
+        widths = choose_widths(base, scan, fractions, table, goal, int8, max_drop, best_effort=True)
         measured = latency_us(convert(structured.rebuild(base, widths), int8, data), data.x_test)
         if measured <= target_us:
             break

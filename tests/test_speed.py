@@ -158,3 +158,10 @@ def test_explorer_shows_the_lessons_full_mode_reference(mlp):
     panel = speed_explorer.SpeedExplorer(mlp, fake_table(mlp), d, d)
     assert "run 01b/mlp/structured-int8" in panel.reference.value and "µs" in panel.reference.value
     assert panel._board_reference() and panel._board_reference()[0]["key"] == "01b/mlp/structured-int8"
+
+
+def test_choose_widths_best_effort_returns_the_narrowest_allowed(mlp):
+    table, fractions = fake_table(mlp), (0.5, 0.25, 0.1)
+    scan = {"dense_0": [0.88, 0.87, 0.60], "dense_1": [0.80, 0.60, 0.40]}
+    widths = speed.choose_widths(mlp, scan, fractions, table, target_us=1.0, int8=False, max_drop=0.05, best_effort=True)
+    assert widths == {"dense_0": 75, "dense_1": 100}  # dense_0 to 25 % (the 10 % step drops too far), dense_1 untouched
