@@ -37,6 +37,7 @@ DIR = config.PROJECT_ROOT / "data" / "precomputed"
 LESSONS = {
     "00": "00_baseline",
     "01": "01_pruning",
+    "01b": "01b_structured_pruning",
     "02": "02_quantization",
     "02b": "02b_low_bit",
     "03": "03_distillation",

@@ -114,6 +114,12 @@ EXPLORERS = {
         invalid=Slider("final sparsity", ("End",)),  # 1.0: "final_sparsity must lie in [0, 1)"
         message=r"\[0, 1\)",
     ),
+    "01b_structured_pruning.ipynb": Explorer(
+        panel="units kept: dense_0",
+        move=Slider("units kept: dense_0", ("ArrowLeft",) * 10),  # 100 -> 90 units: other bars
+        invalid=Slider("units kept: dense_0", ("Home",)),  # 0 units: "keep at least 1 unit"
+        message=r"keep at least 1 unit",
+    ),
     "02_quantization.ipynb": Explorer(
         panel="weight bits",
         move=Slider("weight bits", ("ArrowLeft",)),  # 4 -> 3 bits: another grid

@@ -3,6 +3,7 @@
     python tools/bench.py                 # every lesson in fast mode + the explorers
     python tools/bench.py --mode full     # lessons in full mode (minutes)
     python tools/bench.py --explorers     # only the widgets' cheap-update latency
+    python tools/bench.py --speedups      # only lesson 01b's speed targets (tools/speedups.py, full mode)
 
 Lessons run in a temporary copy (the committed notebooks are not touched) with per-cell timing;
 "after imports" leaves out the first code cell (imports, setup). Timings on 2-core machines
@@ -93,6 +94,18 @@ def bench_explorers(repeats: int = 30) -> None:
             _time_changes(explorer, schedule_changes, repeats))  # fmt: skip
 
     with contextlib.redirect_stdout(io.StringIO()):
+        table = helpers.speed.latency_table(base, data)  # measured once in the lesson, not part of a change
+        start = time.perf_counter()
+        speed_explorer = helpers.speed_explorer.SpeedExplorer(base, table, data, data, widths=helpers.speed.MLP_WIDTHS)
+        built = (time.perf_counter() - start) * 1000
+    print(f"lesson 01b speed explorer built in {built:.0f} ms (no training)")
+    speed_changes = [("dense_0", 60), ("dense_0", 200), ("dense_1", 20), ("dense_1", 80), ("int8", False),
+                     ("int8", True), ("dense_0", 0), ("dense_0", 100), ("dense_1", 50), ("dense_0", 300)]  # fmt: skip
+    speed_explorer.dense_0, speed_explorer.dense_1 = speed_explorer.sliders["dense_0"], speed_explorer.sliders["dense_1"]
+    _report("lesson 01b speed explorer, one control change (MACs + latency estimate + PNG redraw)",
+            _time_changes(speed_explorer, speed_changes, repeats))  # fmt: skip
+
+    with contextlib.redirect_stdout(io.StringIO()):
         start = time.perf_counter()
         bits_explorer = helpers.widgets.BitWidthExplorer(base, data)
         built = (time.perf_counter() - start) * 1000
@@ -174,8 +187,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mode", choices=["fast", "full"], default="fast")
     parser.add_argument("--explorers", action="store_true", help="only the explorers' update latency")
+    parser.add_argument("--speedups", action="store_true", help="only lesson 01b's speed-ups (tools/speedups.py)")
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args(argv)
+    if args.speedups:
+        import subprocess
+
+        return subprocess.call([sys.executable, str(ROOT / "tools" / "speedups.py")])
     if not args.explorers:
         bench_lessons(args.mode, args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb")))
     bench_explorers()

@@ -1,0 +1,89 @@
+"""Measure lesson 01b's speed targets in one run: structured pruning (+ int8) vs the float32 baselines.
+
+    python tools/speedups.py              # full mode (all of Fashion-MNIST; the targets are stated for it)
+    WORKBOOK_FAST=1 python tools/speedups.py   # fast subset (speed-ups hold, accuracy is lower)
+    python tools/bench.py --speedups      # the same, from the bench
+
+For the MLP and the CNN: the cached baseline (trained if missing), the lesson's widths
+(helpers.speed.MLP_WIDTHS / CNN_WIDTHS) rebuilt and fine-tuned for helpers.speed.FINETUNE_EPOCHS,
+converted to float32 and full-integer int8, measured with LiteRT on the whole test set (accuracy)
+and at one image, one thread (latency: median of 3 medians of 300 invokes). Targets (issue 15):
+MLP >= 8x faster at <= 0.5 pp loss, CNN >= 4x faster at <= 1 pp loss. Timings jitter on shared
+2-core machines: quote medians and ratios.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = {"mlp": (8.0, 0.5), "cnn": (4.0, 1.0)}  # (min speed-up, max accuracy loss in pp)
+
+
+def _import_helpers():
+    sys.path.insert(0, str(ROOT))
+    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        import helpers
+    finally:
+        os.dup2(saved, 2)
+        os.close(devnull)
+        os.close(saved)
+    return helpers
+
+
+def measure_speedups(helpers, data) -> list[dict]:
+    speed, measure = helpers.speed, helpers.measure
+    rows = []
+    for arch, widths in (("mlp", speed.MLP_WIDTHS), ("cnn", speed.CNN_WIDTHS)):
+        with contextlib.redirect_stdout(io.StringIO()):
+            base = helpers.models.baseline(arch, data).model
+            narrow = speed.prune_and_finetune(base, widths, data, speed.FINETUNE_EPOCHS[data.mode])
+            blobs = {
+                "float32": measure.to_tflite(base),
+                "int8 only": speed.convert(base, True, data),
+                "structured": measure.to_tflite(narrow),
+                "structured + int8": speed.convert(narrow, True, data),
+            }
+        acc = {k: measure.tflite_accuracy(b, data.x_test, data.y_test) for k, b in blobs.items()}
+        lat = {k: speed.latency_us(b, data.x_test) for k, b in blobs.items()}
+        rows.append({"arch": arch, "widths": widths, "acc": acc, "lat": lat,
+                     "macs": (measure.count_macs(base), measure.count_macs(narrow))})  # fmt: skip
+    return rows
+
+
+def report(rows, mode: str) -> bool:
+    print(f"structured pruning speed-ups, {mode} mode, LiteRT, 1 image, 1 thread, whole test set")
+    print(f"{'model':<5} {'float32':>9} {'int8 only':>15} {'structured':>15} {'structured+int8':>17} "
+          f"{'accuracy float32 -> structured+int8':>38}  target  met")  # fmt: skip
+    ok_all = True
+    for r in rows:
+        lat, acc, base = r["lat"], r["acc"], r["lat"]["float32"]
+        speedup = base / lat["structured + int8"]
+        loss = (acc["float32"] - acc["structured + int8"]) * 100
+        need_speed, need_loss = TARGETS[r["arch"]]
+        ok = speedup >= need_speed and loss <= need_loss
+        ok_all &= ok
+        cells = [f"{lat[k]:6.1f} µs {base / lat[k]:4.1f}x" for k in ("int8 only", "structured")]
+        print(f"{r['arch']:<5} {base:6.1f} µs {cells[0]:>15} {cells[1]:>15} {lat['structured + int8']:6.1f} µs {speedup:5.1f}x "
+              f"{acc['float32']:>14.2%} -> {acc['structured + int8']:.2%} ({-loss:+.2f} pp)"
+              f"  >={need_speed:g}x, <={need_loss:g} pp  {'yes' if ok else 'NO'}")  # fmt: skip
+        print(f"      widths {r['widths']}; MACs {r['macs'][0]:,} -> {r['macs'][1]:,}")
+    return ok_all
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("WORKBOOK_FAST", "0")
+    helpers = _import_helpers()
+    data = helpers.data.load()
+    ok = report(measure_speedups(helpers, data), data.mode)
+    return 0 if ok or data.mode == "fast" else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
