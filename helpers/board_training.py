@@ -137,16 +137,18 @@ SEARCH_RECIPE = Recipe(epochs=4)  # short: ranks candidates; the winner is then 
 
 
 def search(data, flash_budget: int, arena_budget: int, top: int = 6, recipe: Recipe = SEARCH_RECIPE,
-           space: dict | None = None, measure_arena=None) -> list[dict]:
-    """Train the ``top`` candidates (most parameters first) whose *estimated* flash and arena fit,
-    each with the short ``recipe``; convert to int8 and measure what they really need. Returns one
+           space: dict | None = None, measure_arena=None, headroom: float = 0.05) -> list[dict]:
+    """Train the ``top`` candidates (most parameters first) whose *estimated* flash and arena fit
+    with ``headroom`` to spare (the estimator's tolerance: a design it puts 1 % under a budget may
+    be over it), each with the short ``recipe``; convert to int8 and measure what they really need. Returns one
     dict per candidate: design, parameters, estimated and measured flash/arena, LiteRT int8 accuracy
     on ``data``'s test set, seconds. ``measure_arena(blob) -> int`` defaults to TFLM's smallest arena.
     Minutes per candidate in full mode: the lesson shows a precomputed run."""
     from . import measure, micro
 
     measure_arena = measure_arena or (lambda blob: micro.smallest_arena(blob).bytes)
-    fits = [e for e in board_design.screen(flash_budget, arena_budget, space) if e.fits(flash_budget, arena_budget)]
+    flash_cap, arena_cap = int(flash_budget * (1 - headroom)), int(arena_budget * (1 - headroom))
+    fits = [e for e in board_design.screen(flash_cap, arena_cap, space) if e.fits(flash_cap, arena_cap)]
     rows = []
     for e in fits[:top]:
         start = time.perf_counter()
