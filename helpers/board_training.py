@@ -169,7 +169,7 @@ def record_search(rows: list[dict], data) -> None:
     from . import results
 
     for r in rows:
-        metrics = {k: v for k, v in r.items() if k not in ("design", "blob")}
+        metrics = {**{k: v for k, v in r.items() if k not in ("design", "blob")}, "tflite_accuracy": r["accuracy"]}
         results.record("design search", f"search: {r['design']}", metrics, {"recipe": SEARCH_RECIPE.short()},
                        lesson="05", key=f"05/search/{r['design']}", data=data)
 
@@ -209,7 +209,7 @@ def record_ablation(name: str, change: str, recipe: Recipe, design: str, tflm_ac
     """Log one run of the recipe ablation (key ``05/ablation/<name>``; committed by tools/precompute.py 05)."""
     from . import results
 
-    results.record("design ablation", f"ablation: {name}", {"tflm_accuracy": tflm_accuracy,
+    results.record("design ablation", f"ablation: {name}", {"tflm_accuracy": tflm_accuracy, "tflite_accuracy": tflm_accuracy,
                                                             "train_accuracy": train_accuracy},
                    {"change": change, "design": design, "recipe": dataclasses.asdict(recipe)},
                    lesson="05", key=f"05/ablation/{name}", data=data)
