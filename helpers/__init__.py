@@ -21,6 +21,11 @@ import tf_keras as keras  # noqa: E402
 config.quiet_python_logs()
 
 from . import (  # noqa: E402
+    board_checks,
+    board_design,
+    board_fit,
+    board_lowbit,
+    board_training,
     boundary,
     capstone,
     checks,
@@ -56,6 +61,11 @@ DEFAULT_SEED = models.DEFAULT_SEED
 __all__ = [
     "boundary",
     "capstone",
+    "board_checks",
+    "board_design",
+    "board_fit",
+    "board_lowbit",
+    "board_training",
     "checks",
     "clustering",
     "config",

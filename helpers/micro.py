@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config, export, measure, results
+from . import board_fit, config, export, measure, results
 
 _PROBE = Path(__file__).with_name("_tflm_probe.py")
 ALIGN = 16
@@ -478,6 +478,8 @@ class Board:
     ram: int
     example: str = ""
     source: str = ""
+    #: what the firmware needs besides the model and its arena ("fits" counts it); board_fit.NO_RUNTIME: model only
+    runtime: board_fit.Runtime = board_fit.Runtime()
 
 
 BOARDS = {
@@ -497,8 +499,9 @@ BOARDS = {
 SMALLEST_BOARD = min(BOARDS.values(), key=lambda b: (b.flash, b.ram))
 
 
-def parse_board(flash, ram, name: str = "custom board") -> Board:
-    """A Board from two sizes (bytes, or text like '256 KiB'); nonsense raises MicroError saying which."""
+def parse_board(flash, ram, name: str = "custom board", runtime: board_fit.Runtime | None = None) -> Board:
+    """A Board from two sizes (bytes, or text like '256 KiB'); nonsense raises MicroError saying which.
+    ``runtime``: the firmware allowance counted by "fits" (default ``board_fit.Runtime()``)."""
     sizes = {}
     for what, value in (("flash", flash), ("RAM", ram)):
         try:
@@ -507,7 +510,7 @@ def parse_board(flash, ram, name: str = "custom board") -> Board:
             raise MicroError(f"{what} budget: {exc}") from None
         if sizes[what] < KIB:
             raise MicroError(f"{what} budget: {sizes[what]} B is below 1 KiB - no TFLM model fits that; check the unit.")
-    return Board(name, sizes["flash"], sizes["RAM"])
+    return Board(name, sizes["flash"], sizes["RAM"], runtime=board_fit.Runtime() if runtime is None else runtime)
 
 
 def board_table() -> str:
@@ -527,17 +530,29 @@ class FitRow:
     fits_ram: bool
     id: str | None = None  # the results-log entry, when the model came from there
     reference: bool = False  # a full-mode result from data/precomputed/, not a model made here
+    runtime_flash: int = 0  # the board's runtime allowance counted against flash (board_fit.Runtime.flash)
+    runtime_ram: int = 0  # RAM besides the arena, plus the arena declaration's alignment slack
 
     @property
     def fits(self) -> bool:
         return self.fits_flash and self.fits_ram
 
 
+DEFAULT_OP_TYPES = 3  # operator kernels assumed linked in when a model's own count is unknown
+
+
 def fit_rows(models: list[dict], board: Board) -> list[FitRow]:
-    """Each model (dicts with name, accuracy, flash, arena) against ``board``, most accurate first."""
-    rows = [FitRow(m["name"], float(m["accuracy"]), int(m["flash"]), int(m["arena"]),
-                   int(m["flash"]) <= board.flash, int(m["arena"]) <= board.ram, m.get("id"),
-                   bool(m.get("reference"))) for m in models]
+    """Each model (dicts with name, accuracy, flash, arena, optionally op_types) against ``board``,
+    most accurate first. "Fits" is the honest fit (``board_fit``): model + the board's runtime
+    allowance for flash; the arena as declared (aligned, with slack) + runtime RAM for RAM."""
+    rows = []
+    for m in models:
+        flash, arena = int(m["flash"]), int(m["arena"])
+        rt = board.runtime
+        extra_flash = rt.flash(int(m.get("op_types") or DEFAULT_OP_TYPES))
+        extra_ram = rt.ram + (board_fit.arena_declaration(arena) - arena if rt != board_fit.NO_RUNTIME else 0)
+        rows.append(FitRow(m["name"], float(m["accuracy"]), flash, arena, flash + extra_flash <= board.flash,
+                           arena + extra_ram <= board.ram, m.get("id"), bool(m.get("reference")), extra_flash, extra_ram))
     return sorted(rows, key=lambda r: (-r.accuracy, r.flash))
 
 
@@ -562,7 +577,7 @@ def reference_models(ref=None) -> list[dict]:
         m = e.get("metrics", {})
         if isinstance(m.get("tflm_arena"), int) and isinstance(m.get("tflite_bytes"), int):
             found.append({"name": e["name"], "accuracy": m.get("tflite_accuracy") or 0.0, "flash": m["tflite_bytes"],
-                          "arena": m["tflm_arena"], "reference": True, "id": e.get("id")})
+                          "arena": m["tflm_arena"], "reference": True, "id": e.get("id"), "op_types": m.get("op_types")})
     return found
 
 
@@ -602,6 +617,7 @@ def log_models(data=None, log: Path | None = None) -> list[dict]:
         found.append({
             "name": entry.get("name", "?"), "accuracy": metrics.get("tflite_accuracy") or 0.0, "flash": len(blob),
             "arena": arena, "lesson": entry.get("lesson", ""), "key": entry.get("key"), "id": entry.get("id"),
+            "op_types": len(board_fit.op_types(blob)),
         })
     return found
 
@@ -635,11 +651,13 @@ def c_source(model: bytes, name: str = "g_model", arena: int | None = None, marg
         f"extern const unsigned int {name}_len;",
     ]
     if arena is not None:
-        declared = int(math.ceil(arena * (1 + margin) / ALIGN) * ALIGN)
+        declared = board_fit.arena_declaration(int(arena), margin)
         lines += [
             "",
             f"// Smallest tensor arena measured with TFLM on a 64-bit host: {arena:,} B"
-            + (f", declared with a {margin:.0%} margin." if margin else ", declared as measured.")
+            + (f", plus a {margin:.0%} margin" if margin else "")
+            + f", rounded up to 16 B, plus {ALIGN} B of alignment slack (TFLM aligns the arena start to 16 B).",
+            f"// Declare it alignas(16): static uint8_t tensor_arena[{name}_arena_size] alignas(16);"
             + " Confirm on the board with RecordingMicroAllocator.",
             f"constexpr std::size_t {name}_arena_size = {declared};",
         ]

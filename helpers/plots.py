@@ -559,12 +559,16 @@ class FitFigure:
             self._build(rows)
             self._shape = shape
         colors = [_fit_color(r) for r in rows]
-        for bars, line, ax, values, budget, label in (
-            (self._bars[0], self._lines[0], self._axes[0], [r.flash for r in rows], board.flash, "flash: model bytes"),
-            (self._bars[1], self._lines[1], self._axes[1], [r.arena for r in rows], board.ram, "RAM: tensor arena bytes"),
-        ):
-            for bar, color in zip(bars, colors, strict=True):
+        flash = [r.flash + r.runtime_flash for r in rows]  # model + the board's runtime allowance (pale part)
+        ram = [r.arena + r.runtime_ram for r in rows]
+        for i, (bars, line, ax, values, budget, label) in enumerate((
+            (self._bars[0], self._lines[0], self._axes[0], flash, board.flash, "flash: model + runtime"),
+            (self._bars[1], self._lines[1], self._axes[1], ram, board.ram, "RAM: arena + runtime"),
+        )):
+            for bar, total, color, value in zip(bars, self._totals[i], colors, values, strict=True):
                 bar.set_facecolor(color)
+                total.set_facecolor(color)
+                total.set_width(value)
             line.set_xdata([budget, budget])
             ax.set_xlim(min([*values, budget]) / 2, max([*values, budget]) * 1.6)
             ax.set_title(f"{label} (budget {budget / 1024:,.0f} KiB)", fontsize=9)
@@ -585,8 +589,9 @@ class FitFigure:
         self.fig.set_figheight(height)
         self._axes = self.fig.subplots(1, 2, sharey=True)
         y = np.arange(len(rows))[::-1]
-        self._bars, self._lines = [], []
+        self._bars, self._lines, self._totals = [], [], []
         for ax, values in ((self._axes[0], [r.flash for r in rows]), (self._axes[1], [r.arena for r in rows])):
+            self._totals.append(ax.barh(y, values, alpha=0.3, height=0.7))  # width set in update (with the runtime)
             self._bars.append(ax.barh(y, values, alpha=0.8, height=0.7))
             self._lines.append(ax.axvline(1, color="black", ls="--", lw=1))
             ax.set_xscale("log", base=2)

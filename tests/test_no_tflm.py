@@ -74,7 +74,8 @@ def test_the_committed_reference_holds_every_model_lesson_05_measures(monkeypatc
     """Lesson 05 without TFLM reads these names from data/precomputed/05_microcontroller.json."""
     monkeypatch.delenv("WORKBOOK_PRECOMPUTED")  # the committed files, not the tests' empty folder
     for name in ("MLP int8", "CNN int8", "MLP pruned 90 % int8", "MLP pruned 90 % + cluster 16 int8",
-                 "student 22k int8", "MLP pruned 90 % + cluster 16, LUT 4-bit"):
+                 "student 22k int8", "MLP pruned 90 % + cluster 16, LUT 4-bit", "designed c16s2 c32s2 c40s2 flat int8",
+                 "LiteRT Quantizer int8", "LiteRT Quantizer int4 conv, int8 dense"):
         m = micro.reference_metrics(name)
         assert m["tflm_arena"] > 0 and m["tflite_bytes"] > 0 and 0.5 < m["tflite_accuracy"] <= 1
 
