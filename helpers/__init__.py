@@ -59,13 +59,13 @@ from . import (  # noqa: E402
 DEFAULT_SEED = models.DEFAULT_SEED
 
 __all__ = [
-    "boundary",
-    "capstone",
     "board_checks",
     "board_design",
     "board_fit",
     "board_lowbit",
     "board_training",
+    "boundary",
+    "capstone",
     "checks",
     "clustering",
     "config",

@@ -29,6 +29,7 @@ def tiny_data(n=256, n_test=100, seed=0):
 
 @pytest.fixture(scope="module")
 def trained_mlp():
+    keras.utils.set_random_seed(0)  # the same model whatever ran before (the calibration test needs a trained one)
     d = tiny_data()
     model = models.compile_model(models.build_mlp(hidden=(32,)))
     models.train(model, d, 3)
