@@ -37,6 +37,7 @@ class PointableBoard:
 
     def __init__(self, on_pick=None, on_hover=None):
         self.image = w.Image(format="png", layout=w.Layout(width="100%"))
+        self.image.add_class("wb-board")  # found by tests/test_browser.py beside its marker list
         self.markers = w.HTML(layout=w.Layout(display="none"))
         self.on_pick, self.on_hover = on_pick, on_hover
         self.points: list[tuple[float, float, dict]] = []  # (x, y) in PNG pixels from the top left

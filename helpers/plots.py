@@ -76,7 +76,7 @@ def board(
     highlight = {highlight} if isinstance(highlight, str) else set(highlight)
     scale, xlabel = BOARD_AXES.get(size_key, (1.0, f"{size_key} (log scale)"))
     if ax is None:  # an explorer's board is wider: its legend sits outside the data, on the right
-        fig, ax = plt.subplots(figsize=(8.8, 3.8) if fixed_layout else (6.4, 3.8))
+        fig, ax = plt.subplots(figsize=(9.6, 3.8) if fixed_layout else (6.4, 3.8))
     else:
         fig = ax.figure
     usable = _usable(entries, size_key)
@@ -154,11 +154,11 @@ def board(
     ax.grid(True, which="both", alpha=0.3)
     alone = fixed_layout and ax is fig.axes[0] and len(fig.axes) == 1
     if (usable or ref) and alone:  # outside the axes: never on top of a point
-        ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
+        ax.legend(fontsize=8.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
     elif usable or ref:
         ax.legend(fontsize=8, loc="best")
     if alone:
-        fig.subplots_adjust(left=0.08, right=0.7, bottom=0.13, top=0.92)
+        fig.subplots_adjust(left=0.085, right=0.65, bottom=0.13, top=0.92)
     else:
         fig.tight_layout()
     return fig

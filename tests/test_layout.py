@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import ipywidgets as w
 import pytest
@@ -108,3 +109,33 @@ def test_an_explorer_board_answers_a_click(monkeypatch, tmp_path):
     assert "point 2" in ex.board_note.value and "baseline" in ex.board_note.value
     ex.pointable._event({"type": "mousemove", "dataX": 1, "dataY": 1})
     assert ex.board_note.value == board_view.HINT
+
+
+ROOT = Path(__file__).resolve().parent.parent
+# The calls the lessons teach: a cell shown in the presenting view must make at least one of them.
+API = re.compile(r"prune_low_magnitude|UpdatePruningStep|TFLiteConverter|quantize_model|cluster_weights|"
+                 r"strip_clustering|KLDivergence|softmax|Distiller|recipe|Interpreter|SpecBuilder")  # fmt: skip
+
+
+@pytest.mark.parametrize("lesson", sorted((ROOT / "notebooks").glob("*.ipynb")), ids=lambda p: p.stem)
+def test_presenting_shows_each_lessons_calls(lesson):
+    """Voila hides code; the cells tagged show-in-voila (the lesson's API calls) stay visible, and
+    text that announces the calls ("written out:") is followed by such a cell."""
+    cells = json.loads(lesson.read_text(encoding="utf-8"))["cells"]
+    shown = [c for c in cells if "show-in-voila" in c.get("metadata", {}).get("tags", [])]
+    assert shown, f"{lesson.name}: no code cell tagged show-in-voila"
+    for cell in shown:
+        assert cell["cell_type"] == "code" and API.search("".join(cell["source"])), "".join(cell["source"])[:80]
+    for before, after in zip(cells, cells[1:], strict=False):
+        text = "".join(before["source"]).strip()
+        if before["cell_type"] == "markdown" and re.search(r"written out[^:\n]*:$", text):
+            assert after in shown, f"{lesson.name}: {text[-60:]!r} announces calls the presenting view hides"
+
+
+def test_the_presenting_template_shows_tagged_cells():
+    template = ROOT / "share" / "jupyter" / "voila" / "templates" / "workbook"
+    assert json.loads((template / "conf.json").read_text())["base_template"] == "lab"
+    text = (template / "index.html.j2").read_text()
+    assert "'show-in-voila' in cell.metadata.get('tags', [])" in text and "wb-shown-source" in text
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--template=workbook" in makefile and "--VoilaConfiguration.template=workbook" in makefile
