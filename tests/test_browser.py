@@ -520,11 +520,15 @@ def _check_layout(page, root, where: str, explorer: bool, sidebar: bool = False)
     return seen
 
 
-def _check_board_click(page, panel, where: str) -> str:
-    """Click the board's most isolated marker (positions from the panel's marker list): its name must
-    show up once more in the panel (the recipe / the line under the board)."""
-    board, markers = panel.locator("img.wb-board"), panel.locator(".wb-markers")
-    assert board.count() and markers.count(), f"{where}: no board to point at (img.wb-board, .wb-markers)"
+def _check_board_click(page, root, where: str) -> str:
+    """Click the board's most isolated marker (positions from its marker list; a lesson shows one
+    pointable board, its explorer's): its name must show up once more in ``root`` (the recipe / the
+    line under the board)."""
+    board, markers = root.locator("img.wb-board"), root.locator(".wb-markers")
+    assert board.count() == markers.count() == 1, (
+        f"{where}: {board.count()} boards to point at (img.wb-board), {markers.count()} marker lists (.wb-markers)"
+    )
+    panel = root
     board.first.scroll_into_view_if_needed()
     box = board.first.bounding_box()
     listed = json.loads(markers.first.get_attribute("data-markers") or "[]")
@@ -641,7 +645,7 @@ def test_lesson_in_jupyterlab(lesson, jupyter, browser):
             _check_widgets(notebook, None, f"{name} after the explorer checks")
             page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
             if EXPLORERS[name].board:
-                _check_board_click(page, panel, f"{name} in JupyterLab")
+                _check_board_click(page, notebook, f"{name} in JupyterLab")
             shot = _shoot_explorer(page, panel, f"explorer-lab-{lesson.stem}")
             print(f"[browser] {name}: explorer screenshot {shot}")
         _check_layout(page, notebook, f"lab {name}", explorer=name in EXPLORERS, sidebar=True)
@@ -694,7 +698,7 @@ def test_presenting_voila(lesson, jupyter, browser):
         _check_layout(page, body, f"voila {name}", explorer=True)
         shot = _shoot_explorer(page, panel, f"explorer-voila-{lesson.stem}")  # as the audience first sees it
         if spec.board:
-            _check_board_click(page, panel, f"Voila {name}")
+            _check_board_click(page, body, f"Voila {name}")
         _check_explorer(page, f"Voila {name}", spec)
         total = time.monotonic() - start
         _record_time(f"voila-{name}", total_s=round(total, 1))
