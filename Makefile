@@ -32,17 +32,21 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 # JupyterLab refuses to run as root unless told; root is normal in containers.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
+# share/jupyter/voila/templates/workbook: Voila's lab template plus the code of cells tagged show-in-voila
+# (the API calls a lesson teaches), for the Voila button inside JupyterLab and for make present.
+PRESENT_TEMPLATE := JUPYTER_PATH=$(CURDIR)/share/jupyter$(if $(JUPYTER_PATH),:$(JUPYTER_PATH),)
+
 lab: $(STAMP)
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT)
+	$(PRESENT_TEMPLATE) $(BIN)/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT) --VoilaConfiguration.template=workbook
 
 # Present live: Voila lists the lessons at http://localhost:8866/ (PORT=...); a lesson opened there runs top
 # to bottom in fast mode (FAST=0: full mode) and shows text, tables, figures and live explorers,
-# without code. Inside `make lab`, the same view is the Voila button of a notebook's toolbar, or
+# without code except the cells tagged show-in-voila (the calls the lesson teaches). Inside `make lab`, the same view is the Voila button of a notebook's toolbar, or
 # http://localhost:8888/voila/render/02_quantization.ipynb (tests/test_browser.py checks it).
 PORT ?= 8866
 .PHONY: present
 present: $(STAMP)
-	WORKBOOK_FAST=$(or $(FAST),1) $(BIN)/voila notebooks --port=$(PORT)
+	WORKBOOK_FAST=$(or $(FAST),1) $(PRESENT_TEMPLATE) $(BIN)/voila notebooks --port=$(PORT) --template=workbook
 
 # The same two commands as the README's set-up without make (tests/test_setup_paths.py keeps them in step).
 # TESTS=... runs a part (CI's second Python runs the unit tests and lessons 00-02 this way).

@@ -76,8 +76,8 @@ def board(
     on a log axis): what the explorers use, so a redraw stays well under 100 ms."""
     highlight = {highlight} if isinstance(highlight, str) else set(highlight)
     scale, xlabel = BOARD_AXES.get(size_key, (1.0, f"{size_key} (log scale)"))
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    if ax is None:  # an explorer's board is wider: its legend sits outside the data, on the right
+        fig, ax = plt.subplots(figsize=(9.6, 3.8) if fixed_layout else (6.4, 3.8))
     else:
         fig = ax.figure
     usable = _usable(entries, size_key)
@@ -153,10 +153,13 @@ def board(
     ax.set_ylabel("test accuracy (%)")
     ax.set_title(title or "Size vs accuracy: up and to the left is better")
     ax.grid(True, which="both", alpha=0.3)
-    if usable or ref:
+    alone = fixed_layout and ax is fig.axes[0] and len(fig.axes) == 1
+    if (usable or ref) and alone:  # outside the axes: never on top of a point
+        ax.legend(fontsize=8.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
+    elif usable or ref:
         ax.legend(fontsize=8, loc="best")
-    if fixed_layout and ax is fig.axes[0] and len(fig.axes) == 1:
-        fig.subplots_adjust(left=0.1, right=0.98, bottom=0.13, top=0.92)
+    if alone:
+        fig.subplots_adjust(left=0.085, right=0.65, bottom=0.13, top=0.92)
     else:
         fig.tight_layout()
     return fig

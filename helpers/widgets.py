@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import tf_keras as keras
 from IPython.display import display
 
-from . import distillation, export, measure, micro, plots, precomputed, pruning, quantization, results
+from . import board_view, distillation, layout, measure, micro, plots, precomputed, pruning, quantization, results
 
 
 def _message(kind: str, lines: list[str]) -> str:
@@ -112,7 +112,10 @@ class _Explorer:
         self.run_button = w.Button(description=label, button_style="primary", icon="play")
         self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width=progress_width))
         self.status = w.HTML()
-        self.board = w.Output()
+        # the board of your runs: a PNG you can point at (click or hover a marker: what it is)
+        self.pointable = board_view.PointableBoard(on_pick=self._board_point, on_hover=self._board_point)
+        self.board_note = w.HTML(board_view.HINT)
+        self.board = w.VBox([self.pointable.image, self.board_note, self.pointable.markers])
         self.last_result = None
         self.reference = w.HTML()  # the full-mode result for the current setting, from data/precomputed/
         refs, problems = _load_references([self.reference_lesson] if self.reference_lesson else [])
@@ -166,14 +169,14 @@ class _Explorer:
         self._draw_board(highlight=entry.get("id"))
 
     def _draw_board(self, highlight=None):
-        with self.board:
-            self.board.clear_output(wait=True)
-            fig = plots.board(
-                results.load(data=self.board_data), highlight=[highlight] if highlight else [], title=self.board_title,
-                reference=self._board_reference(), fixed_layout=True,
-            )  # fmt: skip
-            display(fig)
-            plt.close(fig)
+        self.pointable.draw(
+            results.load(data=self.board_data), highlight=[highlight] if highlight else [], title=self.board_title,
+            reference=self._board_reference(),
+        )  # fmt: skip
+
+    def _board_point(self, entry):
+        """A marker clicked or hovered: what it is, from the results log (name, technique, size, ...)."""
+        self.board_note.value = board_view.describe(entry) if entry else board_view.HINT
 
     def _show(self, view, message_html: str):
         """After a live update: the message, the reference line, Run enabled only for valid
@@ -188,7 +191,7 @@ class _Explorer:
         return view
 
     def _ipython_display_(self):
-        display(self.panel())
+        display(layout.presentable(self.panel()))
 
 
 class ScheduleExplorer(_Explorer):
@@ -532,148 +535,6 @@ class DistillationExplorer(_Explorer):
         return w.VBox([controls, self.view, self.message, self.reference, run_row, self.board])
 
 
-class BoardExplorer:
-    """Lesson 04's board: every logged experiment on this data set, filtered by technique, on a
-    size or latency axis with the Pareto frontier; pick a point to read its recipe; export the
-    best model under a size budget. An empty or partly damaged log gives a message, not an error.
-
-    The full-mode reference of lessons 00-04 (``data/precomputed/``) can be shown as its own grey
-    layer, labelled as such and never mixed into your points, frontier or export.
-    """
-
-    AXES = [("gzipped size", "tflite_gz"), ("stored size", "tflite_bytes"), ("latency b=1", "latency_b1_us")]
-
-    def __init__(self, data, budget: str = "25 KB"):
-        self.data = data
-        self.techniques = w.SelectMultiple(options=[], rows=6, description="techniques")
-        self.axis = w.ToggleButtons(options=self.AXES, value="tflite_gz")
-        self.point = w.Dropdown(options=[("(none)", "")], value="", description="point", layout=w.Layout(width="460px"))
-        self.recipe = w.HTML()
-        self.message = w.HTML()
-        self.chart = w.Output()
-        self.budget = w.Text(budget, description="size budget", layout=w.Layout(width="220px"))
-        self.export_button = w.Button(description="Export best under budget", icon="download")
-        self.reload_button = w.Button(description="Reload log", icon="refresh")
-        self.status = w.HTML()
-        self.show_reference = w.Checkbox(
-            value=True, description=f"show the {precomputed.LABEL} reference", indent=False
-        )
-        self.entries: list[dict] = []
-        self.reference_entries: list[dict] = []
-        self.last_export = None
-        self.reload()
-        for control in (self.techniques, self.axis, self.point, self.show_reference):
-            control.observe(lambda _change: self.update(), names="value")
-        self.export_button.on_click(lambda _b: self.export())
-        self.reload_button.on_click(lambda _b: self.reload())
-
-    def reload(self):
-        """Read the log again (new runs from other lessons show up)."""
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the damaged-lines warning becomes the panel's message
-            log = results.load(data=self.data)
-        self.entries = list(log)
-        refs, problems = _load_references(tuple(precomputed.LESSONS))
-        same_data = self.data.name == precomputed.DATA
-        self.reference_entries = [e for ref in refs for e in ref.entries] if same_data else []
-        self.show_reference.disabled = not self.reference_entries
-        notes = [log.report()] if log.damaged_lines else []
-        notes += problems
-        if not self.entries:
-            notes.append(
-                f"No experiments logged for {self.data.name} ({self.data.mode} mode) yet: run a lesson to add points."
-                + (" The grey points are the full-mode reference (precomputed)." if self.reference_entries else "")
-            )
-        if refs and not same_data:
-            notes.append(f"The full-mode reference is Fashion-MNIST, so it is not drawn on a {self.data.name} board.")
-        self.message.value = _message("note", notes)
-        found = sorted({e["technique"] for e in self.entries} | {e["technique"] for e in self.reference_entries})
-        self._updating = True
-        self.techniques.options = found
-        self.techniques.value = tuple(found)
-        self._updating = False
-        return self.update()
-
-    def visible(self) -> list[dict]:
-        """Your experiments of the chosen techniques (what export chooses from)."""
-        chosen = set(self.techniques.value)
-        return [e for e in self.entries if e["technique"] in chosen]
-
-    def visible_reference(self) -> list[dict]:
-        """The full-mode reference entries of the chosen techniques, when shown."""
-        if not self.show_reference.value:
-            return []
-        chosen = set(self.techniques.value)
-        return [e for e in self.reference_entries if e["technique"] in chosen]
-
-    def update(self):
-        if getattr(self, "_updating", False):
-            return None
-        shown, reference = self.visible(), self.visible_reference()
-        options = [("(none)", "")] + [(e["name"][:70], e["id"]) for e in shown if e.get("id")]
-        options += [(f"[{precomputed.LABEL}] {e['name']}"[:90], e["id"]) for e in reference]
-        current = self.point.value if self.point.value in {v for _, v in options} else ""
-        self._updating = True
-        self.point.options, self.point.value = options, current
-        self._updating = False
-        picked = next((e for e in shown + reference if e.get("id") == current), None)
-        self.recipe.value = self._recipe_html(picked) if picked else ""
-        title = f"{len(shown)} experiments, {self.data.name} ({self.data.mode} mode)"
-        if reference:
-            title += f" + {len(reference)} full-mode reference"
-        with self.chart:
-            self.chart.clear_output(wait=True)
-            fig = plots.board(shown, highlight=[current] if current else [], size_key=self.axis.value, title=title,
-                              reference=reference, fixed_layout=True)  # fmt: skip
-            display(fig)
-            plt.close(fig)
-        return picked
-
-    @staticmethod
-    def _recipe_html(e: dict) -> str:
-        m = e["metrics"]
-        rows = [("technique", e.get("technique")), ("lesson", e.get("lesson"))]
-        if e.get("reference"):
-            rows.append(("from", f"{precomputed.LABEL} (data/precomputed/), not your run"))
-        rows += list((e.get("settings") or {}).items())
-        rows += [("accuracy", f"{m.get('tflite_accuracy', float('nan')):.2%}")]
-        rows += [
-            (k, f"{m[k]:,}") for k in ("tflite_bytes", "tflite_gz", "params", "nonzeros") if isinstance(m.get(k), int)
-        ]
-        if isinstance(m.get("latency_b1_us"), (int, float)):
-            rows.append(("latency b=1", f"{m['latency_b1_us']:.1f} µs"))
-        if e.get("reference"):
-            rows.append(("exportable", "no (a reference result: run lesson 04 to make this model here)"))
-        else:
-            rows.append(("exportable", "yes" if results.artifact_path(e) else "no (no saved .tflite)"))
-        body = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
-        return f"<b>{html.escape(e['name'])}</b><table>{body}</table>"
-
-    def export(self):
-        """The Export button: best exportable model under the budget, written and re-measured."""
-        try:
-            entry = export.best_under_budget(self.visible(), self.budget.value, size_key="tflite_gz")
-            self.status.value = "exporting and re-measuring …"
-            self.last_export = export.export(entry, self.data)
-            self.status.value = _message("ok", [self.last_export.summary()])
-        except export.ExportError as exc:
-            self.status.value = _message("error", [str(exc)])
-        except Exception as exc:  # a failed export must not cost the panel
-            last = traceback.format_exception_only(type(exc), exc)[-1].strip()
-            self.status.value = _message("error", [f"The export failed: {last}."])
-        return self.last_export
-
-    def panel(self) -> w.Widget:
-        controls = w.HBox(
-            [self.techniques, w.VBox([self.axis, self.point, w.HBox([self.reload_button, self.show_reference])])]
-        )
-        export_row = w.HBox([self.budget, self.export_button, self.status])
-        return w.VBox([controls, self.message, self.chart, self.recipe, export_row])
-
-    def _ipython_display_(self):
-        display(self.panel())
-
-
 class FitToBoardExplorer:
     """Lesson 05's fit-to-board explorer: which int8 models fit a microcontroller's flash and RAM.
 
@@ -803,4 +664,13 @@ class FitToBoardExplorer:
         return w.VBox([controls, self.message, self.verdict, self.chart])
 
     def _ipython_display_(self):
-        display(self.panel())
+        display(layout.presentable(self.panel()))
+
+
+def __getattr__(name: str):
+    """``BoardExplorer`` lives in helpers/board_explorer.py (imported on first use: it imports this module)."""
+    if name == "BoardExplorer":
+        from .board_explorer import BoardExplorer
+
+        return BoardExplorer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -5,7 +5,10 @@ For each ``notebooks/*.ipynb`` (a new lesson is picked up by the glob): open it,
 kernel and run all cells (fast mode), then check that no cell stored an error, that every widget
 panel rendered ("Error displaying widget" or "Loading widget..." fail), and, for a lesson listed
 in ``EXPLORERS``, that moving one control redraws the explorer's plot and a nonsense value shows
-the panel's message. ``test_presenting_voila`` does the same in the presenting view (Voilà).
+the panel's message. ``test_presenting_voila`` does the same in the presenting view (Voilà) for
+every lesson with an explorer. Both check what a projector needs (issue 18): at 1280x720 and
+1920x1080 (JupyterLab: sidebar open and closed) no widget label or button is cut off; at 1280x720
+every explorer figure takes >= 60 % of its panel, and clicking a board marker shows its name.
 
 Nothing is saved: autosave is off (a throw-away JupyterLab settings directory), checkpoints go to a
 temporary directory, and each lesson's file is compared before and after. The lessons themselves
@@ -15,7 +18,8 @@ Needs ``/usr/bin/chromium`` (``sudo apt-get install chromium``) and the pinned `
 package (``make setup``; never ``playwright install``: its browser download is not used). Without
 them the tests are skipped, unless ``WORKBOOK_REQUIRE_BROWSER=1`` (set by .ci/run) turns that into a
 failure. Artifacts (git-ignored) in tests/artifacts/browser/: a screenshot per failed lesson,
-``times.json`` with each lesson's wall time, and the presenting view's screenshot.
+``times.json`` with each lesson's wall time, ``layout.json`` with what the layout check saw, and
+each explorer at 1280x720 (``explorer-lab-NN_x.png``, ``explorer-voila-NN_x.png``).
 
     WORKBOOK_FAST=1 .venv/bin/python -m pytest tests/test_browser.py -v -s      # ~5 minutes on 2 cores
     .venv/bin/python -m pytest tests/test_browser.py -k 02_quantization        # one lesson
@@ -60,6 +64,11 @@ CHROMIUM_ARGS = [
 LESSON_TIMEOUT_S = float(os.environ.get("WORKBOOK_BROWSER_TIMEOUT", "900"))
 UI_TIMEOUT_S = 30  # a widget update, a message, a dialog
 PRESENT_LESSON = "02_quantization.ipynb"  # the quickest lesson with an explorer
+# Projector sizes (issue 18): no label or button cut off at either; at the first, every explorer
+# figure takes at least FIGURE_SHARE of its panel's width (helpers/layout.py sets the rule).
+SIZES = [(1280, 720), (1920, 1080)]
+SHOW_TAG = "show-in-voila"  # code cells the presenting view shows (share/jupyter/voila/templates/workbook)
+FIGURE_SHARE = 0.60
 # Taken when this module is imported, before any test's monkeypatch (WORKBOOK_CACHE, ...) applies.
 _ENV_AT_IMPORT = dict(os.environ)
 
@@ -103,6 +112,7 @@ class Explorer:
     move: Slider | Toggle | Type
     invalid: Slider | Toggle | Type
     message: str
+    board: bool = True  # a size-vs-accuracy board whose markers answer a click
 
 
 # One line per lesson with an explorer; a lesson without an entry is still run and checked for
@@ -149,6 +159,7 @@ EXPLORERS = {
         move=Type("RAM", "8 KiB"),  # a custom board: the budget line and the colours change
         invalid=Type("flash", "0 KB"),
         message=r"flash budget: .*above zero bytes",
+        board=False,  # flash and arena bars, not a size-vs-accuracy board
     ),
 }
 
@@ -252,6 +263,7 @@ def jupyter(tmp_path_factory):
         JUPYTER_RUNTIME_DIR=str(dirs["runtime"]),
         JUPYTERLAB_SETTINGS_DIR=str(dirs["settings"]),
         JUPYTERLAB_WORKSPACES_DIR=str(dirs["workspaces"]),
+        JUPYTER_PATH=str(ROOT / "share" / "jupyter"),  # the presenting template (as `make lab` / `make present`)
         PYTHONUNBUFFERED="1",
     )
     venv_python = ROOT / ".venv" / "bin" / "python"
@@ -263,6 +275,7 @@ def jupyter(tmp_path_factory):
         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={NOTEBOOKS}",
         f"--FileCheckpoints.checkpoint_dir={dirs['checkpoints']}",  # absolute: nothing lands in notebooks/
         "--LabApp.expose_app_in_browser=True",  # window.jupyterapp: run commands, read cell outputs
+        "--VoilaConfiguration.template=workbook",  # Voila shows the cells tagged show-in-voila
     ]  # fmt: skip
     if os.geteuid() == 0:
         command.append("--allow-root")
@@ -445,7 +458,7 @@ def _images(panel) -> list[str]:
     return panel.locator("img").evaluate_all("imgs => imgs.map(i => i.getAttribute('src') || '')")
 
 
-def _check_explorer(page, name: str, spec: Explorer) -> None:
+def _check_explorer(page, name: str, spec: Explorer):
     panels = page.locator(".jp-OutputArea-output").filter(
         has=page.locator(".widget-label", has_text=_exact(spec.panel))
     )
@@ -463,6 +476,87 @@ def _check_explorer(page, name: str, spec: Explorer) -> None:
         UI_TIMEOUT_S,
         f"{name}: the message {spec.message!r} after {spec.invalid}",
     )
+    return panel
+
+
+# Text wider than its box (shown with "..."): widget labels, buttons, toggle buttons, checkbox texts;
+# and for each explorer panel (helpers.layout's .wb-panel) its figures' widths as a share of it.
+LAYOUT = """(root) => {
+  const sel = '.widget-label, .widget-label-basic, .jupyter-button, .widget-toggle-button, .widget-checkbox label';
+  const cut = [...root.querySelectorAll(sel)]
+    .filter(e => e.getBoundingClientRect().width > 0 && e.scrollWidth > e.clientWidth + 1)
+    .map(e => (e.innerText || e.title || e.className).trim());
+  const figures = [];
+  for (const panel of root.querySelectorAll('.wb-panel')) {
+    const width = panel.getBoundingClientRect().width;
+    for (const img of panel.querySelectorAll('img')) {
+      const w = img.getBoundingClientRect().width;
+      if (w > 50) figures.push({share: Math.round(1000 * w / width) / 1000, panel: Math.round(width)});
+    }
+  }
+  return {cut, figures};
+}"""
+SIDEBAR = """(open) => {
+  const app = window.jupyterapp;
+  if (open === app.shell.leftCollapsed) app.commands.execute('application:toggle-left-area');
+  return !app.shell.leftCollapsed;
+}"""
+
+
+def _check_layout(page, root, where: str, explorer: bool, sidebar: bool = False) -> dict:
+    """At each of SIZES (and, in JupyterLab, with the sidebar open and closed): no text cut off,
+    and each explorer figure >= FIGURE_SHARE of its panel at the first size. Written to
+    tests/artifacts/browser/layout.json; the viewport is left at 1280x720."""
+    seen, problems = {}, []
+    for width, height in SIZES:
+        page.set_viewport_size({"width": width, "height": height})
+        for side in (True, False) if sidebar else (None,):
+            if side is not None:
+                page.evaluate(SIDEBAR, side)
+            page.wait_for_timeout(600)  # the layout settles (JupyterLab animates the sidebar)
+            key = f"{width}x{height}" + ("" if side is None else f" sidebar {'open' if side else 'closed'}")
+            found = seen[key] = root.evaluate(LAYOUT)
+            if found["cut"]:
+                problems.append(f"{key}: cut off: {found['cut']}")
+            if explorer and (width, height) == SIZES[0]:
+                if not found["figures"]:
+                    problems.append(f"{key}: no explorer figure found in a .wb-panel")
+                narrow = [f for f in found["figures"] if f["share"] < FIGURE_SHARE]
+                if narrow:
+                    problems.append(f"{key}: figures narrower than {FIGURE_SHARE:.0%} of their panel: {narrow}")
+    if sidebar:
+        page.evaluate(SIDEBAR, True)
+    page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
+    _record("layout.json", where, seen)
+    assert not problems, f"{where}: " + "; ".join(problems)
+    return seen
+
+
+def _check_board_click(page, root, where: str) -> str:
+    """Click the board's most isolated marker (positions from its marker list; a lesson shows one
+    pointable board, its explorer's): its name must show up once more in ``root`` (the recipe / the
+    line under the board)."""
+    board, markers = root.locator("img.wb-board"), root.locator(".wb-markers")
+    assert board.count() == markers.count() == 1, (
+        f"{where}: {board.count()} boards to point at (img.wb-board), {markers.count()} marker lists (.wb-markers)"
+    )
+    panel = root
+    board.first.scroll_into_view_if_needed()
+    box = board.first.bounding_box()
+    listed = json.loads(markers.first.get_attribute("data-markers") or "[]")
+    assert listed, f"{where}: the board has no markers"
+
+    def room(m):  # distance in screen pixels to the nearest other marker
+        others = [((m["fx"] - o["fx"]) * box["width"]) ** 2 + ((m["fy"] - o["fy"]) * box["height"]) ** 2
+                  for o in listed if o is not m]  # fmt: skip
+        return min(others, default=1e9)
+
+    target = max(listed, key=room)
+    before = panel.inner_text().count(target["name"])
+    board.first.click(position={"x": target["fx"] * box["width"], "y": target["fy"] * box["height"]})
+    _wait(lambda: panel.inner_text().count(target["name"]) > before, UI_TIMEOUT_S,
+          f"{where}: the name {target['name']!r} after clicking its marker")  # fmt: skip
+    return target["name"]
 
 
 def _check_controls_visible(panel, where: str) -> None:
@@ -482,15 +576,28 @@ def _check_controls_visible(panel, where: str) -> None:
 # ----------------------------------------------------------------------------- reporting
 
 
-def _record_time(name: str, **fields) -> None:
+def _record(file: str, name: str, value) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / "times.json"
+    path = ARTIFACTS / file
     try:
-        times = json.loads(path.read_text())
+        found = json.loads(path.read_text())
     except (OSError, ValueError):
-        times = {}
-    times[name] = {**fields, "when": datetime.now(UTC).isoformat(timespec="seconds")}
-    path.write_text(json.dumps(times, indent=1, sort_keys=True) + "\n")
+        found = {}
+    found[name] = value
+    path.write_text(json.dumps(found, indent=1, sort_keys=True) + "\n")
+
+
+def _record_time(name: str, **fields) -> None:
+    _record("times.json", name, {**fields, "when": datetime.now(UTC).isoformat(timespec="seconds")})
+
+
+def _shoot_explorer(page, panel, name: str) -> Path:
+    """The explorer as the room sees it at 1280x720: scrolled into view, the window shot."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    panel.evaluate("el => el.scrollIntoView({block: 'start'})")
+    page.screenshot(path=str(path))
+    return path
 
 
 def _screenshot(page, name: str) -> Path | None:
@@ -546,8 +653,14 @@ def test_lesson_in_jupyterlab(lesson, jupyter, browser):
         notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").first
         _check_widgets(notebook, stored_views, name)
         if name in EXPLORERS:
-            _check_explorer(page, name, EXPLORERS[name])
+            panel = _check_explorer(page, name, EXPLORERS[name])
             _check_widgets(notebook, None, f"{name} after the explorer checks")
+            page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
+            if EXPLORERS[name].board:
+                _check_board_click(page, notebook, f"{name} in JupyterLab")
+            shot = _shoot_explorer(page, panel, f"explorer-lab-{lesson.stem}")
+            print(f"[browser] {name}: explorer screenshot {shot}")
+        _check_layout(page, notebook, f"lab {name}", explorer=name in EXPLORERS, sidebar=True)
         total = time.monotonic() - start
         _record_time(name, open_s=round(opened - start, 1), run_all_s=round(ran - opened, 1), total_s=round(total, 1))
         print(
@@ -557,13 +670,16 @@ def test_lesson_in_jupyterlab(lesson, jupyter, browser):
     assert not (NOTEBOOKS / ".ipynb_checkpoints").exists(), "checkpoints were written into notebooks/"
 
 
-@pytest.mark.skipif(not (NOTEBOOKS / PRESENT_LESSON).exists(), reason=f"no {PRESENT_LESSON}")
-def test_presenting_voila(jupyter, browser):
-    """The presenting view (`make present`): Voila renders the lesson without code, the explorer
-    is live and fully visible. Its screenshot is kept in tests/artifacts/browser/."""
-    name = PRESENT_LESSON
+@pytest.mark.parametrize("lesson", [p for p in LESSONS if p.name in EXPLORERS], ids=lambda p: p.name)
+def test_presenting_voila(lesson, jupyter, browser):
+    """The presenting view (`make present`) at a projector's 1280x720: Voila renders the lesson
+    without code, the explorer is live and fully visible, no text is cut off (at 1920x1080
+    either), its figures fill their panel, and its board answers a click. The explorer's
+    screenshot is kept in tests/artifacts/browser/."""
+    name = lesson.name
     start = time.monotonic()
     with _page(browser, jupyter, f"voila-{name}") as page:
+        page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
         page.goto(f"{jupyter.url}/voila/render/{name}?token={jupyter.token}", timeout=LESSON_TIMEOUT_S * 1000)
         # the page streams while the kernel runs the lesson (complete at the load event), then the
         # widget manager starts and replaces each "Loading widget..." with its widget
@@ -582,11 +698,19 @@ def test_presenting_voila(jupyter, browser):
         for bad in ("There was an error when executing cell", "Traceback (most recent call last)"):
             assert bad not in text, f"Voila {name}: {bad!r}"
         _check_widgets(body, None, f"Voila {name}")
+        shown = [c for c in json.loads(lesson.read_text(encoding="utf-8"))["cells"]
+                 if SHOW_TAG in c.get("metadata", {}).get("tags", [])]  # fmt: skip
+        sources = page.locator(".wb-shown-source").evaluate_all("els => els.map(e => e.innerText)")
+        assert len(sources) == len(shown) > 0, f"Voila {name}: {len(sources)} code cells shown, {len(shown)} tagged"
+        for cell, text in zip(shown, sources, strict=True):
+            first = "".join(cell["source"]).strip().splitlines()[0].strip()
+            assert first in " ".join(text.split()) or first.split()[0] in text, f"Voila {name}: {first!r} not shown"
         panel.scroll_into_view_if_needed()
         _check_controls_visible(panel, f"Voila {name}")
-        ARTIFACTS.mkdir(parents=True, exist_ok=True)
-        shot = ARTIFACTS / f"presenting-{name.removesuffix('.ipynb')}.png"
-        page.screenshot(path=str(shot))  # the explorer as the audience first sees it
+        _check_layout(page, body, f"voila {name}", explorer=True)
+        shot = _shoot_explorer(page, panel, f"explorer-voila-{lesson.stem}")  # as the audience first sees it
+        if spec.board:
+            _check_board_click(page, body, f"Voila {name}")
         _check_explorer(page, f"Voila {name}", spec)
         total = time.monotonic() - start
         _record_time(f"voila-{name}", total_s=round(total, 1))

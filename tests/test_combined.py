@@ -197,6 +197,21 @@ def test_board_explorer_filters_picks_and_exports(trained, pruned):
     assert "above zero" in board.status.value
 
 
+def test_board_explorer_picks_the_marker_you_click_and_exports_it(trained, pruned):
+    d, _ = _log_three(trained, pruned)
+    board = widgets.BoardExplorer(d)
+    assert board.export_picked_button.disabled and board.export_picked() is None
+    assert "Pick a point first" in board.status.value
+    x, y, target = next(p for p in board.board.points if p[2]["name"] == "int8")
+    board.board._event({"type": "mousemove", "dataX": x, "dataY": y})
+    assert "int8" in board.hover.value and board.point.value == ""  # hovering names it, picks nothing
+    board.board._event({"type": "click", "dataX": x + 2, "dataY": y + 2})
+    assert board.point.value == target["id"] and "<b>int8</b>" in board.recipe.value
+    assert not board.export_picked_button.disabled
+    done = board.export_picked()
+    assert done is not None and "re-measured" in board.status.value and "int8" in board.status.value
+
+
 def test_board_explorer_reports_damaged_lines(trained, pruned):
     d, _ = _log_three(trained, pruned)
     with open(results.log_path(), "a") as f:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from test_pruning import tiny_data
 
-from helpers import config, distillation, models, plots, precomputed, results, widgets
+from helpers import board_view, config, distillation, models, plots, precomputed, results, widgets
 
 ROOT = config.PROJECT_ROOT
 RNG = np.random.default_rng(7)
@@ -258,6 +258,13 @@ def test_board_draws_the_reference_as_its_own_labelled_layer():
 def figures(monkeypatch):
     shown = []
     monkeypatch.setattr(widgets, "display", lambda obj: shown.append(obj))
+    draw = board_view.PointableBoard.draw  # the boards are PNGs you can click, drawn without display()
+
+    def drawn(self, *args, **kwargs):
+        shown.append(draw(self, *args, **kwargs))
+        return shown[-1]
+
+    monkeypatch.setattr(board_view.PointableBoard, "draw", drawn)
     return shown
 
 
