@@ -12,10 +12,8 @@ from __future__ import annotations
 import html
 
 import ipywidgets as w
-import matplotlib.pyplot as plt
-from IPython.display import display
 
-from . import plots, results, speed, speed_plots, structured
+from . import results, speed, speed_plots, structured
 from .widgets import _Explorer, _message, _Progress
 
 
@@ -87,13 +85,11 @@ class SpeedExplorer(_Explorer):
         return self._guarded_run("rebuilding, fine-tuning and measuring …", action, report)
 
     def _draw_board(self, highlight=None):
-        with self.board:
-            self.board.clear_output(wait=True)
-            fig = plots.board(results.load(data=self.board_data), highlight=[highlight] if highlight else [],
-                              title=self.board_title, size_key="latency_b1_us", fixed_layout=True,
-                              reference=self._board_reference())  # fmt: skip
-            display(fig)
-            plt.close(fig)
+        """The board on the latency axis (the base class's pointable board: click or hover a marker)."""
+        self.pointable.draw(
+            results.load(data=self.board_data), highlight=[highlight] if highlight else [], title=self.board_title,
+            size_key="latency_b1_us", reference=self._board_reference(),
+        )  # fmt: skip
 
     def panel(self) -> w.Widget:
         controls = w.VBox([*self.sliders.values(), self.int8], layout=w.Layout(flex="0 0 auto"))
