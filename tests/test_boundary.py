@@ -10,21 +10,11 @@ import keras as keras3  # Keras 3, as a reader's `import keras` gives it
 import numpy as np
 import pytest
 import tf_keras as keras
+from test_pruning import tiny_data
 
 from helpers import boundary, clustering, config, data, distillation, fidelity, measure, models, pruning, quantization
 from helpers.boundary import ModelError
 from helpers.pruning import PruningSettingsError, ScheduleSettings
-
-
-def tiny_data(n=256, n_test=100, seed=0):
-    rng = np.random.default_rng(seed)
-    y = (np.arange(n) % 10).astype(np.int32)
-    x = rng.random((n, 28, 28), dtype=np.float32) * 0.3
-    x[np.arange(n), y, y] += 1.0  # a learnable pixel per class
-    yt = (np.arange(n_test) % 10).astype(np.int32)
-    xt = rng.random((n_test, 28, 28), dtype=np.float32) * 0.3
-    xt[np.arange(n_test), yt, yt] += 1.0
-    return data.Dataset("fashion_mnist", "test", "fast", x, y, xt, yt, data.FASHION_CLASSES, xt[:50], yt[:50])
 
 
 @pytest.fixture(scope="module")

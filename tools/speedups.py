@@ -17,24 +17,12 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+from precompute import _import_helpers  # noqa: E402 - tools/ is on sys.path when run as a script
+
 TARGETS = {"mlp": (8.0, 0.5), "cnn": (4.0, 1.0)}  # (min speed-up, max accuracy loss in pp)
-
-
-def _import_helpers():
-    sys.path.insert(0, str(ROOT))
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        import helpers
-    finally:
-        os.dup2(saved, 2)
-        os.close(devnull)
-        os.close(saved)
-    return helpers
 
 
 def measure_speedups(helpers, data) -> list[dict]:
