@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import html
+import math
 import statistics
 import tempfile
 import time
@@ -192,10 +193,21 @@ def _dequantize_output(y: np.ndarray, detail: dict) -> np.ndarray:
     return (y.astype(np.float32) - zero_point) * scale
 
 
+def _as_model_input(tflite: bytes, x: np.ndarray) -> np.ndarray:
+    """``x`` reshaped to the model's per-image input shape when only a channel axis of 1 differs
+    (images (N, 28, 28) for a model built on (28, 28, 1), or the reverse); otherwise as it is."""
+    expected = tuple(int(n) for n in interpreter(tflite).get_input_details()[0]["shape"][1:])
+    if x.shape[1:] != expected and math.prod(x.shape[1:]) == math.prod(expected):
+        return x.reshape(len(x), *expected)
+    return x
+
+
 def tflite_predict(tflite: bytes, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """Run a .tflite model on ``x`` in batches; int8 inputs/outputs are (de)quantized for you."""
+    """Run a .tflite model on ``x`` in batches; int8 inputs/outputs are (de)quantized for you.
+    Images (N, 28, 28) also feed a model that takes (28, 28, 1), and the reverse."""
     if len(x) == 0:
         raise ValueError("tflite_predict got no images (x is empty).")
+    x = _as_model_input(tflite, x)
     interp, outputs, current = None, [], None
     for start in range(0, len(x), batch_size):
         chunk = x[start : start + batch_size]
@@ -242,6 +254,7 @@ def tflite_latency(
     """Median seconds per call (set input + invoke + read output) over ``runs`` calls."""
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
+    x = _as_model_input(tflite, x[:batch])
     sample = np.resize(x, (batch, *x.shape[1:]))
     interp = _ready(tflite, sample.shape, threads)
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]

@@ -368,3 +368,18 @@ def test_a_subclassed_model_is_measured_without_keras_file_columns():
     model(np.zeros((1, 28, 28), np.float32))
     m = measure.measure("subclassed", _FakeData(), model, runs=2, batch_runs=1)
     assert m.keras_bytes is None and m.keras_gz is None and m.tflite_bytes > 1_000_000
+
+
+def test_tflite_runs_images_with_or_without_a_channel_axis():
+    """A model built on (28, 28, 1) (lesson 05's designed CNN) measured on (N, 28, 28) images, and the reverse."""
+    x = np.random.default_rng(0).random((6, 28, 28), dtype=np.float32)
+    with_channel = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Conv2D(2, 3), keras.layers.Flatten(),
+                                     keras.layers.Dense(10)])  # fmt: skip
+    without = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    for model, images in ((with_channel, x), (without, x[..., None])):
+        blob = measure.to_tflite(model)
+        expected = model.predict(images.reshape(len(images), *model.input_shape[1:]), verbose=0)
+        np.testing.assert_allclose(measure.tflite_predict(blob, images), expected, rtol=1e-4, atol=1e-4)
+        assert measure.tflite_latency(blob, images, runs=2, warmup=0) > 0
+    with pytest.raises((ValueError, RuntimeError)):
+        measure.tflite_predict(measure.to_tflite(without), x[:, :27])  # a different image size is not fixed up
