@@ -158,6 +158,24 @@ def test_export_writes_the_exact_bytes_and_remeasures(trained, pruned, tmp_path)
     assert "re-measured" in (tmp_path / "exports" / f"{out.model_path.stem}.md").read_text()
 
 
+def test_export_of_a_tflm_measured_entry_compares_with_its_litert_accuracy(trained, pruned, tmp_path):
+    """Lesson 05 logs TFLM's accuracy as tflite_accuracy and LiteRT's beside it; export re-measures in LiteRT."""
+    d, flats = _log_three(trained, pruned)
+    litert = measure.tflite_accuracy(flats["pruned int8"], d.x_test, d.y_test)
+    entry = results.record("quantization", "on TFLM", {"tflite_accuracy": litert - 0.003, "litert_accuracy": litert,
+                                                        "tflite_gz": 1}, data=d, artifact=flats["pruned int8"])  # fmt: skip
+    out = export.export(entry, d, tmp_path / "exports")
+    assert out.card["accuracy"] == litert == pytest.approx(out.remeasured_accuracy, abs=1e-12)
+
+
+def test_export_of_a_model_litert_cannot_run_says_what_to_do(trained, pruned, tmp_path):
+    d, _ = _log_three(trained, pruned)
+    entry = results.record("clustering", "LUT", {"tflite_accuracy": 0.9, "tflite_gz": 1}, data=d,
+                           artifact=b"TFL3 not a model LiteRT can run")  # fmt: skip
+    with pytest.raises(export.ExportError, match="LiteRT cannot run 'LUT'.*write_c_files"):
+        export.export(entry, d, tmp_path / "exports")
+
+
 def test_export_of_an_entry_whose_file_is_gone_says_so(trained, pruned):
     d, _ = _log_three(trained, pruned)
     entry = next(e for e in results.load(data=d) if e["name"] == "int8")
