@@ -102,6 +102,7 @@ class MixedPrecisionExplorer(_Explorer):
         self.allocate_button.on_click(lambda _: self.allocate())
         self.run_button.on_click(lambda _: self.run())
         self.update()
+        self._draw_board()  # the board you can point at: the lesson's points (and the reference layer) at once
 
     def _precomputed_table(self) -> dict | None:
         """The full-mode sensitivity of this model from data/precomputed/, or None (a note says why)."""

@@ -130,3 +130,9 @@ def test_without_any_table_allocate_says_what_to_do(setup):
     explorer = MixedPrecisionExplorer(base, d, flat)
     assert explorer.table is None and explorer.allocate_button.disabled
     assert explorer.allocate() is None and "sensitivity" in explorer.message.value
+
+
+def test_the_board_is_drawn_at_once_so_it_can_be_pointed_at(explorer):
+    """Like every explorer's board: drawn when the panel is built, with its marker list (issue 18's click)."""
+    assert "wb-markers" in explorer.pointable.markers.value
+    assert explorer.pointable.image.value  # a PNG, before any Run
