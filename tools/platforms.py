@@ -26,6 +26,8 @@ PLATFORMS = {
     "macosx_14_0_arm64": {"sys_platform": "darwin", "platform_system": "Darwin", "platform_machine": "arm64",
                           "os_name": "posix"},
     "win_amd64": {"sys_platform": "win32", "platform_system": "Windows", "platform_machine": "AMD64", "os_name": "nt"},
+    # Linux: for marker evaluation (tests); pip's --platform wants a wheel's exact manylinux tag, and CI
+    # installs on Linux for real anyway.
     "manylinux_2_28_x86_64": {"sys_platform": "linux", "platform_system": "Linux", "platform_machine": "x86_64",
                               "os_name": "posix"},
 }
