@@ -59,16 +59,7 @@ def test_to_tf_keras_rebuilds_a_keras3_sequential_model_with_its_weights():
 
 
 def test_subclassed_model_is_refused_with_the_reason():
-    class Net(keras.Model):
-        def __init__(self):
-            super().__init__()
-            self.flat, self.out = keras.layers.Flatten(), keras.layers.Dense(10)
-
-        def call(self, x):
-            return self.out(self.flat(x))
-
-    net = Net()
-    net(np.zeros((1, 28, 28), np.float32))
+    net = _subclassed()
     assert boundary.structure(net) == "subclassed"
     with pytest.raises(ModelError, match="subclassed model.*Sequential or functional"):
         pruning.prune_and_finetune(net, tiny_data(), pruning.gradual_schedule(0.5, 10), 1)
