@@ -1,7 +1,7 @@
 """A size-vs-accuracy board you can point at: click a marker to pick it, hover to read its name.
 
-The board stays a matplotlib PNG (a redraw is one ``savefig``, well under 100 ms, see
-``tools/bench.py``) shown in an ``ipywidgets.Image``; ``ipyevents`` reports where on the image
+The board stays a matplotlib PNG (one figure redrawn in place, helpers/board_figure.py: well
+under 100 ms a redraw, see ``tools/bench.py``) shown in an ``ipywidgets.Image``; ``ipyevents`` reports where on the image
 the mouse is, in the PNG's own pixels (``dataX``/``dataY``). The figure is saved without
 ``bbox_inches="tight"``, so a pixel maps back to data through the axes' own transform
 (``ax.transData``): the nearest marker within ``PICK_RADIUS_PX`` is the one pointed at.
@@ -13,14 +13,12 @@ pointing does nothing, and the drop-down of the panel still picks points.
 from __future__ import annotations
 
 import html
-import io
 import json
 import math
 
 import ipywidgets as w
-import matplotlib.pyplot as plt
 
-from . import plots
+from . import board_figure, plots
 
 HINT = "<span style='color:#78909c'>Click or hover a marker on the board to read what it is.</span>"
 PICK_RADIUS_PX = 14  # in the PNG's pixels: a marker is ~7 px across; a click this near picks it
@@ -36,6 +34,7 @@ class PointableBoard:
     """
 
     def __init__(self, on_pick=None, on_hover=None):
+        self.figure = board_figure.BoardFigure()
         self.image = w.Image(format="png", layout=w.Layout(width="100%"))
         self.image.add_class("wb-board")  # found by tests/test_browser.py beside its marker list
         self.markers = w.HTML(layout=w.Layout(display="none"))
@@ -55,16 +54,11 @@ class PointableBoard:
         self.hover_events.on_dom_event(self._event)
 
     def draw(self, entries, highlight=(), size_key="tflite_gz", title="", reference=()):
-        """Redraw the board (``plots.board`` with a fixed layout) and remember where each marker is."""
-        fig = plots.board(entries, highlight=highlight, size_key=size_key, title=title, reference=reference,
-                          fixed_layout=True)  # fmt: skip
-        try:
-            self.points = self._positions(fig, list(entries) + list(reference), size_key)
-            buffer = io.BytesIO()
-            fig.savefig(buffer, format="png", dpi=fig.dpi)  # not "tight": pixels map back through transData
-            self.image.value = buffer.getvalue()
-        finally:
-            plt.close(fig)
+        """Redraw the board (one ``BoardFigure``, redrawn in place) and remember where each marker
+        is. Returns the figure."""
+        fig = self.figure.update(entries, highlight=highlight, size_key=size_key, title=title, reference=reference)
+        self.image.value = self.figure.png()  # not "tight": pixels map back through transData
+        self.points = self._positions(fig, list(entries) + list(reference), size_key)
         width, height = self.size_px
         listed = [{"name": e.get("name", ""), "fx": round(x / width, 4), "fy": round(y / height, 4)}
                   for x, y, e in self.points]  # fmt: skip

@@ -63,105 +63,124 @@ def _usable(entries, size_key):
     ]
 
 
-def board(
-    entries, highlight=(), title: str = "", size_key: str = "tflite_gz", ax=None, reference=(), fixed_layout=False
-):
+def board_groups(entries, reference=(), size_key: str = "tflite_gz") -> list[dict]:
+    """The board's marker groups, in drawing (and legend) order: the reference layer first (grey,
+    hollow, one legend label for all of it), then one group per technique (simulated widths
+    apart, hollow). Each: ``key``, ``label``, ``x``, ``y`` (axis units) and ``style`` (scatter
+    keyword arguments). Entries lacking the size or accuracy are left out."""
+    scale = BOARD_AXES.get(size_key, (1.0, ""))[0]
+    groups = []
+    ref = _usable(reference, size_key)
+    for k, technique in enumerate(dict.fromkeys(e["technique"] for e in ref)):
+        group = [e for e in ref if e["technique"] == technique]
+        style = {"marker": TECHNIQUE_STYLE.get(technique, ("gray", "o"))[1], "s": 30, "zorder": 2, "linewidths": 0.9,
+                 "facecolors": "none", "edgecolors": "0.55"}  # fmt: skip
+        groups.append({"key": ("reference", technique), "label": REFERENCE_LABEL if k == 0 else "_nolegend_",
+                       "style": style, "entries": group})  # fmt: skip
+    by_technique: dict[tuple[str, bool], list] = {}
+    for e in _usable(entries, size_key):
+        by_technique.setdefault((e["technique"], bool((e.get("settings") or {}).get("simulated"))), []).append(e)
+    for (technique, simulated), group in by_technique.items():
+        color, marker = TECHNIQUE_STYLE.get(technique, ("gray", "o"))
+        style = {"marker": marker, "s": 36, "alpha": 0.85, "zorder": 3, "edgecolors": color,
+                 "facecolors": "none" if simulated else color}  # fmt: skip
+        groups.append({"key": (technique, simulated), "style": style, "entries": group,
+                       "label": f"{technique} (simulated: packed size)" if simulated else technique})  # fmt: skip
+    for g in groups:
+        g["x"] = [e["metrics"][size_key] * scale for e in g["entries"]]
+        g["y"] = [e["metrics"]["tflite_accuracy"] * 100 for e in g["entries"]]
+    return groups
+
+
+def board_limits(groups) -> tuple[tuple[float, float], tuple[float, float]]:
+    """x (log) and y limits with room for labels around every group's points (an empty board:
+    1-1000 on x, 0-100 % on y)."""
+    sizes = [x for g in groups for x in g["x"]]
+    accs = [y for g in groups for y in g["y"]]
+    if not sizes:
+        return (1.0, 1000.0), (0.0, 100.0)
+    pad = max(1.0, 0.15 * (max(accs) - min(accs)))
+    return (min(sizes) / 2.5, max(sizes) * 2.5), (min(accs) - pad, max(accs) + pad)
+
+
+def board_note(has_reference: bool) -> dict:
+    """The text an empty board shows (``ax.text`` keyword arguments, axes coordinates)."""
+    if has_reference:
+        return {"x": 0.5, "y": 0.97, "s": "None of your runs yet: the grey points are the full-mode reference.",
+                "ha": "center", "va": "top", "fontsize": 8}  # fmt: skip
+    return {"x": 0.5, "y": 0.5, "s": "No experiments logged yet:\nrun a lesson to add points.", "ha": "center",
+            "va": "center"}  # fmt: skip
+
+
+def mark_highlights(ax, entries, highlight, size_key: str, xlim) -> list:
+    """Ring and label the entries whose ``id`` or ``name`` is in ``highlight`` (labels staggered,
+    running leftwards in the right part of the axis); returns the artists drawn."""
+    scale = BOARD_AXES.get(size_key, (1.0, ""))[0]
+    highlight = {highlight} if isinstance(highlight, str) else set(highlight)
+    marked = [e for e in entries if e.get("id") in highlight or e.get("name") in highlight]
+    offsets = [(8, 10), (8, -16), (-8, 22), (-8, -28)]  # stagger labels of nearby highlights
+    low, high = math.log(xlim[0]), math.log(xlim[1])
+    drawn = []
+    for k, e in enumerate(sorted(marked, key=lambda e: e["metrics"][size_key])):
+        x, y = e["metrics"][size_key] * scale, e["metrics"]["tflite_accuracy"] * 100
+        dx, dy = offsets[k % len(offsets)]
+        if (math.log(x) - low) > 0.6 * (high - low):
+            dx = -abs(dx)  # right half: the label runs leftwards, inside the axes
+        drawn.append(ax.scatter([x], [y], s=160, facecolors="none", edgecolors="red", lw=1.5, zorder=4))
+        drawn.append(ax.annotate(
+            e["name"] + (" (full mode, precomputed)" if e.get("reference") else ""), (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=8,
+            ha="left" if dx > 0 else "right", arrowprops={"arrowstyle": "-", "color": "red", "lw": 0.6},
+        ))  # fmt: skip
+    return drawn
+
+
+def board_axes(ax, size_key: str):
+    """The board's axis settings that do not depend on the points: log x with 1-2-5 majors."""
+    ax.set_xscale("log")
+    ax.xaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_locator(mticker.NullLocator())  # minor ticks on a log axis cost ~40 ms a redraw
+    ax.set_xlabel(BOARD_AXES.get(size_key, (1.0, f"{size_key} (log scale)"))[1])
+    ax.set_ylabel("test accuracy (%)")
+    ax.grid(True, which="both", alpha=0.3)
+
+
+BOARD_TITLE = "Size vs accuracy: up and to the left is better"
+
+
+def board(entries, highlight=(), title: str = "", size_key: str = "tflite_gz", ax=None, reference=()):
     """Size vs accuracy for ``entries`` (results-log entries): log-size axis, the Pareto
     frontier as a dashed step line, and the entries whose ``id`` or ``name`` is in
     ``highlight`` ringed and labelled. An empty list gives an empty board with a note.
 
     ``reference`` (entries from ``data/precomputed/``) is drawn as its own layer, grey and
     hollow, labelled "full mode, precomputed": never mixed into the reader's points or frontier.
-    ``fixed_layout`` sets fixed margins instead of measuring every label (``tight_layout``, ~90 ms
-    on a log axis): what the explorers use, so a redraw stays well under 100 ms."""
-    highlight = {highlight} if isinstance(highlight, str) else set(highlight)
-    scale, xlabel = BOARD_AXES.get(size_key, (1.0, f"{size_key} (log scale)"))
-    if ax is None:  # an explorer's board is wider: its legend sits outside the data, on the right
-        fig, ax = plt.subplots(figsize=(9.6, 3.8) if fixed_layout else (6.4, 3.8))
+    A new figure (or ``ax``'s); the explorers' boards redraw one figure in place instead
+    (helpers/board_figure.py)."""
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(6.4, 3.8))
     else:
         fig = ax.figure
+    groups = board_groups(entries, reference, size_key)
     usable = _usable(entries, size_key)
-    ref = _usable(reference, size_key)
     if not usable:
-        ax.text(
-            0.5,
-            0.97 if ref else 0.5,
-            "None of your runs yet: the grey points are the full-mode reference."
-            if ref
-            else "No experiments logged yet:\nrun a lesson to add points.",
-            ha="center",
-            va="top" if ref else "center",
-            fontsize=8 if ref else None,
-            transform=ax.transAxes,
-        )
-    for k, technique in enumerate(dict.fromkeys(e["technique"] for e in ref)):
-        group = [e for e in ref if e["technique"] == technique]
-        ax.scatter(
-            [e["metrics"][size_key] * scale for e in group],
-            [e["metrics"]["tflite_accuracy"] * 100 for e in group],
-            marker=TECHNIQUE_STYLE.get(technique, ("gray", "o"))[1], s=30, zorder=2, linewidths=0.9,
-            facecolors="none", edgecolors="0.55", label=REFERENCE_LABEL if k == 0 else "_nolegend_",
-        )  # fmt: skip
-    by_technique: dict[tuple[str, bool], list] = {}
-    for e in usable:
-        simulated = bool((e.get("settings") or {}).get("simulated"))
-        by_technique.setdefault((e["technique"], simulated), []).append(e)
-    for (technique, simulated), group in by_technique.items():
-        color, marker = TECHNIQUE_STYLE.get(technique, ("gray", "o"))
-        ax.scatter(
-            [e["metrics"][size_key] * scale for e in group],
-            [e["metrics"]["tflite_accuracy"] * 100 for e in group],
-            marker=marker, s=36, alpha=0.85, zorder=3,
-            label=f"{technique} (simulated: packed size)" if simulated else technique,
-            facecolors="none" if simulated else color, edgecolors=color,
-        )  # fmt: skip
+        ax.text(transform=ax.transAxes, **board_note(bool(groups)))
+    for g in groups:
+        ax.scatter(g["x"], g["y"], label=g["label"], **g["style"])
     front = results.pareto_front(usable, size_key=size_key)
     if len(front) > 1:
-        ax.step(
-            [e["metrics"][size_key] * scale for e in front],
-            [e["metrics"]["tflite_accuracy"] * 100 for e in front],
-            where="post", ls="--", c="gray", lw=1, label="Pareto frontier", zorder=2,
-        )  # fmt: skip
-    offsets = [(8, 10), (8, -16), (-8, 22), (-8, -28)]  # stagger labels of nearby highlights
-    marked = [e for e in usable + ref if e.get("id") in highlight or e.get("name") in highlight]
-    span = [e["metrics"][size_key] * scale for e in usable + ref] or [1.0]
-    low, high = math.log(min(span) / 2.5), math.log(max(span) * 2.5)  # the x limits set below
-    for k, e in enumerate(sorted(marked, key=lambda e: e["metrics"][size_key])):
-        x, y = e["metrics"][size_key] * scale, e["metrics"]["tflite_accuracy"] * 100
-        dx, dy = offsets[k % len(offsets)]
-        if (math.log(x) - low) > 0.6 * (high - low):
-            dx = -abs(dx)  # right half: the label runs leftwards, inside the axes
-        ax.scatter([x], [y], s=160, facecolors="none", edgecolors="red", lw=1.5, zorder=4)
-        ax.annotate(
-            e["name"] + (" (full mode, precomputed)" if e.get("reference") else ""), (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=8,
-            ha="left" if dx > 0 else "right", arrowprops={"arrowstyle": "-", "color": "red", "lw": 0.6},
-        )  # fmt: skip
-    if usable or ref:
-        sizes = [e["metrics"][size_key] * scale for e in usable + ref]
-        accs = [e["metrics"]["tflite_accuracy"] * 100 for e in usable + ref]
-        ax.set_xscale("log")
-        ax.set_xlim(min(sizes) / 2.5, max(sizes) * 2.5)  # room for labels; ratios read the same on any board
-        ax.set_ylim(
-            min(accs) - max(1.0, 0.15 * (max(accs) - min(accs))), max(accs) + max(1.0, 0.15 * (max(accs) - min(accs)))
-        )
-        ax.xaxis.set_major_locator(mticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-        ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _: f"{v:g}"))
-        ax.xaxis.set_minor_locator(mticker.NullLocator())  # minor ticks on a log axis cost ~40 ms a redraw
-        if fixed_layout:  # the 1-2-5 majors grid the axis already; minor ticks cost ~10 ms a redraw
-            ax.xaxis.set_minor_locator(mticker.NullLocator())
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel("test accuracy (%)")
-    ax.set_title(title or "Size vs accuracy: up and to the left is better")
-    ax.grid(True, which="both", alpha=0.3)
-    alone = fixed_layout and ax is fig.axes[0] and len(fig.axes) == 1
-    if (usable or ref) and alone:  # outside the axes: never on top of a point
-        ax.legend(fontsize=8.5, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, frameon=False)
-    elif usable or ref:
+        scale = BOARD_AXES.get(size_key, (1.0, ""))[0]
+        ax.step([e["metrics"][size_key] * scale for e in front], [e["metrics"]["tflite_accuracy"] * 100 for e in front],
+                where="post", ls="--", c="gray", lw=1, label="Pareto frontier", zorder=2)  # fmt: skip
+    limits = board_limits(groups)
+    mark_highlights(ax, usable + _usable(reference, size_key), highlight, size_key, limits[0])
+    board_axes(ax, size_key)
+    ax.set_xlim(*limits[0])  # room for labels; ratios read the same on any board
+    ax.set_ylim(*limits[1])
+    ax.set_title(title or BOARD_TITLE)
+    if groups:
         ax.legend(fontsize=8, loc="best")
-    if alone:
-        fig.subplots_adjust(left=0.085, right=0.65, bottom=0.13, top=0.92)
-    else:
-        fig.tight_layout()
+    fig.tight_layout()
     return fig
 
 
@@ -534,76 +553,3 @@ def boards(entries, highlight=(), title: str = ""):
         right.get_legend().remove()  # the left board's legend serves both
     fig.tight_layout()
     return fig
-
-
-def fit_bars(rows, board, best=None):
-    """Lesson 05: each model's flash and tensor arena against a board's budget (log scale; the
-    dashed line is the budget). Green fits both, red misses at least one, grey is a full-mode
-    reference; the most accurate model of yours that fits is starred. A new figure each call
-    (``FitFigure`` redraws one figure in place)."""
-    return FitFigure().update(rows, board, best)
-
-
-def _fit_color(r) -> str:
-    return "#b0bec5" if r.reference else "tab:green" if r.fits else "tab:red"
-
-
-class FitFigure:
-    """The fit-to-board chart as one figure that is redrawn in place: when only the board changes
-    (the usual widget move), the bars stay and only colours, budget lines, limits and labels
-    change - building a new figure would cost more than the 100 ms an explorer may take."""
-
-    def __init__(self):
-        self.fig, self._shape = None, None
-
-    def update(self, rows, board, best=None):
-        shape = [(r.name, r.flash, r.arena, r.reference, r.accuracy) for r in rows]
-        if self.fig is None or shape != self._shape:
-            self._build(rows)
-            self._shape = shape
-        colors = [_fit_color(r) for r in rows]
-        flash = [r.flash + r.runtime_flash for r in rows]  # model + the board's runtime allowance (pale part)
-        ram = [r.arena + r.runtime_ram for r in rows]
-        for i, (bars, line, ax, values, budget, label) in enumerate((
-            (self._bars[0], self._lines[0], self._axes[0], flash, board.flash, "flash: model + runtime"),
-            (self._bars[1], self._lines[1], self._axes[1], ram, board.ram, "RAM: arena + runtime"),
-        )):
-            for bar, total, color, value in zip(bars, self._totals[i], colors, values, strict=True):
-                bar.set_facecolor(color)
-                total.set_facecolor(color)
-                total.set_width(value)
-            line.set_xdata([budget, budget])
-            ax.set_xlim(min([*values, budget]) / 2, max([*values, budget]) * 1.6)
-            ax.set_title(f"{label} (budget {budget / 1024:,.0f} KiB)", fontsize=9)
-        starred = {best.name} if best is not None else set()
-        labels = [("★ " if r.name in starred and not r.reference else "") + f"{r.name[:38]} · {r.accuracy:.1%}"
-                  + (" (ref.)" if r.reference else "") for r in rows]  # fmt: skip
-        for tick, r in zip(self._axes[0].set_yticklabels(labels, fontsize=7), rows, strict=True):
-            tick.set_fontweight("bold" if r.name in starred and not r.reference else "normal")
-            tick.set_color("#78909c" if r.reference else "black")
-        self._title.set_text(board.name)
-        return self.fig
-
-    def _build(self, rows):
-        height = 0.26 * max(4, len(rows)) + 1.0
-        if self.fig is None:
-            self.fig = plt.figure(figsize=(10.0, height))
-        self.fig.clf()
-        self.fig.set_figheight(height)
-        self._axes = self.fig.subplots(1, 2, sharey=True)
-        y = np.arange(len(rows))[::-1]
-        self._bars, self._lines, self._totals = [], [], []
-        for ax, values in ((self._axes[0], [r.flash for r in rows]), (self._axes[1], [r.arena for r in rows])):
-            self._totals.append(ax.barh(y, values, alpha=0.3, height=0.7))  # width set in update (with the runtime)
-            self._bars.append(ax.barh(y, values, alpha=0.8, height=0.7))
-            self._lines.append(ax.axvline(1, color="black", ls="--", lw=1))
-            ax.set_xscale("log", base=2)
-            ax.xaxis.set_major_formatter(mticker.FuncFormatter(lambda v, _pos: f"{v / 1024:,.4g}K"))
-            ax.xaxis.set_major_locator(mticker.LogLocator(base=4))
-            ax.xaxis.set_minor_locator(mticker.NullLocator())  # ticks and text are most of a redraw's time
-            ax.tick_params(labelsize=7)
-        self._axes[0].set_yticks(y)
-        self._axes[0].set_yticklabels([""] * len(rows), fontsize=7)
-        self._title = self.fig.suptitle("", fontsize=10)
-        # fixed margins, not tight_layout: it costs ~70 ms a redraw
-        self.fig.subplots_adjust(left=0.34, right=0.98, wspace=0.08, top=1 - 0.55 / height, bottom=0.4 / height)

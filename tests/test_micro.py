@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from test_pruning import tiny_data
 
-from helpers import board_fit, checks, keras, measure, micro, models, quantization, results, widgets
+from helpers import board_fit, checks, fit_explorer, fit_plots, keras, measure, micro, models, quantization, results
 
 # TFLM's host build has wheels for Linux x86-64 only; elsewhere tests/test_no_tflm.py covers lesson 05's path.
 pytestmark = pytest.mark.skipif(not micro.available(), reason="tflite-micro has no wheel for this platform (Linux x86-64 only)")
@@ -330,7 +330,7 @@ def test_c_export_compiles_to_the_same_bytes(tiny, tmp_path):
 
 
 def test_fit_explorer_presets_custom_and_bad_budgets():
-    ex = widgets.FitToBoardExplorer(MODELS)
+    ex = fit_explorer.FitToBoardExplorer(MODELS)
     assert ex.board == micro.SMALLEST_BOARD and ex.best.name == "tiny twin"
     assert "tiny twin" in ex.verdict.value and ex._figure is not None
     ex.preset.value = "ESP32 · 4 MB flash / 520 KB RAM"
@@ -350,7 +350,7 @@ def test_fit_explorer_presets_custom_and_bad_budgets():
 
 
 def test_fit_explorer_with_no_models_and_a_failing_reload(monkeypatch):
-    ex = widgets.FitToBoardExplorer([])
+    ex = fit_explorer.FitToBoardExplorer([])
     assert "No int8 models" in ex.message.value and "None of your models fits" in ex.verdict.value
 
     def broken(_data=None):
@@ -388,11 +388,11 @@ def test_fit_explorer_shows_the_precomputed_full_mode_reference_without_starring
             _reference_entry("05/student", "student 22k int8", 0.8587, 25_288, 3_264)]
     precomputed.save("05", precomputed.build("05", refs, produced_by="a test"))
     assert {m["name"] for m in micro.reference_models()} == {"CNN int8", "student 22k int8"}
-    ex = widgets.FitToBoardExplorer([])  # a fresh clone: nothing run yet, the reference shows at once
+    ex = fit_explorer.FitToBoardExplorer([])  # a fresh clone: nothing run yet, the reference shows at once
     assert ex.show_reference.value and {r.name for r in ex.rows if r.reference} == {"CNN int8", "student 22k int8"}
     # the CNN's 31.7 KB arena fits 32 KB on the model-only count, not with the firmware's RAM counted
     assert ex.best is None and "Full-mode reference: student 22k int8 at 85.87% fits" in ex.verdict.value
-    ex = widgets.FitToBoardExplorer(MODELS)
+    ex = fit_explorer.FitToBoardExplorer(MODELS)
     assert not ex.show_reference.value and not any(r.reference for r in ex.rows)  # your models first
     ex.show_reference.value = True
     assert any(r.reference for r in ex.rows) and "Full-mode reference: student 22k int8" in ex.verdict.value
@@ -406,21 +406,54 @@ def test_fit_explorer_with_a_damaged_reference_says_so_and_works(tmp_path):
 
     precomputed.path("05").parent.mkdir(parents=True, exist_ok=True)
     precomputed.path("05").write_text("{broken")
-    ex = widgets.FitToBoardExplorer(MODELS)
+    ex = fit_explorer.FitToBoardExplorer(MODELS)
     assert "damaged" in ex.message.value and ex.best.name == "tiny twin" and ex.show_reference.disabled
 
 
 def test_fit_figure_redraws_in_place_and_rebuilds_only_for_other_models():
-    from helpers import plots
-
-    chart = plots.FitFigure()
+    chart = fit_plots.FitFigure()
     m0, esp = micro.SMALLEST_BOARD, micro.BOARDS["ESP32 · 4 MB flash / 520 KB RAM"]
     fig = chart.update(micro.fit_rows(MODELS, m0), m0, micro.best_fit(MODELS, m0))
     bars = chart._bars[0]
-    colors_m0 = [b.get_facecolor() for b in bars]
+    colors_m0 = bars.get_facecolor().copy()
+    assert chart.starred == "tiny twin"
     assert chart.update(micro.fit_rows(MODELS, esp), esp, micro.best_fit(MODELS, esp)) is fig
-    assert chart._bars[0] is bars and [b.get_facecolor() for b in bars] != colors_m0  # recoloured, not rebuilt
+    assert chart._bars[0] is bars and not np.array_equal(bars.get_facecolor(), colors_m0)  # recoloured, not rebuilt
     labels = [t.get_text() for t in chart._axes[0].get_yticklabels()]
-    assert labels[0].startswith("★ big") and chart._lines[1].get_xdata()[0] == esp.ram
+    assert labels[0] == "big · 92.0%" and chart.starred == "big" and chart._lines[1].get_xdata()[0] == esp.ram
+    star_x, star_y = chart._star_text.get_position()
+    assert chart._star_text.get_visible() and star_y == chart._y[0] and star_x > 300_000  # after big's flash bar
+    chart.update(micro.fit_rows(MODELS, esp), esp, None)
+    assert chart.starred is None and not chart._star_text.get_visible()
     chart.update(micro.fit_rows(MODELS[:2], esp), esp, None)
-    assert chart._bars[0] is not bars and len(chart._bars[0]) == 2 and chart.fig is fig
+    assert chart._bars[0] is not bars and len(chart._bars[0].get_paths()) == 2 and chart.fig is fig
+
+
+def _pixels(png: bytes) -> np.ndarray:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    return plt.imread(io.BytesIO(png), format="png")
+
+
+def test_fit_figure_png_keeps_the_names_as_pixels_and_draws_the_same_chart():
+    """The names raster must reproduce the text exactly, at the same pixels, on every board."""
+    m0, esp = micro.SMALLEST_BOARD, micro.BOARDS["ESP32 · 4 MB flash / 520 KB RAM"]
+    rows = micro.fit_rows(MODELS, m0)
+    chart = fit_plots.FitFigure()
+    chart.update(rows, m0, micro.best_fit(MODELS, m0))
+    first = _pixels(chart.png())  # names drawn as text, then kept
+    assert chart._names_raster is not None and not chart._axes[0].yaxis.get_major_ticks()[0].label1.get_visible()
+    assert np.array_equal(_pixels(chart.png()), first)  # the raster where the text was
+    chart.update(micro.fit_rows(MODELS, esp), esp, micro.best_fit(MODELS, esp))
+    fresh = fit_plots.FitFigure()
+    fresh.update(micro.fit_rows(MODELS, esp), esp, micro.best_fit(MODELS, esp))
+    redrawn, drawn = _pixels(chart.png()), _pixels(fresh.png())
+    assert redrawn.shape == drawn.shape and np.array_equal(redrawn, drawn)
+    assert not np.array_equal(redrawn, first)  # another board: other colours and budget lines
+    chart.update(micro.fit_rows(MODELS[:3], esp), esp, None)  # other models: names drawn anew
+    assert chart._names_raster is None
+    fewer = fit_plots.FitFigure()
+    fewer.update(micro.fit_rows(MODELS[:3], esp), esp, None)
+    assert np.array_equal(_pixels(chart.png()), _pixels(fewer.png()))

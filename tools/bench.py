@@ -146,7 +146,7 @@ def bench_explorers(repeats: int = 30) -> None:
     models = helpers.micro.log_models(data)  # arenas measured once (cached); not part of a change
     with contextlib.redirect_stdout(io.StringIO()):
         start = time.perf_counter()
-        fit = helpers.widgets.FitToBoardExplorer(models, data=data)
+        fit = helpers.fit_explorer.FitToBoardExplorer(models, data=data)
         built = (time.perf_counter() - start) * 1000
     print(f"lesson 05 fit-to-board explorer built in {built:.0f} ms (no model runs): {len(models)} of your int8 models, "
           f"{len(fit.reference_models)} full-mode reference models")  # fmt: skip

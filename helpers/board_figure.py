@@ -1,0 +1,143 @@
+"""The explorers' size-vs-accuracy board: one figure redrawn in place, fast enough for every move.
+
+``plots.board`` draws a new board (a lesson's cell). An explorer redraws its board on every
+control change and must answer within 100 ms (``tools/bench.py --explorers`` measures it), so
+``BoardFigure`` keeps one figure, outside pyplot, and changes only what a move changes. From
+profiling a redraw of ~190 points (what costs, and what is done about it):
+
+- building a figure, axes and ticks (~20 ms), and a scatter per group (~2 ms each): built once;
+  a move sets each group's points (``set_offsets``) and the limits;
+- the legend (~35 ms of text a draw): it changes only with the set of groups shown, so it is
+  drawn once per set and kept as a raster (``Figure.figimage``) at the same pixels;
+- titles and axis labels sit at fixed positions (matplotlib otherwise measures every tick
+  label to place them); no minor ticks on the log axis.
+
+The figure's size and margins are fixed: its legend sits outside the data, on the right, and a
+pixel of its PNG maps back to data through ``ax.transData`` (helpers/board_view.py).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+
+import matplotlib as mpl
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from . import plots, results
+
+FIGSIZE = (9.6, 3.8)  # inches; at the workbook's 72 dpi a 691 x 274 px PNG, stretched to the panel
+LEGEND = {"fontsize": 8.5, "loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0, "frameon": False}
+
+
+class BoardFigure:
+    """One board figure: ``update(...)`` sets it (returns the figure), ``png()`` draws it.
+
+    ``legend_labels``: the labels the legend shows now (drawn live or pasted from its raster).
+    """
+
+    def __init__(self):
+        self.fig = Figure(figsize=FIGSIZE, dpi=mpl.rcParams["figure.dpi"])
+        FigureCanvasAgg(self.fig)
+        self.ax = self.fig.add_subplot()
+        self.fig.subplots_adjust(left=0.085, right=0.65, bottom=0.13, top=0.92)
+        self.ax.xaxis.set_label_coords(0.5, -0.1)  # placed, not measured
+        self.ax.yaxis.set_label_coords(-0.075, 0.5)
+        self._size_key = None
+        self._groups: dict[tuple, object] = {}  # group key -> its scatter (kept, emptied when not shown)
+        self.front = self.ax.plot([], [], drawstyle="steps-post", ls="--", c="gray", lw=1, label="Pareto frontier",
+                                  zorder=2)[0]  # fmt: skip
+        self.note = self.ax.text(0.5, 0.5, "", transform=self.ax.transAxes, visible=False)
+        self._marks: list = []
+        self._legend, self._legend_key = None, None
+        self._legends: dict[tuple, tuple[np.ndarray, int, int]] = {}  # legend key -> (pixels, x0, y0)
+        self._legend_image = None
+        self.legend_labels: list[str] = []
+
+    def update(self, entries, highlight=(), size_key: str = "tflite_gz", title: str = "", reference=()):
+        """Set the board for ``entries`` and ``reference`` (as ``plots.board`` draws them)."""
+        ax = self.ax
+        if size_key != self._size_key:
+            plots.board_axes(ax, size_key)
+            self._size_key = size_key
+        groups = plots.board_groups(entries, reference, size_key)
+        handles, labels, shown = [], [], set()
+        for g in groups:
+            scatter = self._groups.get(g["key"])
+            if scatter is None:
+                scatter = self._groups[g["key"]] = ax.scatter([], [], **g["style"])
+            scatter.set_offsets(np.column_stack([g["x"], g["y"]]))
+            scatter.set_visible(True)
+            shown.add(g["key"])
+            if not g["label"].startswith("_"):
+                handles.append(scatter)
+                labels.append(g["label"])
+        for key, scatter in self._groups.items():
+            if key not in shown:
+                scatter.set_visible(False)
+        usable = plots._usable(entries, size_key)
+        front = results.pareto_front(usable, size_key=size_key)
+        scale = plots.BOARD_AXES.get(size_key, (1.0, ""))[0]
+        self.front.set_data([e["metrics"][size_key] * scale for e in front],
+                            [e["metrics"]["tflite_accuracy"] * 100 for e in front])  # fmt: skip
+        self.front.set_visible(len(front) > 1)
+        if len(front) > 1:
+            handles.append(self.front)
+            labels.append("Pareto frontier")
+        self.note.set_visible(not usable)
+        if not usable:
+            note = plots.board_note(bool(groups))
+            self.note.set_text(note.pop("s"))
+            self.note.set_fontsize(note.pop("fontsize", mpl.rcParams["font.size"]))
+            self.note.update(note)
+        limits = plots.board_limits(groups)
+        ax.set_xlim(*limits[0])
+        ax.set_ylim(*limits[1])
+        for artist in self._marks:
+            artist.remove()
+        self._marks = plots.mark_highlights(ax, usable + plots._usable(reference, size_key), highlight, size_key, limits[0])
+        ax.set_title(title or plots.BOARD_TITLE, y=1.0)  # y: placed, not measured
+        self._set_legend(handles, labels, groups)
+        return self.fig
+
+    def _set_legend(self, handles, labels, groups):
+        """Paste the legend's raster when this set of labels was drawn before; else draw it live."""
+        markers = {g["label"]: g["style"]["marker"] for g in groups}
+        key = tuple((label, markers.get(label, "")) for label in labels)
+        self.legend_labels = list(labels)
+        if self._legend is not None:
+            self._legend.remove()
+            self._legend = None
+        if self._legend_image is not None:
+            self._legend_image.remove()
+            self._legend_image = None
+        self._legend_key = key
+        if not labels:
+            return
+        if key in self._legends:
+            pixels, x0, y0 = self._legends[key]
+            self._legend_image = self.fig.figimage(pixels, xo=x0, yo=y0, origin="upper", zorder=3)
+        else:
+            self._legend = self.ax.legend(handles, labels, **LEGEND)
+
+    def png(self) -> bytes:
+        """The board as PNG bytes at ``fig.dpi``, not cropped ("tight" would move the pixels that
+        ``board_view`` maps back to data). A legend drawn live is kept as a raster afterwards."""
+        canvas = self.fig.canvas
+        canvas.draw()
+        if self._legend is not None:
+            self._keep_legend(canvas)
+        buffer = io.BytesIO()
+        plt.imsave(buffer, np.asarray(canvas.buffer_rgba()), format="png", pil_kwargs={"compress_level": 1})
+        return buffer.getvalue()
+
+    def _keep_legend(self, canvas):
+        box = self._legend.get_window_extent()
+        height, width = int(round(self.fig.bbox.height)), int(round(self.fig.bbox.width))
+        x0, x1 = max(0, int(math.floor(box.x0)) - 1), min(width, int(math.ceil(box.x1)) + 1)
+        top, bottom = max(0, height - int(math.ceil(box.y1)) - 1), min(height, height - int(math.floor(box.y0)) + 1)
+        pixels = np.asarray(canvas.buffer_rgba())[top:bottom, x0:x1].copy()
+        self._legends[self._legend_key] = (pixels, x0, height - bottom)
