@@ -1,7 +1,7 @@
 # The workbook's commands. Each sets itself up: a .venv with the pinned stack, made when missing
 # and refreshed when requirements change; fast when already set up.
 #   make lab      open JupyterLab on notebooks/
-#   make test     unit tests + every notebook under nbval (fast mode): what CI runs
+#   make test     unit tests + every notebook once (fast mode; browser test, else nbval): what CI runs
 #   make execute  re-run every notebook in place, full mode, restart-and-run-all
 #   make data     find or fetch Fashion-MNIST and say where it came from
 #   make bench    lesson run times (MODE=fast|full) and the explorers' response time

@@ -118,3 +118,45 @@ def no_local_data(tmp_path, monkeypatch) -> Path:
     empty.mkdir()
     monkeypatch.setattr(data, "DEBIAN_DIR", empty)
     return empty
+
+
+# ----------------------------------------------------------------------------- each lesson run once
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+_RUN_IN_BROWSER: list[str] = []
+
+
+def _browser_runs() -> bool:
+    """tests/test_browser.py will drive a browser here (Chromium and playwright both present)."""
+    import importlib.util
+
+    return CHROMIUM.exists() and importlib.util.find_spec("playwright") is not None
+
+
+@pytest.hookimpl(trylast=True)  # after -k / -m have chosen what runs
+def pytest_collection_modifyitems(session, config, items):
+    """Where the browser test runs a lesson (restart and run all in JupyterLab, every cell checked
+    for errors, the NBVAL_CHECK_OUTPUT cells compared as nbval compares them, then its widgets),
+    nbval does not run that lesson a second time: each lesson runs once per session. Where no
+    browser runs (a laptop without Chromium, CI's second Python), nbval runs every lesson.
+    ``WORKBOOK_NBVAL_ALWAYS=1`` runs both."""
+    if os.environ.get("WORKBOOK_NBVAL_ALWAYS") == "1" or not _browser_runs():
+        return
+    prefix = "test_lesson_in_jupyterlab["
+    in_browser = {item.name[len(prefix) : -1] for item in items if item.name.startswith(prefix)}
+    twice = [item for item in items if item.path.suffix == ".ipynb" and item.path.name in in_browser]
+    if twice:
+        twice_ids = {id(item) for item in twice}
+        items[:] = [item for item in items if id(item) not in twice_ids]
+        config.hook.pytest_deselected(items=twice)
+        _RUN_IN_BROWSER[:] = sorted({item.path.name for item in twice})
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _RUN_IN_BROWSER:
+        terminalreporter.write_line(
+            f"nbval: {len(_RUN_IN_BROWSER)} lesson(s) ran once, in the browser test (tests/test_browser.py: errors, "
+            f"NBVAL_CHECK_OUTPUT cells, widgets), not again under nbval: {', '.join(_RUN_IN_BROWSER)}. "
+            "WORKBOOK_NBVAL_ALWAYS=1 runs both."
+        )

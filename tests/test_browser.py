@@ -354,6 +354,9 @@ STATE = f"""(path) => {{
       count: cell.executionCount,
       errors: outputs.filter(o => o.output_type === 'error').map(o => `${{o.ename}}: ${{o.evalue}}`),
       widgets: outputs.filter(o => o.data && o.data['application/vnd.jupyter.widget-view+json']).length,
+      // what nbval compares for a cell marked NBVAL_CHECK_OUTPUT: its text, stream by stream
+      text: outputs.map(o => o.output_type === 'stream' ? [].concat(o.text).join('')
+                              : (o.data && o.data['text/plain'] ? [].concat(o.data['text/plain']).join('') : '')),
     }});
   }}
   return {{status: panel.sessionContext.session?.kernel?.status ?? 'none', code}};
@@ -410,6 +413,41 @@ def _run_all(page, name: str) -> dict:
             missing = [c["index"] for c in state["code"] if c["count"] is None]
             raise AssertionError(f"{name}: not finished after {LESSON_TIMEOUT_S:.0f} s; cells {missing} not run")
         page.wait_for_timeout(1000)
+
+
+CHECK_OUTPUT = "NBVAL_CHECK_OUTPUT"
+SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
+
+
+def _sanitize(text: str) -> str:
+    """``text`` with tests/nbval_sanitize.cfg's replacements applied (as nbval applies them)."""
+    import configparser
+
+    rules = configparser.ConfigParser(interpolation=None)
+    rules.read(SANITIZE, encoding="utf-8")
+    for section in rules.sections():
+        text = re.sub(rules[section]["regex"], rules[section]["replace"], text)
+    return text
+
+
+def _check_outputs(lesson: Path, state: dict) -> int:
+    """nbval's check of the cells marked NBVAL_CHECK_OUTPUT, on the browser's run: each one's
+    text output equals the committed one after sanitizing. Returns how many cells were compared
+    (in CI the browser run is the lessons' only run: tests/conftest.py)."""
+    cells = json.loads(lesson.read_text(encoding="utf-8"))["cells"]
+    ran = {c["index"]: c for c in state["code"]}
+    compared = 0
+    for index, cell in enumerate(cells):
+        if cell["cell_type"] != "code" or CHECK_OUTPUT not in "".join(cell["source"]):
+            continue
+        committed = []
+        for o in cell.get("outputs", []):
+            text = o.get("text") if o["output_type"] == "stream" else o.get("data", {}).get("text/plain", "")
+            committed.append("".join(text) if isinstance(text, list) else text or "")
+        got, want = "".join(ran[index]["text"]), "".join(committed)  # JupyterLab joins a stream's pieces
+        assert _sanitize(got) == _sanitize(want), f"{lesson.name}: cell {index} ({CHECK_OUTPUT}) printed\n{got}\ninstead of\n{want}"
+        compared += 1
+    return compared
 
 
 def _check_widgets(root, expected_views: int | None, where: str) -> None:
@@ -649,6 +687,7 @@ def test_lesson_in_jupyterlab(lesson, jupyter, browser):
         opened = time.monotonic()
         state = _run_all(page, name)
         ran = time.monotonic()
+        compared = _check_outputs(lesson, state)
         stored_views = sum(c["widgets"] for c in state["code"])
         notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook").first
         _check_widgets(notebook, stored_views, name)
@@ -663,9 +702,8 @@ def test_lesson_in_jupyterlab(lesson, jupyter, browser):
         _check_layout(page, notebook, f"lab {name}", explorer=name in EXPLORERS, sidebar=True)
         total = time.monotonic() - start
         _record_time(name, open_s=round(opened - start, 1), run_all_s=round(ran - opened, 1), total_s=round(total, 1))
-        print(
-            f"[browser] {name}: open {opened - start:.1f} s, restart + run all {ran - opened:.1f} s, total {total:.1f} s"
-        )
+        print(f"[browser] {name}: open {opened - start:.1f} s, restart + run all {ran - opened:.1f} s, total {total:.1f} s; "
+              f"{compared} {CHECK_OUTPUT} cells as committed")  # fmt: skip
     assert _digest(lesson) == digest, f"{name} was written to during the test (autosave must be off)"
     assert not (NOTEBOOKS / ".ipynb_checkpoints").exists(), "checkpoints were written into notebooks/"
 
@@ -739,3 +777,39 @@ def test_missing_browser_is_a_skip_here_and_a_failure_in_ci(monkeypatch, tmp_pat
     monkeypatch.setenv("WORKBOOK_REQUIRE_BROWSER", "1")
     with pytest.raises(pytest.fail.Exception, match="WORKBOOK_REQUIRE_BROWSER=1"):
         _require_browser()
+
+
+def test_the_output_check_is_nbvals():
+    """The NBVAL_CHECK_OUTPUT comparison on a browser run: equal after sanitizing passes, other text fails."""
+    lesson = NOTEBOOKS / "00_baseline.ipynb"
+    cells = json.loads(lesson.read_text(encoding="utf-8"))["cells"]
+
+    def state(edit=lambda text: text):
+        code = []
+        for index, cell in enumerate(cells):
+            if cell["cell_type"] == "code":
+                texts = ["".join(o.get("text", "")) for o in cell.get("outputs", []) if o["output_type"] == "stream"]
+                code.append({"index": index, "text": [edit(t) for t in texts]})
+        return {"code": code}
+
+    assert _check_outputs(lesson, state()) == 1
+    assert _sanitize("took 1.5 s at 0x7fffa0") == "took <TIME> at <ADDR>"
+    with pytest.raises(AssertionError, match="NBVAL_CHECK_OUTPUT"):
+        _check_outputs(lesson, state(lambda text: text.replace("266,610", "266,611")))
+
+
+def test_each_lesson_runs_once_per_session():
+    """tests/conftest.py: nbval leaves out the lessons the browser test runs (where a browser runs)."""
+    from conftest import _browser_runs
+
+    def collected(**env):
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+             "tests/test_browser.py::test_lesson_in_jupyterlab", "notebooks/00_baseline.ipynb"],
+            cwd=ROOT, capture_output=True, text=True, env={**_ENV_AT_IMPORT, **env}, timeout=300, check=False,
+        )  # fmt: skip
+        return [line for line in done.stdout.splitlines() if line.startswith("notebooks/")]
+
+    cells = sum(c["cell_type"] == "code" for c in json.loads((NOTEBOOKS / "00_baseline.ipynb").read_text(encoding="utf-8"))["cells"])
+    assert len(collected(WORKBOOK_NBVAL_ALWAYS="1")) == cells
+    assert len(collected(WORKBOOK_NBVAL_ALWAYS="0")) == (0 if _browser_runs() else cells)
