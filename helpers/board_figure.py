@@ -1,6 +1,6 @@
 """The explorers' size-vs-accuracy board: one figure redrawn in place, fast enough for every move.
 
-``plots.board`` draws a new board (a lesson's cell). An explorer redraws its board on every
+``board_plots.board`` draws a new board (a lesson's cell). An explorer redraws its board on every
 control change and must answer within 100 ms (``tools/bench.py --explorers`` measures it), so
 ``BoardFigure`` keeps one figure, outside pyplot, and changes only what a move changes. From
 profiling a redraw of ~190 points (what costs, and what is done about it):
@@ -27,7 +27,7 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from . import plots, results
+from . import board_plots, results
 
 FIGSIZE = (9.6, 3.8)  # inches; at the workbook's 72 dpi a 691 x 274 px PNG, stretched to the panel
 LEGEND = {"fontsize": 8.5, "loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0, "frameon": False}
@@ -58,12 +58,12 @@ class BoardFigure:
         self.legend_labels: list[str] = []
 
     def update(self, entries, highlight=(), size_key: str = "tflite_gz", title: str = "", reference=()):
-        """Set the board for ``entries`` and ``reference`` (as ``plots.board`` draws them)."""
+        """Set the board for ``entries`` and ``reference`` (as ``board_plots.board`` draws them)."""
         ax = self.ax
         if size_key != self._size_key:
-            plots.board_axes(ax, size_key)
+            board_plots.board_axes(ax, size_key)
             self._size_key = size_key
-        groups = plots.board_groups(entries, reference, size_key)
+        groups = board_plots.board_groups(entries, reference, size_key)
         handles, labels, shown = [], [], set()
         for g in groups:
             scatter = self._groups.get(g["key"])
@@ -78,9 +78,9 @@ class BoardFigure:
         for key, scatter in self._groups.items():
             if key not in shown:
                 scatter.set_visible(False)
-        usable = plots._usable(entries, size_key)
+        usable = board_plots.usable_entries(entries, size_key)
         front = results.pareto_front(usable, size_key=size_key)
-        scale = plots.BOARD_AXES.get(size_key, (1.0, ""))[0]
+        scale = board_plots.BOARD_AXES.get(size_key, (1.0, ""))[0]
         self.front.set_data([e["metrics"][size_key] * scale for e in front],
                             [e["metrics"]["tflite_accuracy"] * 100 for e in front])  # fmt: skip
         self.front.set_visible(len(front) > 1)
@@ -89,17 +89,17 @@ class BoardFigure:
             labels.append("Pareto frontier")
         self.note.set_visible(not usable)
         if not usable:
-            note = plots.board_note(bool(groups))
+            note = board_plots.board_note(bool(groups))
             self.note.set_text(note.pop("s"))
             self.note.set_fontsize(note.pop("fontsize", mpl.rcParams["font.size"]))
             self.note.update(note)
-        limits = plots.board_limits(groups)
+        limits = board_plots.board_limits(groups)
         ax.set_xlim(*limits[0])
         ax.set_ylim(*limits[1])
         for artist in self._marks:
             artist.remove()
-        self._marks = plots.mark_highlights(ax, usable + plots._usable(reference, size_key), highlight, size_key, limits[0])
-        ax.set_title(title or plots.BOARD_TITLE, y=1.0)  # y: placed, not measured
+        self._marks = board_plots.mark_highlights(ax, usable + board_plots.usable_entries(reference, size_key), highlight, size_key, limits[0])
+        ax.set_title(title or board_plots.BOARD_TITLE, y=1.0)  # y: placed, not measured
         self._set_legend(handles, labels, groups)
         return self.fig
 

@@ -18,7 +18,7 @@ import math
 
 import ipywidgets as w
 
-from . import board_figure, plots
+from . import board_figure, board_plots
 
 HINT = "<span style='color:#78909c'>Click or hover a marker on the board to read what it is.</span>"
 PICK_RADIUS_PX = 14  # in the PNG's pixels: a marker is ~7 px across; a click this near picks it
@@ -66,12 +66,12 @@ class PointableBoard:
         return fig
 
     def _positions(self, fig, entries, size_key):
-        scale = plots.BOARD_AXES.get(size_key, (1.0, ""))[0]
+        scale = board_plots.BOARD_AXES.get(size_key, (1.0, ""))[0]
         ax = fig.axes[0]
         width, height = fig.bbox.width, fig.bbox.height
         self.size_px = (width, height)
         found = []
-        for e in plots._usable(entries, size_key):
+        for e in board_plots.usable_entries(entries, size_key):
             x, y = ax.transData.transform((e["metrics"][size_key] * scale, e["metrics"]["tflite_accuracy"] * 100))
             if math.isfinite(x) and math.isfinite(y):
                 found.append((float(x), float(height - y), e))  # PNG rows count from the top
