@@ -8,7 +8,7 @@ profiling a redraw of ~190 points (what costs, and what is done about it):
 - building a figure, axes and ticks (~20 ms), and a scatter per group (~2 ms each): built once;
   a move sets each group's points (``set_offsets``) and the limits;
 - the legend (~35 ms of text a draw): it changes only with the set of groups shown, so it is
-  drawn once per set and kept as a raster (``Figure.figimage``) at the same pixels;
+  drawn once per set and its pixels are pasted into later PNGs (helpers/raster.py);
 - titles and axis labels sit at fixed positions (matplotlib otherwise measures every tick
   label to place them); no minor ticks on the log axis.
 
@@ -18,18 +18,14 @@ pixel of its PNG maps back to data through ``ax.transData`` (helpers/board_view.
 
 from __future__ import annotations
 
-import io
-import math
-
 import matplotlib as mpl
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from . import board_plots, results
+from . import board_plots, raster, results
 
-FIGSIZE = (9.6, 3.8)  # inches; at the workbook's 72 dpi a 691 x 274 px PNG, stretched to the panel
+FIGSIZE = (9.6, 3.8)  # inches; at the workbook's 72 dpi a 691 x 273 px PNG, stretched to the panel
 LEGEND = {"fontsize": 8.5, "loc": "upper left", "bbox_to_anchor": (1.02, 1.0), "borderaxespad": 0.0, "frameon": False}
 
 
@@ -45,7 +41,7 @@ class BoardFigure:
         self.ax = self.fig.add_subplot()
         self.fig.subplots_adjust(left=0.085, right=0.65, bottom=0.13, top=0.92)
         self.ax.xaxis.set_label_coords(0.5, -0.1)  # placed, not measured
-        self.ax.yaxis.set_label_coords(-0.075, 0.5)
+        self.ax.yaxis.set_label_coords(-0.095, 0.5)  # clear of 4-character tick labels ("82.5")
         self._size_key = None
         self._groups: dict[tuple, object] = {}  # group key -> its scatter (kept, emptied when not shown)
         self.front = self.ax.plot([], [], drawstyle="steps-post", ls="--", c="gray", lw=1, label="Pareto frontier",
@@ -53,8 +49,7 @@ class BoardFigure:
         self.note = self.ax.text(0.5, 0.5, "", transform=self.ax.transAxes, visible=False)
         self._marks: list = []
         self._legend, self._legend_key = None, None
-        self._legends: dict[tuple, tuple[np.ndarray, int, int]] = {}  # legend key -> (pixels, x0, y0)
-        self._legend_image = None
+        self._legends: dict[tuple, raster.Patch] = {}  # legend entries -> their pixels
         self.legend_labels: list[str] = []
 
     def update(self, entries, highlight=(), size_key: str = "tflite_gz", title: str = "", reference=()):
@@ -104,40 +99,24 @@ class BoardFigure:
         return self.fig
 
     def _set_legend(self, handles, labels, groups):
-        """Paste the legend's raster when this set of labels was drawn before; else draw it live."""
-        markers = {g["label"]: g["style"]["marker"] for g in groups}
-        key = tuple((label, markers.get(label, "")) for label in labels)
+        """Paste the legend's pixels when this set of entries was drawn before; else draw it live."""
+        markers = {g["label"]: (g["style"]["marker"], str(g["style"]["facecolors"]), str(g["style"]["edgecolors"]))
+                   for g in groups}  # fmt: skip
+        key = tuple((label, markers.get(label)) for label in labels)
         self.legend_labels = list(labels)
         if self._legend is not None:
             self._legend.remove()
             self._legend = None
-        if self._legend_image is not None:
-            self._legend_image.remove()
-            self._legend_image = None
         self._legend_key = key
-        if not labels:
-            return
-        if key in self._legends:
-            pixels, x0, y0 = self._legends[key]
-            self._legend_image = self.fig.figimage(pixels, xo=x0, yo=y0, origin="upper", zorder=3)
-        else:
+        if labels and key not in self._legends:
             self._legend = self.ax.legend(handles, labels, **LEGEND)
 
     def png(self) -> bytes:
         """The board as PNG bytes at ``fig.dpi``, not cropped ("tight" would move the pixels that
-        ``board_view`` maps back to data). A legend drawn live is kept as a raster afterwards."""
-        canvas = self.fig.canvas
+        ``board_view`` maps back to data). A legend drawn live is kept as pixels afterwards."""
+        canvas = raster.canvas_of(self.fig)
         canvas.draw()
         if self._legend is not None:
-            self._keep_legend(canvas)
-        buffer = io.BytesIO()
-        plt.imsave(buffer, np.asarray(canvas.buffer_rgba()), format="png", pil_kwargs={"compress_level": 1})
-        return buffer.getvalue()
-
-    def _keep_legend(self, canvas):
-        box = self._legend.get_window_extent()
-        height, width = int(round(self.fig.bbox.height)), int(round(self.fig.bbox.width))
-        x0, x1 = max(0, int(math.floor(box.x0)) - 1), min(width, int(math.ceil(box.x1)) + 1)
-        top, bottom = max(0, height - int(math.ceil(box.y1)) - 1), min(height, height - int(math.floor(box.y0)) + 1)
-        pixels = np.asarray(canvas.buffer_rgba())[top:bottom, x0:x1].copy()
-        self._legends[self._legend_key] = (pixels, x0, height - bottom)
+            self._legends[self._legend_key] = raster.cut(canvas, *self._legend.get_window_extent().extents)
+        patch = self._legends.get(self._legend_key) if self.legend_labels else None
+        return raster.png(canvas, [patch] if patch is not None and self._legend is None else [])

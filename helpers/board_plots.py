@@ -95,23 +95,34 @@ def board_note(has_reference: bool) -> dict:
             "va": "center"}  # fmt: skip
 
 
+LABEL_FONTSIZE = 8
+CHAR_WIDTH = 0.6  # a character's mean width, in font sizes (DejaVu Sans, matplotlib's default)
+
+
 def mark_highlights(ax, entries, highlight, size_key: str, xlim) -> list:
-    """Ring and label the entries whose ``id`` or ``name`` is in ``highlight`` (labels staggered,
-    running leftwards in the right part of the axis); returns the artists drawn."""
+    """Ring and label the entries whose ``id`` or ``name`` is in ``highlight``; returns the artists
+    drawn. Labels are staggered; one runs leftwards in the right part of the axis, or wherever it
+    would leave the axes on the right and there is more room on the left; it is clipped to the
+    axes (it never covers the legend beside them)."""
     scale = BOARD_AXES.get(size_key, (1.0, ""))[0]
     highlight = {highlight} if isinstance(highlight, str) else set(highlight)
     marked = [e for e in entries if e.get("id") in highlight or e.get("name") in highlight]
     offsets = [(8, 10), (8, -16), (-8, 22), (-8, -28)]  # stagger labels of nearby highlights
     low, high = math.log(xlim[0]), math.log(xlim[1])
+    points = ax.figure.dpi / 72  # pixels per point
     drawn = []
     for k, e in enumerate(sorted(marked, key=lambda e: e["metrics"][size_key])):
         x, y = e["metrics"][size_key] * scale, e["metrics"]["tflite_accuracy"] * 100
+        text = e["name"] + (" (full mode, precomputed)" if e.get("reference") else "")
         dx, dy = offsets[k % len(offsets)]
-        if (math.log(x) - low) > 0.6 * (high - low):
-            dx = -abs(dx)  # right half: the label runs leftwards, inside the axes
+        share = (math.log(x) - low) / (high - low)  # where the point sits across the axes, 0..1
+        room_right, room_left = (1 - share) * ax.bbox.width, share * ax.bbox.width
+        needed = (len(text) * CHAR_WIDTH * LABEL_FONTSIZE + abs(dx)) * points
+        if share > 0.6 or (needed > room_right and room_left > room_right):
+            dx = -abs(dx)
         drawn.append(ax.scatter([x], [y], s=160, facecolors="none", edgecolors="red", lw=1.5, zorder=4))
         drawn.append(ax.annotate(
-            e["name"] + (" (full mode, precomputed)" if e.get("reference") else ""), (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=8,
+            text, (x, y), textcoords="offset points", xytext=(dx, dy), fontsize=LABEL_FONTSIZE, clip_on=True,
             ha="left" if dx > 0 else "right", arrowprops={"arrowstyle": "-", "color": "red", "lw": 0.6},
         ))  # fmt: skip
     return drawn

@@ -68,8 +68,8 @@ class PointableBoard:
     def _positions(self, fig, entries, size_key):
         scale = board_plots.BOARD_AXES.get(size_key, (1.0, ""))[0]
         ax = fig.axes[0]
-        width, height = fig.bbox.width, fig.bbox.height
-        self.size_px = (width, height)
+        height = fig.bbox.height  # Agg flips y with the figure's (fractional) height ...
+        self.size_px = fig.canvas.get_width_height()  # ... and its PNG has this many whole pixels
         found = []
         for e in board_plots.usable_entries(entries, size_key):
             x, y = ax.transData.transform((e["metrics"][size_key] * scale, e["metrics"]["tflite_accuracy"] * 100))

@@ -8,15 +8,12 @@ cheap, from profiling it (most of a draw's time is text: ~40 rows of model names
 - the bars are built once per set of models; a move changes only colours, widths, the budget
   lines, limits and titles;
 - the model names change only with the set of models, so :meth:`FitFigure.png` draws them once
-  and keeps them as a raster (``Figure.figimage``) at the same pixels;
+  and pastes their pixels into later PNGs (helpers/raster.py);
 - titles and axis labels sit at fixed positions (matplotlib otherwise measures every tick label
   of both axes to place them on each draw).
 """
 
 from __future__ import annotations
-
-import io
-import math
 
 import matplotlib.pyplot as plt
 import matplotlib.ticker as mticker
@@ -24,6 +21,8 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.collections import PolyCollection
 from matplotlib.figure import Figure
+
+from . import raster
 
 STAR = "★"
 STAR_COLOR = "#b8860b"  # dark goldenrod: the best model that fits (yours, never a reference)
@@ -67,7 +66,7 @@ class FitFigure:
     def __init__(self, pyplot: bool = False):
         self.pyplot = pyplot
         self.fig, self._shape, self.starred = None, None, None
-        self._names_raster = None  # the model names as pixels, once png() has drawn them
+        self._names = None  # the model names as pixels (raster.Patch), once png() has drawn them
 
     def update(self, rows, board, best=None):
         shape = rows_key(rows)
@@ -107,25 +106,16 @@ class FitFigure:
         self._star_text.set_visible(True)
 
     def png(self) -> bytes:
-        """The chart as PNG bytes at ``fig.dpi`` (its pixels: ``fig.bbox.width`` x ``height``).
-        The first call after a build draws the model names as text and keeps them as a raster;
-        later calls paste that raster instead of laying the text out again."""
-        canvas = self.fig.canvas if isinstance(self.fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(self.fig)
+        """The chart as PNG bytes at ``fig.dpi``. The first call after a build draws the model names
+        as text and keeps their pixels (helpers/raster.py); later calls draw the figure without
+        them and paste the pixels back: the same PNG, without laying the text out again."""
+        canvas = raster.canvas_of(self.fig)
         canvas.draw()
-        if self._names_raster is None:
-            self._keep_names(canvas)
-        buffer = io.BytesIO()
-        plt.imsave(buffer, np.asarray(canvas.buffer_rgba()), format="png", pil_kwargs={"compress_level": 1})  # ~3x faster than 6
-        return buffer.getvalue()
-
-    def _keep_names(self, canvas):
-        ax = self._axes[0]
-        height = int(round(self.fig.bbox.height))
-        right = max(1, int(math.floor(ax.bbox.x0)) - 1)  # left of the axes' spine
-        top, bottom = height - int(math.ceil(ax.bbox.y1)), height - int(math.floor(ax.bbox.y0))
-        pixels = np.asarray(canvas.buffer_rgba())[max(0, top):bottom, :right].copy()
-        ax.tick_params(axis="y", labelleft=False)
-        self._names_raster = self.fig.figimage(pixels, xo=0, yo=height - bottom, origin="upper", zorder=3)
+        if self._names is None:
+            ax = self._axes[0]
+            self._names = raster.cut(canvas, 0, ax.bbox.y0, ax.bbox.x0 - 2, ax.bbox.y1, pad=0)  # left of the spine
+            ax.tick_params(axis="y", labelleft=False)
+        return raster.png(canvas, [self._names])
 
     def _build(self, rows):
         height = 0.26 * max(4, len(rows)) + 1.0
@@ -133,8 +123,8 @@ class FitFigure:
             self.fig = plt.figure(figsize=(10.0, height)) if self.pyplot else Figure(figsize=(10.0, height), dpi=plt.rcParams["figure.dpi"])
             if not self.pyplot:
                 FigureCanvasAgg(self.fig)
-        self.fig.clf()  # also drops the names raster
-        self._names_raster = None
+        self.fig.clf()
+        self._names = None
         self.fig.set_figheight(height)
         self._axes = self.fig.subplots(1, 2, sharey=True)
         self._y = y = np.arange(len(rows))[::-1]

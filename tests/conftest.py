@@ -143,9 +143,12 @@ def pytest_collection_modifyitems(session, config, items):
     ``WORKBOOK_NBVAL_ALWAYS=1`` runs both."""
     if os.environ.get("WORKBOOK_NBVAL_ALWAYS") == "1" or not _browser_runs():
         return
-    prefix = "test_lesson_in_jupyterlab["
-    in_browser = {item.name[len(prefix) : -1] for item in items if item.name.startswith(prefix)}
-    twice = [item for item in items if item.path.suffix == ".ipynb" and item.path.name in in_browser]
+    in_browser = {
+        Path(item.callspec.params["lesson"]).resolve()
+        for item in items
+        if getattr(item, "originalname", "") == "test_lesson_in_jupyterlab" and hasattr(item, "callspec")
+    }
+    twice = [item for item in items if item.path.suffix == ".ipynb" and item.path.resolve() in in_browser]
     if twice:
         twice_ids = {id(item) for item in twice}
         items[:] = [item for item in items if id(item) not in twice_ids]

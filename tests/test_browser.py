@@ -354,9 +354,8 @@ STATE = f"""(path) => {{
       count: cell.executionCount,
       errors: outputs.filter(o => o.output_type === 'error').map(o => `${{o.ename}}: ${{o.evalue}}`),
       widgets: outputs.filter(o => o.data && o.data['application/vnd.jupyter.widget-view+json']).length,
-      // what nbval compares for a cell marked NBVAL_CHECK_OUTPUT: its text, stream by stream
-      text: outputs.map(o => o.output_type === 'stream' ? [].concat(o.text).join('')
-                              : (o.data && o.data['text/plain'] ? [].concat(o.data['text/plain']).join('') : '')),
+      // a cell nbval compares (NBVAL_CHECK_OUTPUT): its outputs, as nbformat JSON
+      outputs: cell.sharedModel.getSource().includes('NBVAL_CHECK_OUTPUT') ? outputs : null,
     }});
   }}
   return {{status: panel.sessionContext.session?.kernel?.status ?? 'none', code}};
@@ -419,33 +418,53 @@ CHECK_OUTPUT = "NBVAL_CHECK_OUTPUT"
 SANITIZE = ROOT / "tests" / "nbval_sanitize.cfg"
 
 
-def _sanitize(text: str) -> str:
-    """``text`` with tests/nbval_sanitize.cfg's replacements applied (as nbval applies them)."""
-    import configparser
+def _nbval_compare(outputs: list[dict], committed: list[dict]) -> str | None:
+    """nbval's own comparison of a cell's outputs (``IPyNbCell.compare_outputs`` after
+    ``coalesce_streams``, nbval 0.11.0 as pinned, lax mode, sanitized by tests/nbval_sanitize.cfg,
+    the keys nbval skips without --nbdime); None when equal, else nbval's explanation."""
+    import types
+    from collections import OrderedDict
 
-    rules = configparser.ConfigParser(interpolation=None)
-    rules.read(SANITIZE, encoding="utf-8")
-    for section in rules.sections():
-        text = re.sub(rules[section]["regex"], rules[section]["replace"], text)
-    return text
+    import nbformat
+    from nbval import plugin
+
+    stand_in = types.SimpleNamespace(
+        parent=types.SimpleNamespace(
+            skip_compare=("metadata", "traceback", "prompt_number", "output_type", "name", "execution_count",
+                          "application/vnd.jupyter.widget-view+json", "image/png", "image/jpeg"),
+            sanitize_patterns=OrderedDict(plugin.get_sanitize_patterns(SANITIZE.read_text(encoding="utf-8"))),
+        ),
+        colors=plugin.nocolors, config=None, ihook=types.SimpleNamespace(pytest_assertrepr_compare=lambda **_: []),
+    )  # fmt: skip
+    stand_in.sanitize = lambda text: plugin.IPyNbCell.sanitize(stand_in, text)
+    stand_in.format_output_compare = lambda *a: plugin.IPyNbCell.format_output_compare(stand_in, *a)
+    def joined(o):  # a multi-line string may be stored as a list of lines (nbformat joins them on reading)
+        o = {k: "".join(v) if k == "text" and isinstance(v, list) else v for k, v in o.items()}
+        if isinstance(o.get("data"), dict):
+            o["data"] = {k: "".join(v) if isinstance(v, list) else v for k, v in o["data"].items()}
+        return nbformat.from_dict(o)
+
+    test = plugin.coalesce_streams([joined(o) for o in outputs])
+    ref = plugin.coalesce_streams([joined(o) for o in committed])
+    if plugin.IPyNbCell.compare_outputs(stand_in, test, ref):
+        return None
+    return "\n".join(str(line) for line in stand_in.comparison_traceback)
 
 
 def _check_outputs(lesson: Path, state: dict) -> int:
-    """nbval's check of the cells marked NBVAL_CHECK_OUTPUT, on the browser's run: each one's
-    text output equals the committed one after sanitizing. Returns how many cells were compared
-    (in CI the browser run is the lessons' only run: tests/conftest.py)."""
+    """What nbval checks of the cells marked NBVAL_CHECK_OUTPUT (with a committed run), on the
+    browser's run: their outputs compared by nbval's own code. Returns how many cells were
+    compared (where a browser runs, the browser run is the lessons' only run: tests/conftest.py)."""
     cells = json.loads(lesson.read_text(encoding="utf-8"))["cells"]
     ran = {c["index"]: c for c in state["code"]}
     compared = 0
     for index, cell in enumerate(cells):
         if cell["cell_type"] != "code" or CHECK_OUTPUT not in "".join(cell["source"]):
             continue
-        committed = []
-        for o in cell.get("outputs", []):
-            text = o.get("text") if o["output_type"] == "stream" else o.get("data", {}).get("text/plain", "")
-            committed.append("".join(text) if isinstance(text, list) else text or "")
-        got, want = "".join(ran[index]["text"]), "".join(committed)  # JupyterLab joins a stream's pieces
-        assert _sanitize(got) == _sanitize(want), f"{lesson.name}: cell {index} ({CHECK_OUTPUT}) printed\n{got}\ninstead of\n{want}"
+        if cell.get("execution_count") is None:  # nbval does not compare a cell never run in the file
+            continue
+        problem = _nbval_compare(ran[index]["outputs"] or [], cell.get("outputs", []))
+        assert problem is None, f"{lesson.name}: cell {index} ({CHECK_OUTPUT}) differs from the committed output:\n{problem}"
         compared += 1
     return compared
 
@@ -780,22 +799,39 @@ def test_missing_browser_is_a_skip_here_and_a_failure_in_ci(monkeypatch, tmp_pat
 
 
 def test_the_output_check_is_nbvals():
-    """The NBVAL_CHECK_OUTPUT comparison on a browser run: equal after sanitizing passes, other text fails."""
+    """The NBVAL_CHECK_OUTPUT check on a browser run: the committed outputs pass (in pieces too, as
+    JupyterLab may hold a stream), sanitized timings pass, other text or another stream fails."""
     lesson = NOTEBOOKS / "00_baseline.ipynb"
     cells = json.loads(lesson.read_text(encoding="utf-8"))["cells"]
 
-    def state(edit=lambda text: text):
-        code = []
-        for index, cell in enumerate(cells):
-            if cell["cell_type"] == "code":
-                texts = ["".join(o.get("text", "")) for o in cell.get("outputs", []) if o["output_type"] == "stream"]
-                code.append({"index": index, "text": [edit(t) for t in texts]})
-        return {"code": code}
+    def state(edit=lambda outputs: outputs):
+        return {"code": [{"index": i, "outputs": edit(json.loads(json.dumps(c.get("outputs", []))))}
+                         for i, c in enumerate(cells) if c["cell_type"] == "code"]}  # fmt: skip
+
+    def split(outputs):  # the same text in two pieces of the same stream
+        out = []
+        for o in outputs:
+            text = "".join(o["text"]) if o["output_type"] == "stream" else None
+            out += [{**o, "text": text[:5]}, {**o, "text": text[5:]}] if text else [o]
+        return out
+
+    def edit_text(old, new, name=None):
+        def edit(outputs):
+            for o in outputs:
+                if o["output_type"] == "stream":
+                    o["text"] = "".join(o["text"]).replace(old, new)
+                    o["name"] = name or o["name"]
+            return outputs
+
+        return edit
 
     assert _check_outputs(lesson, state()) == 1
-    assert _sanitize("took 1.5 s at 0x7fffa0") == "took <TIME> at <ADDR>"
-    with pytest.raises(AssertionError, match="NBVAL_CHECK_OUTPUT"):
-        _check_outputs(lesson, state(lambda text: text.replace("266,610", "266,611")))
+    assert _check_outputs(lesson, state(split)) == 1
+    assert _nbval_compare([{"output_type": "stream", "name": "stdout", "text": "took 1.5 s"}],
+                          [{"output_type": "stream", "name": "stdout", "text": "took 22 ms"}]) is None  # fmt: skip
+    for edit in (edit_text("266,610", "266,611"), edit_text("mlp", "mlp", name="stderr")):
+        with pytest.raises(AssertionError, match=CHECK_OUTPUT):
+            _check_outputs(lesson, state(edit))
 
 
 def test_each_lesson_runs_once_per_session():

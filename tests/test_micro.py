@@ -437,14 +437,22 @@ def _pixels(png: bytes) -> np.ndarray:
     return plt.imread(io.BytesIO(png), format="png")
 
 
-def test_fit_figure_png_keeps_the_names_as_pixels_and_draws_the_same_chart():
-    """The names raster must reproduce the text exactly, at the same pixels, on every board."""
+@pytest.mark.parametrize("dpi", [72, 100])  # at 72 dpi the figure's height in pixels is fractional
+def test_fit_figure_png_keeps_the_names_as_pixels_and_draws_the_same_chart(dpi):
+    """The names' pixels must reproduce the text exactly, at the same place, on every board."""
+    import matplotlib as mpl
+
+    with mpl.rc_context({"figure.dpi": dpi}):
+        _names_as_pixels()
+
+
+def _names_as_pixels():
     m0, esp = micro.SMALLEST_BOARD, micro.BOARDS["ESP32 · 4 MB flash / 520 KB RAM"]
     rows = micro.fit_rows(MODELS, m0)
     chart = fit_plots.FitFigure()
     chart.update(rows, m0, micro.best_fit(MODELS, m0))
     first = _pixels(chart.png())  # names drawn as text, then kept
-    assert chart._names_raster is not None and not chart._axes[0].yaxis.get_major_ticks()[0].label1.get_visible()
+    assert chart._names is not None and not chart._axes[0].yaxis.get_major_ticks()[0].label1.get_visible()
     assert np.array_equal(_pixels(chart.png()), first)  # the raster where the text was
     chart.update(micro.fit_rows(MODELS, esp), esp, micro.best_fit(MODELS, esp))
     fresh = fit_plots.FitFigure()
@@ -453,7 +461,7 @@ def test_fit_figure_png_keeps_the_names_as_pixels_and_draws_the_same_chart():
     assert redrawn.shape == drawn.shape and np.array_equal(redrawn, drawn)
     assert not np.array_equal(redrawn, first)  # another board: other colours and budget lines
     chart.update(micro.fit_rows(MODELS[:3], esp), esp, None)  # other models: names drawn anew
-    assert chart._names_raster is None
+    assert chart._names is None
     fewer = fit_plots.FitFigure()
     fewer.update(micro.fit_rows(MODELS[:3], esp), esp, None)
     assert np.array_equal(_pixels(chart.png()), _pixels(fewer.png()))
