@@ -23,7 +23,11 @@ TECHNIQUE_STYLE = {
     "clustering": ("tab:orange", "P"),
     "combined": ("tab:red", "*"),
     "low-bit": ("tab:cyan", "v"),  # lesson 02b: real int8/int4/int2 files from LiteRT Quantizer
+    "structured": ("tab:brown", "h"),  # lesson 01b: narrower layers
+    "design": ("tab:olive", "X"),  # lesson 05: a model designed for the board
 }
+# Any other technique is drawn as grey circles; every technique on the board gets its own style
+# (tests/test_plots.py checks the techniques the lessons log).
 
 
 BOARD_AXES = {

@@ -191,3 +191,21 @@ def test_quantization_grid_is_the_explorers_figure_left_open():
     assert fig.axes[0].get_title() == "static" and fig.number in plt.get_fignums()
     assert len(fig.axes[0].collections[0].get_segments()) == len(view.levels) == 7
     plt.close(fig)
+
+
+def test_every_technique_the_lessons_log_has_its_own_style():
+    """The techniques of data/precomputed/ (what every lesson logs in full mode) that a board can
+    place each have a style, and no two share one (two grey circles in a legend cannot be told apart)."""
+    import json
+    from pathlib import Path
+
+    from helpers import board_plots
+
+    logged = set()
+    for path in (Path(__file__).resolve().parent.parent / "data" / "precomputed").glob("*.json"):
+        entries = json.loads(path.read_text(encoding="utf-8"))["entries"]
+        logged |= {e["technique"] for e in board_plots.usable_entries(entries, "tflite_gz")}
+    assert {"baseline", "pruning", "structured", "quantization", "low-bit", "design"} <= logged
+    assert logged <= set(board_plots.TECHNIQUE_STYLE), logged - set(board_plots.TECHNIQUE_STYLE)
+    styles = list(board_plots.TECHNIQUE_STYLE.values())
+    assert len(set(styles)) == len(styles) and len({c for c, _ in styles}) == len(styles)
