@@ -374,14 +374,14 @@ def cluster_halving(answer, gz_8: int, gz_16: int) -> bool:
 
 def board_pick(answer, models: list[dict], board) -> bool:
     """Exercise: the name of the most accurate model that fits ``board``'s flash and RAM."""
-    from . import micro
+    from . import micro_boards
 
     if _unanswered(answer):
         return False
-    best = micro.best_fit(models, board)
+    best = micro_boards.best_fit(models, board)
     if best is None:
         return _verdict(False, f"Nothing measured here fits {board.name}; run the footprint cells first.")
-    rows = {r.name: r for r in micro.fit_rows(models, board)}
+    rows = {r.name: r for r in micro_boards.fit_rows(models, board)}
     picked = rows.get(str(answer).strip())
     if picked is None:
         return _verdict(False, f"No model is called {answer!r}; copy a name from the footprint table.")

@@ -121,7 +121,7 @@ def export(entry: dict, data, directory: Path | None = None) -> Exported:
         raise ExportError(
             f"LiteRT cannot run {entry['name']!r} to re-measure it ({str(exc).split('Node number')[0].strip()}). "
             "A TFLM-only model (LUT-compressed: DECODE operators) is exported for a board with "
-            "helpers.micro.write_c_files (lesson 05); pick another model here."
+            "helpers.micro_export.write_c_files (lesson 05); pick another model here."
         ) from None
     m = entry["metrics"]
     # Re-measured in LiteRT: compare with the entry's LiteRT accuracy (lesson 05 logs TFLM's as tflite_accuracy).

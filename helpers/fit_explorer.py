@@ -12,14 +12,14 @@ import traceback
 import ipywidgets as w
 from IPython.display import display
 
-from . import fit_plots, layout, micro, precomputed
+from . import fit_plots, layout, micro, micro_boards, precomputed
 from .widgets import _load_references, _message
 
 
 class FitToBoardExplorer:
     """Lesson 05's fit-to-board explorer: which int8 models fit a microcontroller's flash and RAM.
 
-    Every model in ``models`` (dicts with name, accuracy, flash, arena: ``micro.log_models``)
+    Every model in ``models`` (dicts with name, accuracy, flash, arena: ``micro_boards.log_models``)
     is drawn as flash and arena bars against the chosen board's budget; the most accurate model
     that fits both is starred and named. Lesson 05's full-mode footprints (data/precomputed/)
     can be shown beside them as a grey reference (at once when the log has no models yet);
@@ -33,14 +33,14 @@ class FitToBoardExplorer:
     def __init__(self, models: list[dict], board: str | None = None, data=None):
         self.models, self.data = list(models), data
         refs, self.reference_problems = _load_references(("05",))
-        self.reference_models = micro.reference_models(refs[0]) if refs else []
+        self.reference_models = micro_boards.reference_models(refs[0]) if refs else []
         # shown at once on a fresh clone (nothing run yet); once you have models, one click away
         self.show_reference = w.Checkbox(bool(self.reference_models) and not self.models,
                                          description=f"show the {precomputed.LABEL} reference",
                                          disabled=not self.reference_models, indent=False)
         self.show_reference.observe(lambda _c: self.update(), names="value")
-        names = list(micro.BOARDS)
-        start = micro.BOARDS.get(board or micro.SMALLEST_BOARD.name, micro.SMALLEST_BOARD)
+        names = list(micro_boards.BOARDS)
+        start = micro_boards.BOARDS.get(board or micro_boards.SMALLEST_BOARD.name, micro_boards.SMALLEST_BOARD)
         self.preset = w.Dropdown(options=[*names, self.CUSTOM], value=start.name, description="board",
                                  layout=w.Layout(width="420px"))
         text = {"style": {"description_width": "60px"}, "layout": w.Layout(width="190px"), "continuous_update": False}
@@ -62,7 +62,7 @@ class FitToBoardExplorer:
     def _preset_changed(self):
         if self.preset.value == self.CUSTOM:
             return self.update()
-        board = micro.BOARDS[self.preset.value]
+        board = micro_boards.BOARDS[self.preset.value]
         self._syncing = True
         try:
             self.flash.value, self.ram.value = f"{board.flash // micro.KIB} KiB", f"{board.ram // micro.KIB} KiB"
@@ -86,11 +86,11 @@ class FitToBoardExplorer:
         """The figure shown (None until something was drawn)."""
         return self._chart.fig
 
-    def current_board(self) -> micro.Board:
+    def current_board(self) -> micro_boards.Board:
         """The preset, or the custom budget parsed from the two boxes (MicroError says what is wrong)."""
         if self.preset.value != self.CUSTOM:
-            return micro.BOARDS[self.preset.value]
-        return micro.parse_board(self.flash.value, self.ram.value, name="custom board")
+            return micro_boards.BOARDS[self.preset.value]
+        return micro_boards.parse_board(self.flash.value, self.ram.value, name="custom board")
 
     def update(self):
         """Re-check the budget and redraw: fits / does not fit for every model, the best that fits."""
@@ -105,8 +105,8 @@ class FitToBoardExplorer:
         self.message.value = _message("note", notes + self.reference_problems)
         self.board = board
         shown = self.models + (self.reference_models if self.show_reference.value else [])
-        self.rows = micro.fit_rows(shown, board)
-        self.best = micro.best_fit(shown, board)
+        self.rows = micro_boards.fit_rows(shown, board)
+        self.best = micro_boards.best_fit(shown, board)
         own = [r for r in self.rows if not r.reference]
         fitting = sum(r.fits for r in own)
         if self.best is not None:
@@ -117,7 +117,7 @@ class FitToBoardExplorer:
             )
         else:
             self.verdict.value = f"<b>None of your models fits</b> {html.escape(board.name)} ({board.flash:,} B flash, {board.ram:,} B RAM)."
-        ref_best = micro.best_fit(shown, board, reference=True)
+        ref_best = micro_boards.best_fit(shown, board, reference=True)
         if ref_best is not None:
             self.verdict.value += (
                 f" <span style='color:#78909c'>Full-mode reference: {html.escape(ref_best.name)} at "
@@ -144,7 +144,7 @@ class FitToBoardExplorer:
         """Re-read the results log; a model whose arena cannot be measured is skipped, not fatal."""
         try:
             self.verdict.value = "reading the results log and measuring new models' arenas …"
-            self.models = micro.log_models(self.data)
+            self.models = micro_boards.log_models(self.data)
         except Exception as exc:  # a broken log must not cost the panel
             last = traceback.format_exception_only(type(exc), exc)[-1].strip()
             self.message.value = _message("error", [f"Could not reload the log: {last}."])

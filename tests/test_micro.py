@@ -10,7 +10,21 @@ import numpy as np
 import pytest
 from test_pruning import tiny_data
 
-from helpers import board_fit, checks, fit_explorer, fit_plots, keras, measure, micro, models, quantization, results
+from helpers import (
+    board_fit,
+    checks,
+    fit_explorer,
+    fit_plots,
+    keras,
+    measure,
+    micro,
+    micro_boards,
+    micro_export,
+    micro_lut,
+    models,
+    quantization,
+    results,
+)
 
 # TFLM's host build has wheels for Linux x86-64 only; elsewhere tests/test_no_tflm.py covers lesson 05's path.
 pytestmark = pytest.mark.skipif(not micro.available(), reason="tflite-micro has no wheel for this platform (Linux x86-64 only)")
@@ -155,7 +169,7 @@ def test_int8_detection(tiny):
     model, blob, _ = tiny
     assert micro.input_type(blob) == "INT8"
     assert micro.input_type(measure.to_tflite(model)) == "FLOAT32"
-    assert micro.weight_tensors(measure.to_tflite(model)) == []  # float weights are no LUT candidates
+    assert micro_lut.weight_tensors(measure.to_tflite(model)) == []  # float weights are no LUT candidates
 
 
 # ----------------------------------------------------------------------------- LUT compression
@@ -163,10 +177,10 @@ def test_int8_detection(tiny):
 
 def test_lut_round_trip_keeps_predictions_and_saves_flash(clustered, tiny):
     _, _, d = tiny
-    tensors = micro.weight_tensors(clustered)
+    tensors = micro_lut.weight_tensors(clustered)
     assert {t.shape for t in tensors} == {(16, 784), (10, 16)}
     assert max(t.distinct_per_channel for t in tensors) <= 8
-    lut = micro.lut_compress(clustered, 3, per_channel=True)
+    lut = micro_lut.lut_compress(clustered, 3, per_channel=True)
     assert len(lut) < 0.75 * len(clustered)
     a, b = micro.smallest_arena(clustered).bytes, micro.smallest_arena(lut).bytes
     assert b > a  # the decoded weights live in the arena
@@ -177,14 +191,14 @@ def test_lut_round_trip_keeps_predictions_and_saves_flash(clustered, tiny):
 
 def test_lut_with_too_few_bits_or_per_tensor_says_why(clustered, tiny):
     with pytest.raises(micro.MicroError, match="needs [0-9] bits"):
-        micro.lut_compress(clustered, 3, per_channel=False)  # per-channel scales: many values per tensor
+        micro_lut.lut_compress(clustered, 3, per_channel=False)  # per-channel scales: many values per tensor
     with pytest.raises(micro.MicroError, match="cluster"):
-        micro.lut_compress(tiny[1], 2)  # unclustered
+        micro_lut.lut_compress(tiny[1], 2)  # unclustered
     for bits in (0, 8, 2.5, True, "4"):
         with pytest.raises(micro.MicroError, match="1 to 7"):
-            micro.lut_compress(clustered, bits)
+            micro_lut.lut_compress(clustered, bits)
     with pytest.raises(micro.MicroError, match="int8 first"):
-        micro.lut_compress(measure.to_tflite(tiny[0]), 4)
+        micro_lut.lut_compress(measure.to_tflite(tiny[0]), 4)
 
 
 # ----------------------------------------------------------------------------- boards and fit
@@ -200,45 +214,45 @@ MODELS = [
 
 
 def test_fit_rows_and_best_fit():
-    m0 = dataclasses.replace(micro.SMALLEST_BOARD, runtime=board_fit.NO_RUNTIME)  # the model alone
-    rows = {r.name: r for r in micro.fit_rows(MODELS, m0)}
+    m0 = dataclasses.replace(micro_boards.SMALLEST_BOARD, runtime=board_fit.NO_RUNTIME)  # the model alone
+    rows = {r.name: r for r in micro_boards.fit_rows(MODELS, m0)}
     assert not rows["big"].fits_flash and rows["big"].fits_ram
     assert rows["ram hungry"].fits_flash and not rows["ram hungry"].fits_ram
     assert rows["fits"].fits and rows["tiny"].fits
-    assert micro.best_fit(MODELS, m0).name == "tiny twin"  # tie at 88 %: less flash wins
-    esp = micro.BOARDS["ESP32 · 4 MB flash / 520 KB RAM"]
-    assert micro.best_fit(MODELS, esp).name == "big"
-    assert micro.best_fit(MODELS, micro.parse_board("10 KB", "64 KiB")) is None
-    edge = micro.parse_board(200_000, 30_000, runtime=board_fit.NO_RUNTIME)
-    assert micro.fit_rows([MODELS[2]], edge)[0].fits  # equal to the budget fits
-    assert micro.best_fit([], m0) is None
+    assert micro_boards.best_fit(MODELS, m0).name == "tiny twin"  # tie at 88 %: less flash wins
+    esp = micro_boards.BOARDS["ESP32 · 4 MB flash / 520 KB RAM"]
+    assert micro_boards.best_fit(MODELS, esp).name == "big"
+    assert micro_boards.best_fit(MODELS, micro_boards.parse_board("10 KB", "64 KiB")) is None
+    edge = micro_boards.parse_board(200_000, 30_000, runtime=board_fit.NO_RUNTIME)
+    assert micro_boards.fit_rows([MODELS[2]], edge)[0].fits  # equal to the budget fits
+    assert micro_boards.best_fit([], m0) is None
 
 
 def test_fit_counts_the_runtime_allowance():
     """The presets carry a runtime allowance: a 30 KB arena no longer "fits" 32 KB of RAM."""
-    m0 = micro.SMALLEST_BOARD
+    m0 = micro_boards.SMALLEST_BOARD
     rt = m0.runtime
     assert rt == board_fit.Runtime() and rt.ram > 0
-    rows = {r.name: r for r in micro.fit_rows(MODELS, m0)}
+    rows = {r.name: r for r in micro_boards.fit_rows(MODELS, m0)}
     assert rows["fits"].fits_flash and not rows["fits"].fits_ram  # 30,000 + 16 slack + 7 KiB > 32 KiB
-    assert rows["tiny"].fits and rows["tiny"].runtime_flash == rt.flash(micro.DEFAULT_OP_TYPES)
+    assert rows["tiny"].fits and rows["tiny"].runtime_flash == rt.flash(micro_boards.DEFAULT_OP_TYPES)
     assert rows["tiny"].runtime_ram == rt.ram + board_fit.arena_declaration(3000) - 3000
-    assert micro.best_fit(MODELS, m0).name == "tiny twin"
+    assert micro_boards.best_fit(MODELS, m0).name == "tiny twin"
     # exactly at the budget with everything counted fits; one byte more does not
     ops = 2
     need_flash = 25_000 + rt.flash(ops)
     need_ram = board_fit.arena_declaration(3_000) + rt.ram
     model = [{"name": "edge", "accuracy": 0.8, "flash": 25_000, "arena": 3_000, "op_types": ops}]
-    assert micro.fit_rows(model, micro.parse_board(need_flash, need_ram))[0].fits
-    assert not micro.fit_rows(model, micro.parse_board(need_flash - 1, need_ram))[0].fits_flash
-    assert not micro.fit_rows(model, micro.parse_board(need_flash, need_ram - 1))[0].fits_ram
+    assert micro_boards.fit_rows(model, micro_boards.parse_board(need_flash, need_ram))[0].fits
+    assert not micro_boards.fit_rows(model, micro_boards.parse_board(need_flash - 1, need_ram))[0].fits_flash
+    assert not micro_boards.fit_rows(model, micro_boards.parse_board(need_flash, need_ram - 1))[0].fits_ram
 
 
 def test_board_presets_are_what_the_table_says():
-    assert [b.flash // 1024 for b in micro.BOARDS.values()] == [256, 1024, 4096]
-    assert [b.ram // 1024 for b in micro.BOARDS.values()] == [32, 256, 520]
-    table = micro.board_table()
-    assert all(b.example in table and b.source for b in micro.BOARDS.values())
+    assert [b.flash // 1024 for b in micro_boards.BOARDS.values()] == [256, 1024, 4096]
+    assert [b.ram // 1024 for b in micro_boards.BOARDS.values()] == [32, 256, 520]
+    table = micro_boards.board_table()
+    assert all(b.example in table and b.source for b in micro_boards.BOARDS.values())
 
 
 @pytest.mark.parametrize(
@@ -256,11 +270,11 @@ def test_board_presets_are_what_the_table_says():
 )
 def test_bad_budgets_say_which_and_why(flash, ram, words):
     with pytest.raises(micro.MicroError, match=words):
-        micro.parse_board(flash, ram)
+        micro_boards.parse_board(flash, ram)
 
 
 def test_parse_board_reads_units():
-    b = micro.parse_board("256 KiB", "0.5 MB")
+    b = micro_boards.parse_board("256 KiB", "0.5 MB")
     assert (b.flash, b.ram) == (262_144, 500_000)
 
 
@@ -272,18 +286,18 @@ def test_log_models_keeps_int8_models_that_tflm_runs(tiny, clustered):
     results.record("quantization", "tiny int8", {"tflite_accuracy": 0.5}, data=d, artifact=blob)
     results.record("baseline", "tiny float", {"tflite_accuracy": 0.6}, data=d, artifact=measure.to_tflite(model))
     results.record("clustering", "tiny LUT", {"tflite_accuracy": 0.4}, data=d,
-                   artifact=micro.lut_compress(clustered, 3))
+                   artifact=micro_lut.lut_compress(clustered, 3))
     damaged = results.record("quantization", "damaged", {"tflite_accuracy": 0.7}, data=d, artifact=b"not a model")
     results.record("quantization", "other data", {"tflite_accuracy": 0.9}, artifact=blob)
-    found = {m["name"]: m for m in micro.log_models(d)}
+    found = {m["name"]: m for m in micro_boards.log_models(d)}
     assert set(found) == {"tiny int8", "tiny LUT"}
     assert found["tiny int8"]["flash"] == len(blob)
     assert found["tiny int8"]["arena"] == micro.smallest_arena(blob).bytes
-    row = micro.fit_rows([found["tiny int8"]], micro.SMALLEST_BOARD)[0]
-    assert micro.artifact_bytes(row) == blob
+    row = micro_boards.fit_rows([found["tiny int8"]], micro_boards.SMALLEST_BOARD)[0]
+    assert micro_boards.artifact_bytes(row) == blob
     results.artifact_path(damaged).unlink()
     with pytest.raises(micro.MicroError, match="no longer"):
-        micro.artifact_bytes(micro.FitRow("damaged", 0.7, 1, 1, True, True, damaged["id"]))
+        micro_boards.artifact_bytes(micro_boards.FitRow("damaged", 0.7, 1, 1, True, True, damaged["id"]))
 
 
 # ----------------------------------------------------------------------------- C export
@@ -291,20 +305,20 @@ def test_log_models_keeps_int8_models_that_tflm_runs(tiny, clustered):
 
 def test_c_export_is_byte_exact(tiny, tmp_path):
     _, blob, _ = tiny
-    h, cc = micro.write_c_files(blob, tmp_path / "fw", "g_model", arena=5000)
+    h, cc = micro_export.write_c_files(blob, tmp_path / "fw", "g_model", arena=5000)
     header, source = h.read_text(), cc.read_text()
-    assert micro.bytes_from_c_source(source) == blob
+    assert micro_export.bytes_from_c_source(source) == blob
     assert "alignas(16) const unsigned char g_model[]" in source and f"g_model_len = {len(blob)};" in source
     assert "g_model_arena_size = 5024;" in header  # rounded up to 16 B, plus 16 B of alignment slack
-    assert "m_arena_size = 5520;" in micro.c_source(blob, "m", arena=5000, margin=0.1)[0]
+    assert "m_arena_size = 5520;" in micro_export.c_source(blob, "m", arena=5000, margin=0.1)[0]
     broken = source.replace("0x", "0X", 1).replace(f"= {len(blob)};", f"= {len(blob) + 1};")
     with pytest.raises(micro.MicroError, match="length constant"):
-        micro.bytes_from_c_source(broken)
+        micro_export.bytes_from_c_source(broken)
     with pytest.raises(micro.MicroError, match="No byte array"):
-        micro.bytes_from_c_source("int main() {}")
+        micro_export.bytes_from_c_source("int main() {}")
     for bad in ("", "9lives"):
         with pytest.raises(micro.MicroError, match="C identifier"):
-            micro.c_source(blob, bad)
+            micro_export.c_source(blob, bad)
 
 
 def test_c_export_compiles_to_the_same_bytes(tiny, tmp_path):
@@ -313,7 +327,7 @@ def test_c_export_compiles_to_the_same_bytes(tiny, tmp_path):
     if compiler is None:
         pytest.skip("no C++ compiler (g++) here; the byte-exact text check above still ran")
     _, blob, _ = tiny
-    micro.write_c_files(blob, tmp_path, "g_model", arena=4096)
+    micro_export.write_c_files(blob, tmp_path, "g_model", arena=4096)
     (tmp_path / "main.cc").write_text(
         '#include <cstdio>\n#include <cstdint>\n#include "g_model.h"\n'
         "int main() { if (reinterpret_cast<std::uintptr_t>(g_model) % 16) return 3;\n"
@@ -331,7 +345,7 @@ def test_c_export_compiles_to_the_same_bytes(tiny, tmp_path):
 
 def test_fit_explorer_presets_custom_and_bad_budgets():
     ex = fit_explorer.FitToBoardExplorer(MODELS)
-    assert ex.board == micro.SMALLEST_BOARD and ex.best.name == "tiny twin"
+    assert ex.board == micro_boards.SMALLEST_BOARD and ex.best.name == "tiny twin"
     assert "tiny twin" in ex.verdict.value and ex._figure is not None
     ex.preset.value = "ESP32 · 4 MB flash / 520 KB RAM"
     assert ex.best.name == "big" and ex.flash.value == "4096 KiB"
@@ -356,13 +370,13 @@ def test_fit_explorer_with_no_models_and_a_failing_reload(monkeypatch):
     def broken(_data=None):
         raise OSError("disk on fire")
 
-    monkeypatch.setattr(micro, "log_models", broken)
+    monkeypatch.setattr(micro_boards, "log_models", broken)
     ex.reload()
     assert "disk on fire" in ex.message.value
 
 
 def test_board_pick_check(capsys):
-    m0 = micro.SMALLEST_BOARD
+    m0 = micro_boards.SMALLEST_BOARD
     assert checks.board_pick("tiny twin", MODELS, m0)
     assert not checks.board_pick("big", MODELS, m0)
     assert "flash" in capsys.readouterr().out
@@ -387,7 +401,7 @@ def test_fit_explorer_shows_the_precomputed_full_mode_reference_without_starring
     refs = [_reference_entry("05/CNN int8", "CNN int8", 0.9149, 235_960, 31_728),
             _reference_entry("05/student", "student 22k int8", 0.8587, 25_288, 3_264)]
     precomputed.save("05", precomputed.build("05", refs, produced_by="a test"))
-    assert {m["name"] for m in micro.reference_models()} == {"CNN int8", "student 22k int8"}
+    assert {m["name"] for m in micro_boards.reference_models()} == {"CNN int8", "student 22k int8"}
     ex = fit_explorer.FitToBoardExplorer([])  # a fresh clone: nothing run yet, the reference shows at once
     assert ex.show_reference.value and {r.name for r in ex.rows if r.reference} == {"CNN int8", "student 22k int8"}
     # the CNN's 31.7 KB arena fits 32 KB on the model-only count, not with the firmware's RAM counted
@@ -412,20 +426,20 @@ def test_fit_explorer_with_a_damaged_reference_says_so_and_works(tmp_path):
 
 def test_fit_figure_redraws_in_place_and_rebuilds_only_for_other_models():
     chart = fit_plots.FitFigure()
-    m0, esp = micro.SMALLEST_BOARD, micro.BOARDS["ESP32 · 4 MB flash / 520 KB RAM"]
-    fig = chart.update(micro.fit_rows(MODELS, m0), m0, micro.best_fit(MODELS, m0))
+    m0, esp = micro_boards.SMALLEST_BOARD, micro_boards.BOARDS["ESP32 · 4 MB flash / 520 KB RAM"]
+    fig = chart.update(micro_boards.fit_rows(MODELS, m0), m0, micro_boards.best_fit(MODELS, m0))
     bars = chart._bars[0]
     colors_m0 = bars.get_facecolor().copy()
     assert chart.starred == "tiny twin"
-    assert chart.update(micro.fit_rows(MODELS, esp), esp, micro.best_fit(MODELS, esp)) is fig
+    assert chart.update(micro_boards.fit_rows(MODELS, esp), esp, micro_boards.best_fit(MODELS, esp)) is fig
     assert chart._bars[0] is bars and not np.array_equal(bars.get_facecolor(), colors_m0)  # recoloured, not rebuilt
     labels = [t.get_text() for t in chart._axes[0].get_yticklabels()]
     assert labels[0] == "big · 92.0%" and chart.starred == "big" and chart._lines[1].get_xdata()[0] == esp.ram
     star_x, star_y = chart._star_text.get_position()
     assert chart._star_text.get_visible() and star_y == chart._y[0] and star_x > 300_000  # after big's flash bar
-    chart.update(micro.fit_rows(MODELS, esp), esp, None)
+    chart.update(micro_boards.fit_rows(MODELS, esp), esp, None)
     assert chart.starred is None and not chart._star_text.get_visible()
-    chart.update(micro.fit_rows(MODELS[:2], esp), esp, None)
+    chart.update(micro_boards.fit_rows(MODELS[:2], esp), esp, None)
     assert chart._bars[0] is not bars and len(chart._bars[0].get_paths()) == 2 and chart.fig is fig
 
 
@@ -447,21 +461,21 @@ def test_fit_figure_png_keeps_the_names_as_pixels_and_draws_the_same_chart(dpi):
 
 
 def _names_as_pixels():
-    m0, esp = micro.SMALLEST_BOARD, micro.BOARDS["ESP32 · 4 MB flash / 520 KB RAM"]
-    rows = micro.fit_rows(MODELS, m0)
+    m0, esp = micro_boards.SMALLEST_BOARD, micro_boards.BOARDS["ESP32 · 4 MB flash / 520 KB RAM"]
+    rows = micro_boards.fit_rows(MODELS, m0)
     chart = fit_plots.FitFigure()
-    chart.update(rows, m0, micro.best_fit(MODELS, m0))
+    chart.update(rows, m0, micro_boards.best_fit(MODELS, m0))
     first = _pixels(chart.png())  # names drawn as text, then kept
     assert chart._names is not None and not chart._axes[0].yaxis.get_major_ticks()[0].label1.get_visible()
     assert np.array_equal(_pixels(chart.png()), first)  # the raster where the text was
-    chart.update(micro.fit_rows(MODELS, esp), esp, micro.best_fit(MODELS, esp))
+    chart.update(micro_boards.fit_rows(MODELS, esp), esp, micro_boards.best_fit(MODELS, esp))
     fresh = fit_plots.FitFigure()
-    fresh.update(micro.fit_rows(MODELS, esp), esp, micro.best_fit(MODELS, esp))
+    fresh.update(micro_boards.fit_rows(MODELS, esp), esp, micro_boards.best_fit(MODELS, esp))
     redrawn, drawn = _pixels(chart.png()), _pixels(fresh.png())
     assert redrawn.shape == drawn.shape and np.array_equal(redrawn, drawn)
     assert not np.array_equal(redrawn, first)  # another board: other colours and budget lines
-    chart.update(micro.fit_rows(MODELS[:3], esp), esp, None)  # other models: names drawn anew
+    chart.update(micro_boards.fit_rows(MODELS[:3], esp), esp, None)  # other models: names drawn anew
     assert chart._names is None
     fewer = fit_plots.FitFigure()
-    fewer.update(micro.fit_rows(MODELS[:3], esp), esp, None)
+    fewer.update(micro_boards.fit_rows(MODELS[:3], esp), esp, None)
     assert np.array_equal(_pixels(chart.png()), _pixels(fewer.png()))

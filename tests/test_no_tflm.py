@@ -17,7 +17,7 @@ import pytest
 from nbclient import NotebookClient
 from test_micro import _int8, tiny  # noqa: F401 - the fixture
 
-from helpers import micro, precomputed, results
+from helpers import micro, micro_boards, micro_lut, precomputed, results
 
 ROOT = Path(__file__).resolve().parents[1]
 HIDE_TFLM = ROOT / "tests" / "no_tflm"
@@ -46,12 +46,12 @@ def test_without_tflm_the_runs_that_need_it_say_so(no_tflm, tiny):  # noqa: F811
     note = micro.missing_note()
     assert "Linux x86-64 only" in note and micro.NO_TFLM_LABEL in note and "No module named" in note
     for call in (lambda: micro.smallest_arena(blob, use_cache=False), lambda: micro.allocates(blob, 4096),
-                 lambda: micro.tflm_predict(blob, d.x_test[:2], 4096), lambda: micro.lut_compress(blob, 4)):
+                 lambda: micro.tflm_predict(blob, d.x_test[:2], 4096), lambda: micro_lut.lut_compress(blob, 4)):
         with pytest.raises(micro.MicroError, match="needs TFLM. TFLM .tflite-micro. cannot be imported.*Linux x86-64 only"):
             call()
     # What needs only the flatbuffer still works: the schema is TensorFlow's, present everywhere.
     assert micro.input_type(blob) == "INT8"
-    assert micro.weight_tensors(blob, min_size=10)
+    assert micro_lut.weight_tensors(blob, min_size=10)
 
 
 def test_reference_footprint_measures_what_it_can_and_marks_the_rest(no_tflm, tiny):  # noqa: F811
@@ -84,7 +84,7 @@ def test_log_models_uses_logged_arenas_without_tflm(no_tflm, tiny, isolated_cach
     _, blob, d = tiny
     results.record("quantization", "with arena", {"tflite_accuracy": 0.8, "tflm_arena": 3072}, artifact=blob)
     results.record("quantization", "without arena", {"tflite_accuracy": 0.9}, artifact=blob)
-    found = micro.log_models()
+    found = micro_boards.log_models()
     assert [(m["name"], m["arena"], m["flash"]) for m in found] == [("with arena", 3072, len(blob))]
 
 
