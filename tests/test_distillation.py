@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from test_pruning import tiny_data
 
-from helpers import checks, distillation, measure, models, results, widgets
+from helpers import checks, distillation, distillation_explorer, measure, models, results
 
 
 def _np_softmax(z, t=1.0):
@@ -294,7 +294,7 @@ def test_explorer_view_reports_problems_without_computing():
 def explorer(teacher_and_data, isolated_cache):
     teacher, d = teacher_and_data
     grid = distillation.Grid((1, 4), (0.0, 0.5), np.array([[0.5, 0.6], [0.7, 0.8]]), 5, 0, 2)
-    return widgets.DistillationExplorer(teacher, d, d, grid=grid, labels_per_class=5, temperature=4.0, alpha=0.5)
+    return distillation_explorer.DistillationExplorer(teacher, d, d, grid=grid, labels_per_class=5, temperature=4.0, alpha=0.5)
 
 
 def test_explorer_defaults_are_drawn(explorer):

@@ -17,7 +17,19 @@ import numpy as np
 import pytest
 from test_pruning import tiny_data
 
-from helpers import board_view, config, distillation, models, plots, precomputed, results, widgets
+from helpers import (
+    board_view,
+    config,
+    distillation,
+    distillation_explorer,
+    models,
+    plots,
+    precomputed,
+    pruning_explorer,
+    quantization_explorer,
+    results,
+    widgets,
+)
 
 ROOT = config.PROJECT_ROOT
 RNG = np.random.default_rng(7)
@@ -296,7 +308,7 @@ def test_schedule_explorer_states_the_full_mode_result_at_the_chosen_sparsity(ml
     entries = pruning_entries(params=mlp.count_params())
     write("01", entries)
     d = tiny_data(n=256, n_test=40)
-    explorer = widgets.ScheduleExplorer(mlp, d, d, epochs=2)  # constructing trains nothing
+    explorer = pruning_explorer.ScheduleExplorer(mlp, d, d, epochs=2)  # constructing trains nothing
     at = {e["settings"]["sparsity"]: e["metrics"] for e in entries}
     assert f"{at[0.9]['tflite_accuracy']:.2%}" in explorer.reference.value  # default final sparsity 0.9
     assert f"{at[0.9]['tflite_gz']:,}" in explorer.reference.value
@@ -312,10 +324,10 @@ def test_schedule_explorer_on_another_model_or_data_set_says_so(figures):
     write("01", pruning_entries(params=123))
     small = models.compile_model(models.build_mlp(hidden=(16,)))
     d = tiny_data(n=256, n_test=40)
-    explorer = widgets.ScheduleExplorer(small, d, d, epochs=2)
+    explorer = pruning_explorer.ScheduleExplorer(small, d, d, epochs=2)
     assert "this model differs" in explorer.reference.value
     digits = d.__class__(**{**d.__dict__, "name": "digits"})
-    other = widgets.ScheduleExplorer(models.compile_model(models.build_mlp()), d, digits, epochs=2)
+    other = pruning_explorer.ScheduleExplorer(models.compile_model(models.build_mlp()), d, digits, epochs=2)
     assert other._board_reference() == [] and plots.REFERENCE_LABEL not in _legend(figures)
 
 
@@ -326,7 +338,7 @@ def test_a_damaged_reference_leaves_the_explorer_working(mlp, figures):
     d = tiny_data(n=256, n_test=40)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the warning becomes the panel's note, not an exception
-        explorer = widgets.ScheduleExplorer(mlp, d, d, epochs=2)
+        explorer = pruning_explorer.ScheduleExplorer(mlp, d, d, epochs=2)
     assert explorer.reference_data is None and "make precompute" in explorer.reference.value
     assert explorer.run_button.disabled is False and explorer.last_preview.problems == []
     explorer.final.value = 0.7
@@ -339,7 +351,7 @@ def test_an_odd_but_valid_file_becomes_a_note_not_an_error(mlp, figures):
     entries[1]["metrics"] = {"params": mlp.count_params()}  # no accuracy: shown as "?"
     write("01", entries)
     d = tiny_data(n=256, n_test=40)
-    explorer = widgets.ScheduleExplorer(mlp, d, d, epochs=2)
+    explorer = pruning_explorer.ScheduleExplorer(mlp, d, d, epochs=2)
     assert "accuracy ?" in explorer.reference.value
 
 
@@ -350,7 +362,7 @@ def test_bit_width_explorer_states_the_full_mode_accuracy_at_the_chosen_width(ml
     qat = entry("02/nbit/4", "quantization", {"bits": 4}, lesson="02")
     write("02", [entry("02/ptq/MLP/int8", "quantization", {"kind": "int8"}, lesson="02"), qat], {"bit_width": sweep})
     d = tiny_data(n=64, n_test=40)
-    explorer = widgets.BitWidthExplorer(mlp, d, bits=4)
+    explorer = quantization_explorer.BitWidthExplorer(mlp, d, bits=4)
 
     def row(bits, pc, s):
         return next(r for r in rows if (r["bits"], r["per_channel"], r["symmetric"]) == (bits, pc, s))
@@ -363,7 +375,7 @@ def test_bit_width_explorer_states_the_full_mode_accuracy_at_the_chosen_width(ml
     assert f"{row(6, True, False)['accuracy']:.2%}" in explorer.reference.value
     explorer.bits.value = 9  # invalid: an error, no reference line
     assert explorer.reference.value == "" and "2 to 8" in explorer.message.value
-    other = widgets.BitWidthExplorer(models.compile_model(models.build_mlp(hidden=(8,))), d)
+    other = quantization_explorer.BitWidthExplorer(models.compile_model(models.build_mlp(hidden=(8,))), d)
     assert "no reference for this model" in other.reference.value
 
 
@@ -378,7 +390,7 @@ def test_distillation_explorer_states_the_full_mode_grid_cell(figures):
     write("03", students, {"grids": {k: g.as_dict() for k, g in grids.items()}})
     d = tiny_data(n=64, n_test=40)
     teacher = models.compile_model(models.build_mlp(hidden=(8,)))
-    explorer = widgets.DistillationExplorer(teacher, d, d, labels_per_class=20, temperature=4.0, alpha=0.5)
+    explorer = distillation_explorer.DistillationExplorer(teacher, d, d, labels_per_class=20, temperature=4.0, alpha=0.5)
     g = grids["20"].val_accuracy
     assert explorer.grid is explorer.reference_grid  # no grid passed: the full-mode one is drawn
     assert "full mode, precomputed" in explorer._figure.ax_grid.get_title()
@@ -388,10 +400,10 @@ def test_distillation_explorer_states_the_full_mode_grid_cell(figures):
     explorer.alpha.value = 0.0
     assert f"{g[0, 0]:.2%}" in explorer.reference.value
     mine = _grid(20)  # a grid the notebook computed (fast mode): drawn, and the reference stays beside it
-    explorer = widgets.DistillationExplorer(teacher, d, d, grid=mine, labels_per_class=20, temperature=1.0, alpha=0.0)
+    explorer = distillation_explorer.DistillationExplorer(teacher, d, d, grid=mine, labels_per_class=20, temperature=1.0, alpha=0.0)
     assert explorer.grid is mine and f"{mine.val_accuracy[0, 0]:.2%}" in explorer.message.value
     assert f"{g[0, 0]:.2%}" in explorer.reference.value
-    everything = widgets.DistillationExplorer(teacher, d, d, labels_per_class=None, temperature=1.0, alpha=0.0)
+    everything = distillation_explorer.DistillationExplorer(teacher, d, d, labels_per_class=None, temperature=1.0, alpha=0.0)
     assert f"{grids['all'].val_accuracy[0, 0]:.2%}" in everything.reference.value
 
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from test_pruning import tiny_data
 
-from helpers import measure, models, quantization, results, widgets
+from helpers import measure, models, quantization, quantization_explorer, results
 from helpers.quantization import QuantizationSettingsError
 
 
@@ -190,7 +190,7 @@ def test_explorer_run_logs_a_simulated_point(trained, isolated_cache):
 
 def test_bit_width_panel_headlessly(trained, isolated_cache, monkeypatch):
     model, d = trained
-    explorer = widgets.BitWidthExplorer(model, d, bits=4)
+    explorer = quantization_explorer.BitWidthExplorer(model, d, bits=4)
     assert explorer.message.value == "" and not explorer.run_button.disabled
     explorer.bits.value = 1
     assert "2 to 8" in explorer.message.value and explorer.run_button.disabled

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from test_pruning import tiny_data
 
-from helpers import models, pruning, results, widgets
+from helpers import models, pruning, pruning_explorer, results
 
 
 @pytest.fixture
@@ -13,7 +13,7 @@ def explorer(isolated_cache):
     d = tiny_data(n=256, n_test=60)
     base = models.compile_model(models.build_mlp())
     models.train(base, d, 1)
-    return widgets.ScheduleExplorer(base, d, d, epochs=2)
+    return pruning_explorer.ScheduleExplorer(base, d, d, epochs=2)
 
 
 def test_defaults_are_valid_and_drawn(explorer):

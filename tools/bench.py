@@ -88,7 +88,7 @@ def bench_explorers(repeats: int = 30) -> None:
           f"({sum(len(r.entries) for r in refs)} full-mode entries)")  # fmt: skip
     with contextlib.redirect_stdout(io.StringIO()):
         start = time.perf_counter()
-        explorer = helpers.widgets.ScheduleExplorer(base, data, data)
+        explorer = helpers.pruning_explorer.ScheduleExplorer(base, data, data)
         built = (time.perf_counter() - start) * 1000
     _shown(explorer, built)
     schedule_changes = [("final", 0.8), ("final", 0.95), ("power", 1.0), ("power", 3.0), ("frequency", 5),
@@ -110,7 +110,7 @@ def bench_explorers(repeats: int = 30) -> None:
 
     with contextlib.redirect_stdout(io.StringIO()):
         start = time.perf_counter()
-        bits_explorer = helpers.widgets.BitWidthExplorer(base, data)
+        bits_explorer = helpers.quantization_explorer.BitWidthExplorer(base, data)
         built = (time.perf_counter() - start) * 1000
     _shown(bits_explorer, built)
     bit_changes = [("bits", 3), ("bits", 6), ("per_channel", False), ("per_channel", True), ("symmetric", False),
@@ -123,7 +123,7 @@ def bench_explorers(repeats: int = 30) -> None:
     with contextlib.redirect_stdout(io.StringIO()):
         grid = helpers.distillation.grid_search(data, logits, 20, temperatures=(1, 4), alphas=(0.0, 0.5), epochs=1)
         start = time.perf_counter()
-        kd_explorer = helpers.widgets.DistillationExplorer(cnn, data, data, grid=grid)
+        kd_explorer = helpers.distillation_explorer.DistillationExplorer(cnn, data, data, grid=grid)
         built = (time.perf_counter() - start) * 1000
     _shown(kd_explorer, built)
     kd_changes = [("temperature", 1.0), ("temperature", 8.0), ("alpha", 0.5), ("alpha", 0.0), ("image", 17),
