@@ -2,10 +2,80 @@
 
 from __future__ import annotations
 
-import ipywidgets as w
+import dataclasses
 
-from . import distillation, plots, precomputed
+import ipywidgets as w
+import numpy as np
+
+from . import distillation, distillation_studies, measure, plots, precomputed, results
 from .widgets import _Explorer, _message, _num, _pct, _Progress
+
+# ----------------------------------------------------------------------------- the explorer's logic (no widgets)
+
+
+@dataclasses.dataclass
+class View:
+    """What the distillation explorer shows for one setting, computed without training."""
+
+    temperature: float
+    alpha: float
+    image_index: int
+    probabilities: np.ndarray | None  # softmax(teacher / T) of the chosen image
+    label: int
+    problems: list[str]
+    cell: tuple[int, int] | None  # the grid cell nearest the setting
+    grid_accuracy: float | None
+
+
+def explorer_view(logits: np.ndarray, labels: np.ndarray, index: int, temperature, alpha, grid: distillation_studies.Grid | None) -> View:
+    """Soft targets of image ``index`` at ``temperature`` and where the setting sits on ``grid``."""
+    found = distillation.problems(temperature, alpha)
+    if not 0 <= int(index) < len(logits):
+        found.append(f"Image {index} does not exist; choose 0 to {len(logits) - 1}.")
+    if found:
+        return View(float("nan"), float("nan"), int(index), None, -1, found, None, None)
+    temperature, alpha = float(temperature), float(alpha)
+    probs = distillation.soft_targets(logits[int(index)], temperature)
+    cell = grid.nearest(temperature, alpha) if grid is not None else None
+    grid_acc = float(grid.val_accuracy[cell]) if cell is not None else None
+    return View(temperature, alpha, int(index), probs, int(labels[int(index)]), [], cell, grid_acc)
+
+
+def explorer_run(
+    train_data,
+    eval_data,
+    logits_train,
+    temperature,
+    alpha,
+    labels_per_class,
+    *,
+    epochs=None,
+    seed=0,
+    callbacks=(),
+    record=True,
+):
+    """The Run button: train one distilled student on ``train_data`` (the fast subset), measure
+    it on ``eval_data``'s test set, add it to the results log. Returns (Measurement, entry)."""
+    temperature, alpha = distillation.check(temperature, alpha)
+    epochs = epochs or distillation.student_epochs(train_data)
+    run = distillation.fit_student(
+        train_data, "distilled", seed, epochs, labels_per_class, logits_train, alpha, temperature, callbacks=callbacks
+    )
+    labels = "all labels" if labels_per_class is None else f"{labels_per_class} labels/class"
+    name = f"student distilled T={temperature:g} α={alpha:g}, {labels} (explorer)"
+    m = measure.measure(name, eval_data, run.model)
+    entry = {}
+    if record:
+        entry = results.record(
+            "distillation", name, m,
+            {"temperature": temperature, "alpha": alpha, "labels_per_class": labels_per_class, "epochs": epochs,
+             "seed": seed, "trained_on": f"{train_data.mode} subset"},
+            lesson="03", data=eval_data,
+        )  # fmt: skip
+    return m, entry
+
+
+# ----------------------------------------------------------------------------- the panel
 
 
 class DistillationExplorer(_Explorer):
@@ -53,9 +123,9 @@ class DistillationExplorer(_Explorer):
         self.update()
         self._draw_board()
 
-    def update(self) -> distillation.View:
+    def update(self) -> View:
         """Re-validate and redraw the soft targets and the grid marker: cheap, on every change."""
-        view = distillation.explorer_view(
+        view = explorer_view(
             self.test_logits, self.eval_data.y_test, int(self.image.value), self.temperature.value,
             self.alpha.value, self.grid,
         )  # fmt: skip
@@ -72,13 +142,13 @@ class DistillationExplorer(_Explorer):
     def _labels_text(self) -> str:
         return "all labels" if self.labels_per_class is None else f"{self.labels_per_class} labelled images per class"
 
-    def _load_reference_grid(self) -> distillation.Grid | None:
+    def _load_reference_grid(self) -> distillation_studies.Grid | None:
         """Lesson 03's full-mode validation grid for this many labels per class, if precomputed."""
         found = self.reference_data.grid(self.labels_per_class) if self.reference_data is not None else None
         if found is None:
             return None
         try:
-            return distillation.Grid.from_dict(found)
+            return distillation_studies.Grid.from_dict(found)
         except ValueError as exc:
             self.reference_problem = f"The precomputed grid is damaged ({exc}). " + precomputed.FIX
             return None
@@ -112,7 +182,7 @@ class DistillationExplorer(_Explorer):
         def action():
             distillation.check(self.temperature.value, self.alpha.value)
             logits = distillation.teacher_logits(self.teacher, self.train_data.x_train)
-            return distillation.explorer_run(
+            return explorer_run(
                 self.train_data, self.eval_data, logits, self.temperature.value, self.alpha.value,
                 self.labels_per_class, callbacks=[_Progress(self.progress, self.status)],
             )  # fmt: skip

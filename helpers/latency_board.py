@@ -1,7 +1,7 @@
 """Lesson 04's board with latency as a budget too: only models at or under a latency budget (LiteRT,
 one image, one thread: ``metrics["latency_b1_us"]``) are shown, on the frontier and exportable.
 
-``LatencyBudgetBoard`` is ``widgets.BoardExplorer`` plus one Text box, "latency budget" (empty:
+``LatencyBudgetBoard`` is ``board_explorer.BoardExplorer`` plus one Text box, "latency budget" (empty:
 no limit; "20 µs", "20us", "0.02 ms", "20"). A value it cannot read is a message under the box
 and no filter; the board and your points stay.
 """

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from test_pruning import tiny_data
 
-from helpers import checks, distillation, distillation_explorer, measure, models, results
+from helpers import checks, distillation, distillation_explorer, distillation_studies, measure, models, results
 
 
 def _np_softmax(z, t=1.0):
@@ -246,26 +246,26 @@ def test_fit_student_is_reproducible_and_refuses_nonsense(teacher_and_data):
 
 
 def test_comparison_statistics_by_hand():
-    c = distillation.Comparison("x", 20, [0.70, 0.72, 0.74], [0.80, 0.81, 0.82], teacher=0.90, runs=[])
+    c = distillation_studies.Comparison("x", 20, [0.70, 0.72, 0.74], [0.80, 0.81, 0.82], teacher=0.90, runs=[])
     assert c.scratch_mean_std == pytest.approx((0.72, 0.02))
     assert c.gain == pytest.approx(0.09)
     assert c.gap_recovered == pytest.approx(0.09 / 0.18)
     assert c.clear_win  # 9 pp > 2 x 2 pp
-    close = distillation.Comparison("y", None, [0.80, 0.82, 0.84], [0.81, 0.83, 0.85], teacher=0.9, runs=[])
+    close = distillation_studies.Comparison("y", None, [0.80, 0.82, 0.84], [0.81, 0.83, 0.85], teacher=0.9, runs=[])
     assert not close.clear_win and "gain +1.00 pp" in close.row()
 
 
 def test_compare_runs_both_methods_per_seed(teacher_and_data):
     teacher, d = teacher_and_data
     logits = distillation.teacher_logits(teacher, d.x_train)
-    c = distillation.compare(d, 0.9, logits, "tiny", seeds=(0, 1), labels_per_class=5, epochs=1, verbose=False)
+    c = distillation_studies.compare(d, 0.9, logits, "tiny", seeds=(0, 1), labels_per_class=5, epochs=1, verbose=False)
     assert len(c.scratch) == len(c.distilled) == 2 and len(c.runs) == 4
     assert [r.method for r in c.runs] == ["scratch", "distilled"] * 2
     assert all(r.test_accuracy == acc for r, acc in zip(c.runs[::2], c.scratch, strict=True))
 
 
 def test_grid_best_and_nearest():
-    g = distillation.Grid((1, 2, 4, 8), (0.0, 0.5, 1.0), np.arange(12).reshape(4, 3) / 100, 20, 0, 8)
+    g = distillation_studies.Grid((1, 2, 4, 8), (0.0, 0.5, 1.0), np.arange(12).reshape(4, 3) / 100, 20, 0, 8)
     assert g.best == (8.0, 1.0)
     assert g.nearest(3.0, 0.4) == (2, 1)  # 3 is nearer 4 than 2 on a log scale
     assert g.nearest(100, -1) == (3, 0)
@@ -284,16 +284,16 @@ def test_student_epochs_budget_in_steps():
 
 def test_explorer_view_reports_problems_without_computing():
     logits = np.array([[2.0, 0.0], [0.0, 1.0]])
-    ok = distillation.explorer_view(logits, np.array([0, 1]), 1, 2.0, 0.5, None)
+    ok = distillation_explorer.explorer_view(logits, np.array([0, 1]), 1, 2.0, 0.5, None)
     assert ok.problems == [] and np.allclose(ok.probabilities.sum(), 1) and ok.label == 1
-    bad = distillation.explorer_view(logits, np.array([0, 1]), 5, 0.0, 2.0, None)
+    bad = distillation_explorer.explorer_view(logits, np.array([0, 1]), 5, 0.0, 2.0, None)
     assert len(bad.problems) == 3 and bad.probabilities is None
 
 
 @pytest.fixture
 def explorer(teacher_and_data, isolated_cache):
     teacher, d = teacher_and_data
-    grid = distillation.Grid((1, 4), (0.0, 0.5), np.array([[0.5, 0.6], [0.7, 0.8]]), 5, 0, 2)
+    grid = distillation_studies.Grid((1, 4), (0.0, 0.5), np.array([[0.5, 0.6], [0.7, 0.8]]), 5, 0, 2)
     return distillation_explorer.DistillationExplorer(teacher, d, d, grid=grid, labels_per_class=5, temperature=4.0, alpha=0.5)
 
 
@@ -338,7 +338,7 @@ def test_a_failed_run_is_a_message_and_loses_nothing(explorer, monkeypatch):
     def broken(*args, **kwargs):
         raise MemoryError("out of memory")
 
-    monkeypatch.setattr(distillation, "explorer_run", broken)
+    monkeypatch.setattr(distillation_explorer, "explorer_run", broken)
     assert explorer.run() is None
     assert "The run failed: MemoryError: out of memory" in explorer.status.value
     assert explorer.run_button.disabled is False

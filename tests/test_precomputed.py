@@ -20,8 +20,8 @@ from test_pruning import tiny_data
 from helpers import (
     board_view,
     config,
-    distillation,
     distillation_explorer,
+    distillation_studies,
     models,
     plots,
     precomputed,
@@ -230,14 +230,14 @@ def test_the_tool_refuses_digits_and_an_empty_log_without_executing():
 def test_grid_search_keeps_its_grid_and_grids_round_trip(isolated_cache):
     d = tiny_data(n=120, n_test=40)
     logits = RNG.normal(size=(len(d.x_train), 10)).astype(np.float32)
-    grid = distillation.grid_search(d, logits, 5, temperatures=(2,), alphas=(0.5,), epochs=1)
-    kept = precomputed.kept_sweep(distillation.grid_sweep_name(5, (2,), (0.5,), 1, 0), d)
+    grid = distillation_studies.grid_search(d, logits, 5, temperatures=(2,), alphas=(0.5,), epochs=1)
+    kept = precomputed.kept_sweep(distillation_studies.grid_sweep_name(5, (2,), (0.5,), 1, 0), d)
     assert kept["value"] == grid.as_dict() and (kept["data"], kept["mode"]) == (d.name, d.mode)
     assert str(isolated_cache) in str(next((isolated_cache / "sweeps").iterdir()))
-    back = distillation.Grid.from_dict(grid.as_dict())
+    back = distillation_studies.Grid.from_dict(grid.as_dict())
     assert back.best == grid.best and np.allclose(back.val_accuracy, grid.val_accuracy)
     with pytest.raises(ValueError, match="grid"):
-        distillation.Grid.from_dict({**grid.as_dict(), "val_accuracy": [[1, 2, 3]]})
+        distillation_studies.Grid.from_dict({**grid.as_dict(), "val_accuracy": [[1, 2, 3]]})
     assert precomputed.kept_sweep("never-computed", d) is None
 
 
@@ -380,7 +380,7 @@ def test_bit_width_explorer_states_the_full_mode_accuracy_at_the_chosen_width(ml
 
 
 def _grid(labels):
-    return distillation.Grid((1, 4), (0.0, 0.5), RNG.uniform(0.5, 0.9, (2, 2)).round(4), labels, 0, 2)
+    return distillation_studies.Grid((1, 4), (0.0, 0.5), RNG.uniform(0.5, 0.9, (2, 2)).round(4), labels, 0, 2)
 
 
 def test_distillation_explorer_states_the_full_mode_grid_cell(figures):
@@ -478,7 +478,7 @@ def test_committed_sweeps_are_what_the_explorers_need_and_agree_with_the_entries
     assert bit["float_accuracy"] == committed["02"].entry("02/ptq/MLP/float32")["metrics"]["keras_accuracy"]
     assert bit["params"] == committed["00"].entry("00/mlp")["metrics"]["params"]
     for labels, regime in ((None, "all labels"), (20, "20 labels per class")):
-        grid = distillation.Grid.from_dict(committed["03"].grid(labels))
+        grid = distillation_studies.Grid.from_dict(committed["03"].grid(labels))
         chosen = committed["03"].entry(f"03/{regime}/distilled")["settings"]
         assert grid.best == (chosen["temperature"], chosen["alpha"])  # the grid chose the logged student's T, alpha
     assert any(e["key"].startswith("04/goal/") for e in committed["04"].entries)

@@ -121,7 +121,7 @@ def bench_explorers(repeats: int = 30) -> None:
     cnn = helpers.models.baseline("cnn", data).model
     logits = helpers.distillation.teacher_logits(cnn, data.x_train)
     with contextlib.redirect_stdout(io.StringIO()):
-        grid = helpers.distillation.grid_search(data, logits, 20, temperatures=(1, 4), alphas=(0.0, 0.5), epochs=1)
+        grid = helpers.distillation_studies.grid_search(data, logits, 20, temperatures=(1, 4), alphas=(0.0, 0.5), epochs=1)
         start = time.perf_counter()
         kd_explorer = helpers.distillation_explorer.DistillationExplorer(cnn, data, data, grid=grid)
         built = (time.perf_counter() - start) * 1000
@@ -133,7 +133,7 @@ def bench_explorers(repeats: int = 30) -> None:
 
     with contextlib.redirect_stdout(io.StringIO()):
         start = time.perf_counter()
-        board = helpers.widgets.BoardExplorer(data)
+        board = helpers.board_explorer.BoardExplorer(data)
         built = (time.perf_counter() - start) * 1000
     print(f"lesson 04 board explorer built in {built:.0f} ms (no training): {len(board.entries)} of your entries, "
           f"{len(board.reference_entries)} full-mode reference entries")  # fmt: skip
