@@ -2,7 +2,9 @@
 Chromium with Playwright, the way students and instructors use the workbook.
 
 For each ``notebooks/*.ipynb`` (a new lesson is picked up by the glob): open it, restart the
-kernel and run all cells (fast mode), then check that no cell stored an error, that every widget
+kernel and run all cells (fast mode), then check that no cell stored an error, that the cells
+marked NBVAL_CHECK_OUTPUT print what they committed (nbval's own comparison; where this test runs,
+it is the lesson's only run of the session: tests/conftest.py), that every widget
 panel rendered ("Error displaying widget" or "Loading widget..." fail), and, for a lesson listed
 in ``EXPLORERS``, that moving one control redraws the explorer's plot and a nonsense value shows
 the panel's message. ``test_presenting_voila`` does the same in the presenting view (Voilà) for
