@@ -121,16 +121,16 @@ def bit_width_sweep(helpers, entries: list[dict]) -> dict:
 
 def distillation_grids(helpers, entries: list[dict]) -> dict:
     """Lesson 03's T x alpha validation grids: kept by the lesson's grid_search, else computed here."""
-    d = helpers.distillation
+    d, studies = helpers.distillation, helpers.distillation_studies
     data = full_data(helpers)
     epochs = d.student_epochs(data)
     temperatures, alphas = (1, 2, 4, 8), (0.0, 0.1, 0.5, 0.9)  # grid_search's defaults, as the lesson uses them
     grids, logits = {}, None
     for per_class, regime in GRID_REGIMES.items():
-        name = d.grid_sweep_name(per_class, temperatures, alphas, epochs, 0)
+        name = studies.grid_sweep_name(per_class, temperatures, alphas, epochs, 0)
         kept = helpers.precomputed.kept_sweep(name, data)
         if kept is not None:
-            grid = d.Grid.from_dict(kept["value"])
+            grid = studies.Grid.from_dict(kept["value"])
             print(f"  lesson 03: grid for {regime} from data/cache/sweeps (computed {kept.get('time')})")
         else:
             if logits is None:
@@ -138,7 +138,7 @@ def distillation_grids(helpers, entries: list[dict]) -> dict:
                 logits = d.teacher_logits(teacher, data.x_train)
             print(f"  lesson 03: computing the grid for {regime}: 16 students x {epochs} epochs ...", flush=True)
             start = time.perf_counter()
-            grid = d.grid_search(data, logits, per_class, temperatures, alphas, epochs=epochs)
+            grid = studies.grid_search(data, logits, per_class, temperatures, alphas, epochs=epochs)
             print(f"    {time.perf_counter() - start:.0f} s")
         chosen = next((e for e in entries if e.get("key") == f"03/{regime}/distilled"), None)
         if chosen and (chosen["settings"].get("temperature"), chosen["settings"].get("alpha")) != grid.best:
