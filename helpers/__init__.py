@@ -23,6 +23,7 @@ config.quiet_python_logs()
 from . import (  # noqa: E402
     board_checks,
     board_design,
+    board_explorer,
     board_fit,
     board_lowbit,
     board_training,
@@ -70,6 +71,7 @@ DEFAULT_SEED = models.DEFAULT_SEED
 __all__ = [
     "board_checks",
     "board_design",
+    "board_explorer",
     "board_fit",
     "board_lowbit",
     "board_training",

@@ -14,8 +14,8 @@ import math
 
 import numpy as np
 
-from . import measure, precomputed
-from .distillation import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, StudentRun, fit_student
+from . import distillation, measure, precomputed
+from .distillation import DEFAULT_ALPHA, DEFAULT_TEMPERATURE, StudentRun
 
 
 @dataclasses.dataclass
@@ -80,7 +80,7 @@ def compare(
     runs, scores = [], {"scratch": [], "distilled": []}
     for seed in seeds:
         for method in ("scratch", "distilled"):
-            run = fit_student(data, method, seed, epochs, labels_per_class, logits_train, alpha, temperature)
+            run = distillation.fit_student(data, method, seed, epochs, labels_per_class, logits_train, alpha, temperature)
             run.test_accuracy = measure.keras_accuracy(run.model, data.x_test, data.y_test)
             scores[method].append(run.test_accuracy)
             runs.append(run)
@@ -157,7 +157,7 @@ def grid_search(
     acc = np.zeros((len(temperatures), len(alphas)))
     for i, temperature in enumerate(temperatures):
         for j, alpha in enumerate(alphas):
-            acc[i, j] = fit_student(
+            acc[i, j] = distillation.fit_student(
                 data, "distilled", seed, epochs, labels_per_class, logits_train, alpha, temperature
             ).val_accuracy
     grid = Grid(tuple(temperatures), tuple(alphas), acc, labels_per_class, seed, epochs)

@@ -6,7 +6,7 @@ tensor arena (RAM). Pieces:
 
 * ``smallest_arena``: the smallest arena that allocates and runs, found by search in a separate
   process (TFLM can crash the process when an arena is far too small), cached per model.
-* ``evaluate`` / ``footprint``: TFLM accuracy with exactly that arena, against LiteRT's.
+* ``tflm_predict`` / ``footprint``: TFLM accuracy with exactly that arena, against LiteRT's.
 
 Beside it: helpers/micro_lut.py (TFLM's look-up-table compression), helpers/micro_boards.py
 (which models fit a board's budget) and helpers/micro_export.py (the model as a C++ array).
