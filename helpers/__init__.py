@@ -20,102 +20,69 @@ import tf_keras as keras  # noqa: E402
 
 config.quiet_python_logs()
 
+import importlib  # noqa: E402
+
+from . import colab, conversion_check, data, keras_compat, measure, models, precomputed, results  # noqa: E402
+
+# The map (helpers/README.md says the same in prose): the core above, then the user-interface plumbing
+# every explorer shares, then one package per lesson. A module imports only the core, helpers.ui and
+# its own or an earlier lesson's package (tests/test_layout_map.py fails on anything else, and on a cycle).
+PACKAGES = {
+    "ui": ("verdict", "layout", "raster", "board_plots", "board_figure", "pointable_board", "explorer"),
+    "baseline": ("figures", "exercises"),  # lesson 00
+    "pruning": ("sparsity", "magnitude", "figures", "explorer", "exercises"),  # lesson 01
+    "structured_pruning": ("units", "speed", "figures", "explorer", "exercises"),  # lesson 01b
+    "quantization": ("quantize", "figures", "explorer", "exercises"),  # lesson 02
+    "low_bit": ("quantizer", "mixed_precision", "explorer", "exercises"),  # lesson 02b
+    "distillation": ("distiller", "studies", "figures", "explorer", "exercises"),  # lesson 03
+    "combining": ("clustering", "export", "figures", "board_explorer", "latency_explorer", "exercises"),  # 04
+    "microcontroller": (  # lesson 05
+        "tflm", "lut", "footprint", "devices", "c_export", "designs", "design_training", "int4",
+        "figures", "explorer", "exercises",
+    ),
+    "your_model": ("model_files", "compress"),  # lesson 06
+}
+for _package, _modules in PACKAGES.items():
+    for _module in _modules:
+        importlib.import_module(f"{__name__}.{_package}.{_module}")
 from . import (  # noqa: E402
-    board_checks,
-    board_design,
-    board_explorer,
-    board_fit,
-    board_lowbit,
-    board_training,
-    boundary,
-    capstone,
-    checks,
-    clustering,
-    data,
+    baseline,
+    combining,
     distillation,
-    distillation_explorer,
-    distillation_studies,
-    export,
-    fidelity,
-    fit_explorer,
-    fit_plots,
-    latency_board,
-    lowbit,
-    lowbit_checks,
-    lowbit_explorer,
-    lowbit_mixed,
-    measure,
-    micro,
-    micro_boards,
-    micro_export,
-    micro_lut,
-    model_files,
-    models,
-    plots,
-    precomputed,
+    low_bit,
+    microcontroller,
     pruning,
-    pruning_explorer,
     quantization,
-    quantization_explorer,
-    results,
-    speed,
-    speed_checks,
-    speed_explorer,
-    speed_plots,
-    structured,
-    widgets,
+    structured_pruning,
+    ui,
+    your_model,
 )
 
 DEFAULT_SEED = models.DEFAULT_SEED
 
 __all__ = [
-    "board_checks",
-    "board_design",
-    "board_explorer",
-    "board_fit",
-    "board_lowbit",
-    "board_training",
-    "boundary",
-    "capstone",
-    "checks",
-    "clustering",
+    "baseline",
+    "colab",
+    "combining",
     "config",
+    "conversion_check",
     "data",
     "distillation",
-    "distillation_explorer",
-    "distillation_studies",
-    "export",
-    "fidelity",
-    "fit_explorer",
-    "fit_plots",
     "keras",
-    "latency_board",
-    "lowbit",
-    "lowbit_checks",
-    "lowbit_explorer",
-    "lowbit_mixed",
+    "keras_compat",
+    "low_bit",
     "measure",
-    "micro",
-    "micro_boards",
-    "micro_export",
-    "micro_lut",
-    "model_files",
+    "microcontroller",
     "models",
-    "plots",
     "precomputed",
     "pruning",
-    "pruning_explorer",
     "quantization",
-    "quantization_explorer",
     "results",
     "setup",
-    "speed",
-    "speed_checks",
-    "speed_explorer",
-    "speed_plots",
-    "structured",
+    "structured_pruning",
     "tf",
-    "widgets",
+    "ui",
+    "your_model",
 ]
 
 

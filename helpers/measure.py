@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
-from . import boundary, fidelity
+from . import conversion_check, keras_compat
 
 LATENCY_THREADS = 1  # one thread: steadier numbers, and what a small device has
 BATCH_LATENCY = 256
@@ -98,8 +98,8 @@ def count_macs(model) -> int:
     """Multiply-accumulates for one image through the Dense and Conv2D layers: the arithmetic
     a runtime performs (zeros included, unless it skips them). ``ModelError`` for a subclassed
     model, whose layers record no output shapes."""
-    if boundary.structure(model) == "subclassed":
-        raise boundary.ModelError(
+    if keras_compat.structure(model) == "subclassed":
+        raise keras_compat.ModelError(
             f"count_macs needs each layer's output shape, which a subclassed model ({model.name}) does not record. "
             "Rebuild it as a Sequential or functional model."
         )
@@ -225,7 +225,7 @@ def accuracy(outputs: np.ndarray, y: np.ndarray) -> float:
     """Top-1 accuracy of ``outputs`` (one row of logits or probabilities per image) against class
     numbers ``y``. ``ModelError`` for one-hot labels or a single output, which would otherwise
     broadcast into a meaningless number."""
-    y = boundary.check_labels(y, outputs.shape[-1] if outputs.ndim == 2 else None)
+    y = keras_compat.check_labels(y, outputs.shape[-1] if outputs.ndim == 2 else None)
     return float(np.mean(np.argmax(outputs, axis=-1) == y))
 
 
@@ -235,7 +235,7 @@ def tflite_accuracy(tflite: bytes, x: np.ndarray, y: np.ndarray) -> float:
 
 def keras_predict(model, x: np.ndarray) -> np.ndarray:
     """The model's outputs for ``x``; ``ModelError`` when ``x`` has another shape than it takes."""
-    boundary.check_inputs(model, x)
+    keras_compat.check_inputs(model, x)
     return model.predict(x, batch_size=1000, verbose=0)
 
 
@@ -310,23 +310,23 @@ def measure(
     from the Keras ``model``; the .tflite columns from the flatbuffer.
 
     The check after every conversion: the .tflite's outputs are compared with the Keras model's
-    on the first ``fidelity.SAMPLES`` test images (outputs both runs compute anyway); a large
-    disagreement or NaN is flagged with a ``fidelity.ConversionWarning`` naming likely causes.
-    Raises ``boundary.ModelError`` for a Keras 3 model, or test images of another shape.
+    on the first ``conversion_check.SAMPLES`` test images (outputs both runs compute anyway); a large
+    disagreement or NaN is flagged with a ``conversion_check.ConversionWarning`` naming likely causes.
+    Raises ``keras_compat.ModelError`` for a Keras 3 model, or test images of another shape.
     """
     if model is None:
-        raise boundary.ModelError("measure() needs the Keras model (parameters and nonzeros come from it).")
-    boundary.require_tf_keras(model, "measure()")
+        raise keras_compat.ModelError("measure() needs the Keras model (parameters and nonzeros come from it).")
+    keras_compat.require_tf_keras(model, "measure()")
     problem = _wrapper_problem(model, tflite)
     if problem:
-        raise boundary.ModelError(problem)
+        raise keras_compat.ModelError(problem)
     reference = keras_predict(model, data.x_test)
     if tflite is None:
         tflite = to_tflite(model)
     converted = tflite_predict(tflite, data.x_test)
     qat = any(type(layer).__name__.startswith("QuantizeWrapper") for layer in model.layers)
-    agreement = fidelity.compare(reference, converted, tflite, data.x_test, data.y_test, qat)
-    fidelity.warn_if_flagged(agreement, name)
+    agreement = conversion_check.compare(reference, converted, tflite, data.x_test, data.y_test, qat)
+    conversion_check.warn_if_flagged(agreement, name)
     try:
         keras_blob = keras_file_bytes(model)
     except NotImplementedError:  # a subclassed model (a distiller): no HDF5 file; measure its student

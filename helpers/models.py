@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
-from . import boundary, config
+from . import config, keras_compat
 from .data import Dataset
 
 BATCH_SIZE = 128
@@ -79,7 +79,7 @@ def compile_model(model: keras.Model, learning_rate: float = LEARNING_RATE) -> k
     "from logits" on probabilities trains quietly and badly (softmax applied twice)."""
     model.compile(
         optimizer=keras.optimizers.Adam(learning_rate),
-        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not boundary.outputs_probabilities(model)),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=not keras_compat.outputs_probabilities(model)),
         metrics=["accuracy"],
     )
     return model
@@ -121,9 +121,9 @@ def train(
     """Fit on ``data``'s training set with one progress line per epoch; returns the history."""
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
-    boundary.check_inputs(model, data.x_train, "the training images")
+    keras_compat.check_inputs(model, data.x_train, "the training images")
     outputs = model.output_shape[-1] if isinstance(getattr(model, "output_shape", None), tuple) else None
-    boundary.check_labels(data.y_train, outputs)
+    keras_compat.check_labels(data.y_train, outputs)
     history = model.fit(
         data.x_train,
         data.y_train,
@@ -194,8 +194,8 @@ def steps_per_epoch(n_train: int, batch_size: int = BATCH_SIZE) -> int:
 def copy_model(model: keras.Model) -> keras.Model:
     """An independent copy with the same weights. TF-MOT's wrappers (prune_low_magnitude,
     cluster_weights, quantize_model) wrap the very layers they are given: wrap a copy.
-    Raises ``boundary.ModelError`` for a Keras 3 or subclassed model, which ``clone_model`` cannot copy."""
-    boundary.require_graph_model(model, "Copying the model (TF-MOT's recipes work on a copy)")
+    Raises ``keras_compat.ModelError`` for a Keras 3 or subclassed model, which ``clone_model`` cannot copy."""
+    keras_compat.require_graph_model(model, "Copying the model (TF-MOT's recipes work on a copy)")
     clone = keras.models.clone_model(model)
     clone.set_weights(model.get_weights())
     return clone

@@ -75,7 +75,7 @@ def record(
     ``data`` (a ``helpers.data.Dataset``) stamps the data set and mode, so the board never
     mixes fast-mode points or the digits fallback with full Fashion-MNIST results.
     ``artifact`` (a .tflite flatbuffer) is kept next to the log, so the experiment can be
-    exported later (``helpers.export``); the entry records its path relative to the cache.
+    exported later (``helpers.combining.export``); the entry records its path relative to the cache.
     """
     if not technique or not name:
         raise ValueError("record() needs a technique and a name for the experiment.")

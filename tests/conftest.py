@@ -22,7 +22,9 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import helpers  # noqa: E402, F401 - must come before anything that imports TensorFlow
-from helpers import config, data, distillation, micro, models, results  # noqa: E402
+from helpers import config, data, models, results  # noqa: E402
+from helpers.distillation import distiller
+from helpers.microcontroller import tflm
 
 REAL_FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
 
@@ -60,8 +62,8 @@ def _reset_helpers_state() -> None:
     config.reset_cache_dir()
     data.clear_memo()
     models.clear_memo()
-    distillation.clear_memo()
-    micro.clear_memo()
+    distiller.clear_memo()
+    tflm.clear_memo()
 
 
 @pytest.fixture(autouse=True)

@@ -67,7 +67,7 @@ LESSON_TIMEOUT_S = float(os.environ.get("WORKBOOK_BROWSER_TIMEOUT", "900"))
 UI_TIMEOUT_S = 30  # a widget update, a message, a dialog
 PRESENT_LESSON = "02_quantization.ipynb"  # the quickest lesson with an explorer
 # Projector sizes (issue 18): no label or button cut off at either; at the first, every explorer
-# figure takes at least FIGURE_SHARE of its panel's width (helpers/layout.py sets the rule).
+# figure takes at least FIGURE_SHARE of its panel's width (helpers/ui/layout.py sets the rule).
 SIZES = [(1280, 720), (1920, 1080)]
 SHOW_TAG = "show-in-voila"  # code cells the presenting view shows (share/jupyter/voila/templates/workbook)
 FIGURE_SHARE = 0.60
@@ -118,7 +118,7 @@ class Explorer:
 
 
 # One line per lesson with an explorer; a lesson without an entry is still run and checked for
-# errors and widget rendering. Messages come from helpers (see tests/test_widgets.py).
+# errors and widget rendering. Messages come from helpers (see tests/test_ui_explorer.py).
 EXPLORERS = {
     "01_pruning.ipynb": Explorer(
         panel="final sparsity",
@@ -539,7 +539,7 @@ def _check_explorer(page, name: str, spec: Explorer):
 
 
 # Text wider than its box (shown with "..."): widget labels, buttons, toggle buttons, checkbox texts;
-# and for each explorer panel (helpers.layout's .wb-panel) its figures' widths as a share of it.
+# and for each explorer panel (helpers.ui.layout's .wb-panel) its figures' widths as a share of it.
 LAYOUT = """(root) => {
   const sel = '.widget-label, .widget-label-basic, .jupyter-button, .widget-toggle-button, .widget-checkbox label';
   const cut = [...root.querySelectorAll(sel)]

@@ -8,7 +8,13 @@ import json
 import pytest
 from test_pruning import tiny_data
 
-from helpers import checks, clustering, export, measure, models, plots, pruning, quantization, results, widgets
+from helpers import measure, models, results
+from helpers.combining import board_explorer, clustering, export
+from helpers.combining import exercises as combining_exercises
+from helpers.combining import figures as combining_figures
+from helpers.pruning import magnitude
+from helpers.quantization import quantize
+from helpers.ui import board_plots
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +30,7 @@ def trained():
 def pruned(trained):
     model, d = trained
     steps = 6 * models.steps_per_epoch(len(d.x_train))
-    return pruning.prune_and_finetune(model, d, pruning.gradual_schedule(0.8, steps), 6).model
+    return magnitude.prune_and_finetune(model, d, magnitude.gradual_schedule(0.8, steps), 6).model
 
 
 # ----------------------------------------------------------------------------- clustering
@@ -41,12 +47,12 @@ def test_clustering_leaves_at_most_n_values_per_kernel(trained, n):
 
 def test_preserve_sparsity_keeps_the_zeros(pruned, trained):
     _, d = trained
-    before = pruning.kernel_sparsity(pruned)
+    before = magnitude.kernel_sparsity(pruned)
     kept = clustering.cluster(pruned, d, 4, epochs=1, preserve_sparsity=True)
     lost = clustering.cluster(pruned, d, 4, epochs=1, preserve_sparsity=False)
     assert before > 0.75
-    assert pruning.kernel_sparsity(kept) >= before - 1e-6
-    assert pruning.kernel_sparsity(lost) < 0.5 * before  # zeros moved to a centroid
+    assert magnitude.kernel_sparsity(kept) >= before - 1e-6
+    assert magnitude.kernel_sparsity(lost) < 0.5 * before  # zeros moved to a centroid
 
 
 @pytest.mark.parametrize("bad", [1, 0, -3, 2.5, "eight", None, 1000])
@@ -62,7 +68,7 @@ def test_pcqat_keeps_sparsity_and_plain_qat_does_not(pruned, trained):
     shipped = {}
     for kind in ("pcqat", "qat", "pqat", "cqat"):
         q = clustering.preserving_qat(pc, d, kind, epochs=2, learning_rate=1e-3)
-        shipped[kind] = clustering.stage("B", kind, d, pc, quantization.convert_qat(q))
+        shipped[kind] = clustering.stage("B", kind, d, pc, quantize.convert_qat(q))
     assert shipped["pcqat"].sparsity > 0.7
     assert shipped["qat"].sparsity < 0.5 * shipped["pcqat"].sparsity
     assert shipped["pcqat"].max_unique <= 5  # 4 clusters (+ zero) per output channel
@@ -76,9 +82,9 @@ def test_stage_measures_float_and_int8(pruned, trained):
     _, d = trained
     f = clustering.stage("A", "pruned", d, pruned)
     q = clustering.stage(
-        "A", "pruned + int8", d, pruned, quantization.convert(pruned, "int8", representative=d.x_train)
+        "A", "pruned + int8", d, pruned, quantize.convert(pruned, "int8", representative=d.x_train)
     )
-    assert f.measurement.name == "A: pruned" and f.sparsity == pytest.approx(pruning.kernel_sparsity(pruned))
+    assert f.measurement.name == "A: pruned" and f.sparsity == pytest.approx(magnitude.kernel_sparsity(pruned))
     assert q.measurement.tflite_bytes < f.measurement.tflite_bytes / 2
     assert q.sparsity > 0.75  # zeros survive int8 conversion
     base = measure.measure("base", d, pruned)
@@ -117,8 +123,8 @@ def _log_three(trained, pruned):
     model, d = trained
     flats = {
         "float": measure.to_tflite(model),
-        "int8": quantization.convert(model, "int8", representative=d.x_train),
-        "pruned int8": quantization.convert(pruned, "int8", representative=d.x_train),
+        "int8": quantize.convert(model, "int8", representative=d.x_train),
+        "pruned int8": quantize.convert(pruned, "int8", representative=d.x_train),
     }
     for name, flat in flats.items():
         m = measure.measure(name, d, model, tflite=flat)
@@ -190,7 +196,7 @@ def test_export_of_an_entry_whose_file_is_gone_says_so(trained, pruned):
 
 def test_board_explorer_on_an_empty_log(trained):
     _, d = trained
-    board = widgets.BoardExplorer(d)
+    board = board_explorer.BoardExplorer(d)
     assert "No experiments logged" in board.message.value
     assert board.techniques.options == () and board.point.value == ""
     assert board.export() is None
@@ -199,7 +205,7 @@ def test_board_explorer_on_an_empty_log(trained):
 
 def test_board_explorer_filters_picks_and_exports(trained, pruned):
     d, _ = _log_three(trained, pruned)
-    board = widgets.BoardExplorer(d, budget="1 MB")
+    board = board_explorer.BoardExplorer(d, budget="1 MB")
     assert set(board.techniques.options) == {"combined", "pruning"}
     board.techniques.value = ("combined",)
     assert {e["name"] for e in board.visible()} == {"float", "int8", "pruned int8"}
@@ -217,7 +223,7 @@ def test_board_explorer_filters_picks_and_exports(trained, pruned):
 
 def test_board_explorer_picks_the_marker_you_click_and_exports_it(trained, pruned):
     d, _ = _log_three(trained, pruned)
-    board = widgets.BoardExplorer(d)
+    board = board_explorer.BoardExplorer(d)
     assert board.export_picked_button.disabled and board.export_picked() is None
     assert "Pick a point first" in board.status.value
     x, y, target = next(p for p in board.board.points if p[2]["name"] == "int8")
@@ -234,18 +240,18 @@ def test_board_explorer_reports_damaged_lines(trained, pruned):
     d, _ = _log_three(trained, pruned)
     with open(results.log_path(), "a") as f:
         f.write("{not json\n")
-    board = widgets.BoardExplorer(d)
+    board = board_explorer.BoardExplorer(d)
     assert "damaged line" in board.message.value
     assert len(board.entries) == 4
 
 
 def test_plots_draw_boards_and_waterfall(trained, pruned):
     d, _ = _log_three(trained, pruned)
-    fig = plots.boards(results.load(data=d), highlight=["int8"])
+    fig = board_plots.boards(results.load(data=d), highlight=["int8"])
     assert len(fig.axes) == 2 and "latency" in fig.axes[1].get_xlabel()
     model, _ = trained
     stages = [clustering.stage("A", "float", d, model), clustering.stage("A", "pruned", d, pruned)]
-    wf = plots.size_waterfall(stages, stages[0].measurement)
+    wf = combining_figures.size_waterfall(stages, stages[0].measurement)
     assert len(wf.axes) == 1 and len(wf.axes[0].patches) == 2
 
 
@@ -263,19 +269,19 @@ def test_frontier_pick(capsys):
         _entry("worse mid", 28_000, 0.84),
         _entry("big", 50_000, 0.9),
     ]
-    assert checks.frontier_pick("mid", log, 30_000)
-    assert not checks.frontier_pick("big", log, 30_000)
+    assert combining_exercises.frontier_pick("mid", log, 30_000)
+    assert not combining_exercises.frontier_pick("big", log, 30_000)
     assert "over the budget" in capsys.readouterr().out
-    assert not checks.frontier_pick("small", log, 30_000)
+    assert not combining_exercises.frontier_pick("small", log, 30_000)
     assert "more accurate" in capsys.readouterr().out
-    assert not checks.frontier_pick("nope", log, 30_000)
-    assert not checks.frontier_pick(None, log, 30_000)
+    assert not combining_exercises.frontier_pick("nope", log, 30_000)
+    assert not combining_exercises.frontier_pick(None, log, 30_000)
 
 
 def test_cluster_halving(capsys):
-    assert checks.cluster_halving(0.75, gz_8=7500, gz_16=10000)
-    assert checks.cluster_halving("0.78", gz_8=7800, gz_16=10000)
-    assert not checks.cluster_halving(0.5, gz_8=7500, gz_16=10000)
+    assert combining_exercises.cluster_halving(0.75, gz_8=7500, gz_16=10000)
+    assert combining_exercises.cluster_halving("0.78", gz_8=7800, gz_16=10000)
+    assert not combining_exercises.cluster_halving(0.5, gz_8=7500, gz_16=10000)
     assert "4 bits to 3" in capsys.readouterr().out
-    assert not checks.cluster_halving(1.3, gz_8=7500, gz_16=10000)
+    assert not combining_exercises.cluster_halving(1.3, gz_8=7500, gz_16=10000)
     assert "below 1" in capsys.readouterr().out

@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 from test_pruning import tiny_data
 
-from helpers import checks, distillation, distillation_explorer, distillation_studies, measure, models, results
+from helpers import measure, models, results
+from helpers.distillation import distiller, studies
+from helpers.distillation import exercises as distillation_exercises
+from helpers.distillation import explorer as distillation_explorer
 
 
 def _np_softmax(z, t=1.0):
@@ -30,24 +33,24 @@ def teacher_and_data():
 
 def test_soft_targets_at_t1_is_softmax_and_rows_sum_to_one():
     z = np.array([[3.0, 1.0, 0.2], [-5.0, 0.0, 5.0]])
-    assert np.allclose(distillation.soft_targets(z, 1), _np_softmax(z))
+    assert np.allclose(distiller.soft_targets(z, 1), _np_softmax(z))
     for t in (0.5, 2, 16):
-        assert np.allclose(distillation.soft_targets(z, t).sum(axis=1), 1.0)
+        assert np.allclose(distiller.soft_targets(z, t).sum(axis=1), 1.0)
 
 
 def test_soft_targets_soften_with_temperature_and_keep_the_winner():
     z = np.array([4.0, 1.0, 0.0, -2.0])
     entropies = []
     for t in (1, 2, 4, 8, 100):
-        p = distillation.soft_targets(z, t)
+        p = distiller.soft_targets(z, t)
         assert p.argmax() == 0
         entropies.append(-(p * np.log(p)).sum())
     assert all(a < b for a, b in zip(entropies, entropies[1:], strict=False))
-    assert np.allclose(distillation.soft_targets(z, 1e6), 0.25, atol=1e-5)
+    assert np.allclose(distiller.soft_targets(z, 1e6), 0.25, atol=1e-5)
 
 
 def test_soft_targets_are_stable_for_huge_logits():
-    p = distillation.soft_targets([1000.0, 999.0, -1000.0], 1)
+    p = distiller.soft_targets([1000.0, 999.0, -1000.0], 1)
     assert np.all(np.isfinite(p)) and np.isclose(p[0], 1 / (1 + np.exp(-1)))
 
 
@@ -64,29 +67,29 @@ def test_soft_targets_are_stable_for_huge_logits():
     ],
 )
 def test_bad_settings_are_named(temperature, alpha, words):
-    found = distillation.problems(temperature, alpha)
+    found = distiller.problems(temperature, alpha)
     assert any(words in p for p in found), found
-    with pytest.raises(distillation.DistillationSettingsError):
-        distillation.check(temperature, alpha)
+    with pytest.raises(distiller.DistillationSettingsError):
+        distiller.check(temperature, alpha)
 
 
 def test_good_settings_have_no_problems():
     assert (
-        distillation.problems(4, 0.1) == []
-        and distillation.problems(1, 0) == []
-        and distillation.problems(0.5, 1) == []
+        distiller.problems(4, 0.1) == []
+        and distiller.problems(1, 0) == []
+        and distiller.problems(0.5, 1) == []
     )
 
 
 def test_soft_targets_refuse_a_zero_temperature():
-    with pytest.raises(distillation.DistillationSettingsError, match="above 0"):
-        distillation.soft_targets([1.0, 2.0], 0)
+    with pytest.raises(distiller.DistillationSettingsError, match="above 0"):
+        distiller.soft_targets([1.0, 2.0], 0)
 
 
 def test_dark_knowledge_matrix_rows_are_class_means():
     logits = np.array([[2.0, 0.0, 0.0], [0.0, 2.0, 1.0], [0.0, 3.0, 0.0]])
     labels = np.array([0, 1, 1])
-    m = distillation.confusion_of_soft_targets(logits, labels, 2.0)
+    m = distiller.confusion_of_soft_targets(logits, labels, 2.0)
     assert np.allclose(m[0], _np_softmax(logits[0], 2))
     assert np.allclose(m[1], (_np_softmax(logits[1], 2) + _np_softmax(logits[2], 2)) / 2)
 
@@ -109,7 +112,7 @@ def test_loss_matches_a_hand_computation(alpha, T):
     rng = np.random.default_rng(1)
     s, t = rng.normal(size=(16, 10)) * 3, rng.normal(size=(16, 10)) * 3
     labels = rng.integers(0, 10, 16)
-    got = [float(v) for v in distillation.distillation_loss(labels, s, t, alpha, T)]
+    got = [float(v) for v in distiller.distillation_loss(labels, s, t, alpha, T)]
     assert np.allclose(got, _hand_loss(labels, s, t, alpha, T), rtol=1e-5)
 
 
@@ -118,9 +121,9 @@ def test_alpha_one_is_cross_entropy_and_identical_logits_cost_nothing():
     s = rng.normal(size=(8, 10))
     labels = rng.integers(0, 10, 8)
     ce = models.keras.losses.SparseCategoricalCrossentropy(from_logits=True)(labels, s)
-    total, hard, soft = distillation.distillation_loss(labels, s, rng.normal(size=(8, 10)), 1.0, 4.0)
+    total, hard, soft = distiller.distillation_loss(labels, s, rng.normal(size=(8, 10)), 1.0, 4.0)
     assert np.isclose(float(total), float(ce), rtol=1e-6) and np.isclose(float(hard), float(ce), rtol=1e-6)
-    _, _, soft_same = distillation.distillation_loss(labels, s, s, 0.0, 4.0)
+    _, _, soft_same = distiller.distillation_loss(labels, s, s, 0.0, 4.0)
     assert abs(float(soft_same)) < 1e-6
 
 
@@ -128,9 +131,9 @@ def test_unlabelled_examples_only_count_in_the_soft_term():
     rng = np.random.default_rng(3)
     s, t = rng.normal(size=(6, 10)), rng.normal(size=(6, 10))
     labels = np.array([3, -1, 5, -1, -1, 0])
-    got = [float(v) for v in distillation.distillation_loss(labels, s, t, 0.3, 2.0)]
+    got = [float(v) for v in distiller.distillation_loss(labels, s, t, 0.3, 2.0)]
     assert np.allclose(got, _hand_loss(labels, s, t, 0.3, 2.0), rtol=1e-5)
-    total, hard, _ = distillation.distillation_loss(np.full(6, -1), s, t, 0.3, 2.0)
+    total, hard, _ = distiller.distillation_loss(np.full(6, -1), s, t, 0.3, 2.0)
     assert float(hard) == 0.0 and np.isfinite(float(total))
 
 
@@ -140,51 +143,51 @@ def test_unlabelled_examples_only_count_in_the_soft_term():
 def test_distiller_trains_the_student_and_never_the_teacher(teacher_and_data):
     teacher, d = teacher_and_data
     before_teacher = [w.copy() for w in teacher.get_weights()]
-    student = distillation.build_student(hidden=(8,))
+    student = distiller.build_student(hidden=(8,))
     before_student = [w.copy() for w in student.get_weights()]
-    distiller = distillation.Distiller(student, teacher, alpha=0.1, temperature=4)
-    distiller.compile(models.keras.optimizers.Adam(1e-2))
-    history = distiller.fit(d.x_train, d.y_train, batch_size=64, epochs=2, verbose=0).history
+    trainer = distiller.Distiller(student, teacher, alpha=0.1, temperature=4)
+    trainer.compile(models.keras.optimizers.Adam(1e-2))
+    history = trainer.fit(d.x_train, d.y_train, batch_size=64, epochs=2, verbose=0).history
     assert all(np.array_equal(a, b) for a, b in zip(before_teacher, teacher.get_weights(), strict=True))
     assert not all(np.array_equal(a, b) for a, b in zip(before_student, student.get_weights(), strict=True))
     assert {"loss", "hard_loss", "soft_loss", "accuracy"} <= set(history)
     assert history["loss"][-1] < history["loss"][0]
-    assert distiller.student is student and not teacher.trainable_weights
-    assert np.allclose(distiller(d.x_test[:5]).numpy(), student(d.x_test[:5]).numpy())
+    assert trainer.student is student and not teacher.trainable_weights
+    assert np.allclose(trainer(d.x_test[:5]).numpy(), student(d.x_test[:5]).numpy())
 
 
 def test_cached_logits_train_exactly_like_the_teacher_in_the_loop(teacher_and_data):
     teacher, d = teacher_and_data
-    logits = distillation.teacher_logits(teacher, d.x_train)
+    logits = distiller.teacher_logits(teacher, d.x_train)
     weights = []
     for use_cache in (False, True):
         models.keras.utils.set_random_seed(5)
-        student = distillation.build_student(hidden=(8,))
-        distiller = distillation.Distiller(student, None if use_cache else teacher, alpha=0.2, temperature=3)
-        distiller.compile(models.keras.optimizers.Adam(1e-2))
+        student = distiller.build_student(hidden=(8,))
+        trainer = distiller.Distiller(student, None if use_cache else teacher, alpha=0.2, temperature=3)
+        trainer.compile(models.keras.optimizers.Adam(1e-2))
         y = {"labels": d.y_train, "teacher_logits": logits} if use_cache else d.y_train
-        distiller.fit(d.x_train, y, batch_size=50, epochs=1, shuffle=False, verbose=0)
+        trainer.fit(d.x_train, y, batch_size=50, epochs=1, shuffle=False, verbose=0)
         weights.append(student.get_weights())
     assert all(np.allclose(a, b, atol=1e-5) for a, b in zip(*weights, strict=True))
 
 
 def test_a_distiller_without_teacher_needs_logits_in_the_data(teacher_and_data):
     _, d = teacher_and_data
-    distiller = distillation.Distiller(distillation.build_student(hidden=(8,)), None)
-    distiller.compile("adam")
+    trainer = distiller.Distiller(distiller.build_student(hidden=(8,)), None)
+    trainer.compile("adam")
     with pytest.raises(ValueError, match="no teacher"):
-        distiller.fit(d.x_train[:64], d.y_train[:64], verbose=0)
+        trainer.fit(d.x_train[:64], d.y_train[:64], verbose=0)
 
 
 def test_a_distiller_refuses_bad_settings(teacher_and_data):
     teacher, _ = teacher_and_data
-    with pytest.raises(distillation.DistillationSettingsError, match="above 0"):
-        distillation.Distiller(distillation.build_student(), teacher, alpha=0.1, temperature=0)
+    with pytest.raises(distiller.DistillationSettingsError, match="above 0"):
+        distiller.Distiller(distiller.build_student(), teacher, alpha=0.1, temperature=0)
 
 
 def test_default_student_is_ten_times_smaller_than_the_cnn():
-    assert distillation.build_student().count_params() == 784 * 28 + 28 + 28 * 10 + 10
-    assert models.build_cnn().count_params() >= 10 * distillation.build_student().count_params()
+    assert distiller.build_student().count_params() == 784 * 28 + 28 + 28 * 10 + 10
+    assert models.build_cnn().count_params() >= 10 * distiller.build_student().count_params()
 
 
 # ----------------------------------------------------------------------------- data and logits
@@ -192,23 +195,23 @@ def test_default_student_is_ten_times_smaller_than_the_cnn():
 
 def test_few_labels_keeps_per_class_and_hides_the_rest():
     y = np.repeat(np.arange(10), 50).astype(np.int32)
-    masked = distillation.few_labels(y, 7, seed=0)
+    masked = distiller.few_labels(y, 7, seed=0)
     kept = masked >= 0
     assert kept.sum() == 70 and np.bincount(masked[kept], minlength=10).tolist() == [7] * 10
     assert (masked[kept] == y[kept]).all() and (masked[~kept] == -1).all()
-    assert np.array_equal(distillation.few_labels(y, None), y)
-    assert np.array_equal(distillation.few_labels(y, 7, seed=0), masked)
+    assert np.array_equal(distiller.few_labels(y, None), y)
+    assert np.array_equal(distiller.few_labels(y, 7, seed=0), masked)
 
 
 def test_teacher_logits_are_computed_once_and_survive_a_damaged_file(teacher_and_data, isolated_cache):
     teacher, d = teacher_and_data
-    first = distillation.teacher_logits(teacher, d.x_train, batch_size=64)
+    first = distiller.teacher_logits(teacher, d.x_train, batch_size=64)
     assert np.allclose(first, teacher(d.x_train).numpy(), atol=1e-5)
     files = list((isolated_cache / "logits").glob("*.npy"))
     assert len(files) == 1 and not first.flags.writeable
-    distillation.clear_memo()
+    distiller.clear_memo()
     files[0].write_bytes(b"not a numpy file")
-    again = distillation.teacher_logits(teacher, d.x_train)
+    again = distiller.teacher_logits(teacher, d.x_train)
     assert np.allclose(again, first)
     assert np.allclose(np.load(files[0]), first)  # rewritten
 
@@ -217,7 +220,7 @@ def test_teacher_logits_depend_on_the_teacher_weights(teacher_and_data):
     teacher, d = teacher_and_data
     other = models.copy_model(teacher)
     other.set_weights([w * 0.5 for w in teacher.get_weights()])
-    assert not np.allclose(distillation.teacher_logits(teacher, d.x_test), distillation.teacher_logits(other, d.x_test))
+    assert not np.allclose(distiller.teacher_logits(teacher, d.x_test), distiller.teacher_logits(other, d.x_test))
 
 
 # ----------------------------------------------------------------------------- training and statistics
@@ -225,9 +228,9 @@ def test_teacher_logits_depend_on_the_teacher_weights(teacher_and_data):
 
 def test_fit_student_keeps_the_best_validation_epoch(teacher_and_data):
     teacher, d = teacher_and_data
-    logits = distillation.teacher_logits(teacher, d.x_train)
+    logits = distiller.teacher_logits(teacher, d.x_train)
     for method in ("scratch", "distilled"):
-        run = distillation.fit_student(d, method, 0, 4, labels_per_class=5, teacher_logits_train=logits, hidden=(8,))
+        run = distiller.fit_student(d, method, 0, 4, labels_per_class=5, teacher_logits_train=logits, hidden=(8,))
         assert len(run.val_curve) == 4 and run.val_accuracy == max(run.val_curve)
         assert run.val_curve[run.best_epoch - 1] == run.val_accuracy
         assert measure.keras_accuracy(run.model, d.x_val, d.y_val) == pytest.approx(run.val_accuracy)
@@ -236,36 +239,36 @@ def test_fit_student_keeps_the_best_validation_epoch(teacher_and_data):
 
 def test_fit_student_is_reproducible_and_refuses_nonsense(teacher_and_data):
     teacher, d = teacher_and_data
-    a = distillation.fit_student(d, "scratch", 3, 2, hidden=(8,))
-    b = distillation.fit_student(d, "scratch", 3, 2, hidden=(8,))
+    a = distiller.fit_student(d, "scratch", 3, 2, hidden=(8,))
+    b = distiller.fit_student(d, "scratch", 3, 2, hidden=(8,))
     assert a.val_curve == b.val_curve
     with pytest.raises(ValueError, match="scratch"):
-        distillation.fit_student(d, "teacherless", 0, 1)
+        distiller.fit_student(d, "teacherless", 0, 1)
     with pytest.raises(ValueError, match="teacher's logits"):
-        distillation.fit_student(d, "distilled", 0, 1)
+        distiller.fit_student(d, "distilled", 0, 1)
 
 
 def test_comparison_statistics_by_hand():
-    c = distillation_studies.Comparison("x", 20, [0.70, 0.72, 0.74], [0.80, 0.81, 0.82], teacher=0.90, runs=[])
+    c = studies.Comparison("x", 20, [0.70, 0.72, 0.74], [0.80, 0.81, 0.82], teacher=0.90, runs=[])
     assert c.scratch_mean_std == pytest.approx((0.72, 0.02))
     assert c.gain == pytest.approx(0.09)
     assert c.gap_recovered == pytest.approx(0.09 / 0.18)
     assert c.clear_win  # 9 pp > 2 x 2 pp
-    close = distillation_studies.Comparison("y", None, [0.80, 0.82, 0.84], [0.81, 0.83, 0.85], teacher=0.9, runs=[])
+    close = studies.Comparison("y", None, [0.80, 0.82, 0.84], [0.81, 0.83, 0.85], teacher=0.9, runs=[])
     assert not close.clear_win and "gain +1.00 pp" in close.row()
 
 
 def test_compare_runs_both_methods_per_seed(teacher_and_data):
     teacher, d = teacher_and_data
-    logits = distillation.teacher_logits(teacher, d.x_train)
-    c = distillation_studies.compare(d, 0.9, logits, "tiny", seeds=(0, 1), labels_per_class=5, epochs=1, verbose=False)
+    logits = distiller.teacher_logits(teacher, d.x_train)
+    c = studies.compare(d, 0.9, logits, "tiny", seeds=(0, 1), labels_per_class=5, epochs=1, verbose=False)
     assert len(c.scratch) == len(c.distilled) == 2 and len(c.runs) == 4
     assert [r.method for r in c.runs] == ["scratch", "distilled"] * 2
     assert all(r.test_accuracy == acc for r, acc in zip(c.runs[::2], c.scratch, strict=True))
 
 
 def test_grid_best_and_nearest():
-    g = distillation_studies.Grid((1, 2, 4, 8), (0.0, 0.5, 1.0), np.arange(12).reshape(4, 3) / 100, 20, 0, 8)
+    g = studies.Grid((1, 2, 4, 8), (0.0, 0.5, 1.0), np.arange(12).reshape(4, 3) / 100, 20, 0, 8)
     assert g.best == (8.0, 1.0)
     assert g.nearest(3.0, 0.4) == (2, 1)  # 3 is nearer 4 than 2 on a log scale
     assert g.nearest(100, -1) == (3, 0)
@@ -274,9 +277,9 @@ def test_grid_best_and_nearest():
 
 def test_student_epochs_budget_in_steps():
     d = tiny_data(n=256)  # 2 steps per epoch
-    assert distillation.student_epochs(d, min_steps=600) == 300
+    assert distiller.student_epochs(d, min_steps=600) == 300
     big = tiny_data(n=128 * 430)
-    assert distillation.student_epochs(big) == 8
+    assert distiller.student_epochs(big) == 8
 
 
 # ----------------------------------------------------------------------------- explorer
@@ -293,7 +296,7 @@ def test_explorer_view_reports_problems_without_computing():
 @pytest.fixture
 def explorer(teacher_and_data, isolated_cache):
     teacher, d = teacher_and_data
-    grid = distillation_studies.Grid((1, 4), (0.0, 0.5), np.array([[0.5, 0.6], [0.7, 0.8]]), 5, 0, 2)
+    grid = studies.Grid((1, 4), (0.0, 0.5), np.array([[0.5, 0.6], [0.7, 0.8]]), 5, 0, 2)
     return distillation_explorer.DistillationExplorer(teacher, d, d, grid=grid, labels_per_class=5, temperature=4.0, alpha=0.5)
 
 
@@ -324,7 +327,7 @@ def test_invalid_settings_show_a_message_and_disable_run(explorer, control, valu
 
 
 def test_run_adds_a_student_to_the_board_and_keeps_earlier_ones(explorer, monkeypatch):
-    monkeypatch.setattr(distillation, "student_epochs", lambda data: 1)
+    monkeypatch.setattr(distiller, "student_epochs", lambda data: 1)
     first = explorer.run()
     explorer.temperature.value = 2.0
     second = explorer.run()
@@ -354,21 +357,21 @@ def test_the_panel_holds_every_control(explorer):
 
 
 def test_softmax_check(capsys):
-    assert checks.softmax_at_temperature([0.619, 0.228, 0.153], [3.0, 1.0, 0.2], 2)
-    assert not checks.softmax_at_temperature([0.836, 0.113, 0.051], [3.0, 1.0, 0.2], 2)
+    assert distillation_exercises.softmax_at_temperature([0.619, 0.228, 0.153], [3.0, 1.0, 0.2], 2)
+    assert not distillation_exercises.softmax_at_temperature([0.836, 0.113, 0.051], [3.0, 1.0, 0.2], 2)
     assert "ordinary softmax" in capsys.readouterr().out
-    assert not checks.softmax_at_temperature([0.5, 0.5, 0.5], [3.0, 1.0, 0.2], 2)
+    assert not distillation_exercises.softmax_at_temperature([0.5, 0.5, 0.5], [3.0, 1.0, 0.2], 2)
     assert "add up to 1.500" in capsys.readouterr().out
-    assert not checks.softmax_at_temperature([0.5, 0.5], [3.0, 1.0, 0.2], 2)
-    assert not checks.softmax_at_temperature(None, [3.0, 1.0, 0.2], 2)
+    assert not distillation_exercises.softmax_at_temperature([0.5, 0.5], [3.0, 1.0, 0.2], 2)
+    assert not distillation_exercises.softmax_at_temperature(None, [3.0, 1.0, 0.2], 2)
     assert "Not answered" in capsys.readouterr().out
 
 
 def test_t_squared_check(capsys):
-    assert checks.t_squared_factor(4, 8, 16)
-    assert checks.t_squared_factor("4.3", 8, 16)
-    assert not checks.t_squared_factor(2, 8, 16)
+    assert distillation_exercises.t_squared_factor(4, 8, 16)
+    assert distillation_exercises.t_squared_factor("4.3", 8, 16)
+    assert not distillation_exercises.t_squared_factor(2, 8, 16)
     assert "square the ratio" in capsys.readouterr().out
-    assert not checks.t_squared_factor(0.25, 8, 16)
+    assert not distillation_exercises.t_squared_factor(0.25, 8, 16)
     assert "above 1" in capsys.readouterr().out
-    assert not checks.t_squared_factor("four", 8, 16)
+    assert not distillation_exercises.t_squared_factor("four", 8, 16)

@@ -1,4 +1,4 @@
-"""helpers.model_files: a reader's model file is loaded in safe mode; code in it is refused with
+"""helpers.your_model.model_files: a reader's model file is loaded in safe mode; code in it is refused with
 what was found and how to opt in (issue 16). Every file is made here, small."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import tf_keras as keras
 
-from helpers import boundary, model_files
-from helpers.model_files import ModelFileError
+from helpers import keras_compat
+from helpers.your_model import model_files
+from helpers.your_model.model_files import ModelFileError
 
 
 @keras.utils.register_keras_serializable(package="reader")
@@ -62,7 +63,7 @@ def test_a_keras3_file_is_loaded_safely_and_rebuilt_in_tf_keras(tmp_path):
     original.save(path)
     assert model_files.inspect_file(path)["keras_version"].startswith("3")
     loaded = model_files.load(path)
-    assert boundary.flavour(loaded) == "tf_keras"
+    assert keras_compat.flavour(loaded) == "tf_keras"
     np.testing.assert_allclose(loaded.predict(X, verbose=0), original.predict(X, verbose=0), atol=1e-6)
 
 
@@ -99,5 +100,5 @@ def test_a_keras3_functional_file_is_rebuilt_in_tf_keras(tmp_path):
     path = tmp_path / "k3f.keras"
     original.save(path)
     loaded = model_files.load(path)
-    assert boundary.flavour(loaded) == "tf_keras" and boundary.structure(loaded) == "functional"
+    assert keras_compat.flavour(loaded) == "tf_keras" and keras_compat.structure(loaded) == "functional"
     np.testing.assert_allclose(loaded.predict(X, verbose=0), original.predict(X, verbose=0), atol=1e-5)

@@ -1,6 +1,6 @@
 """Lesson 05 where TFLM is missing (macOS, Windows: ``tflite-micro`` has Linux x86-64 wheels only).
 
-Unit tests switch ``micro.available()`` off; the lesson test runs lesson 05 in fast mode with
+Unit tests switch ``tflm.available()`` off; the lesson test runs lesson 05 in fast mode with
 ``tests/no_tflm`` first on PYTHONPATH, which makes ``import tflite_micro`` fail as it does there.
 """
 
@@ -15,9 +15,10 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbclient import NotebookClient
-from test_micro import _int8, tiny  # noqa: F401 - the fixture
+from test_microcontroller import _int8, tiny  # noqa: F401 - the fixture
 
-from helpers import micro, micro_boards, micro_lut, precomputed, results
+from helpers import precomputed, results
+from helpers.microcontroller import devices, lut, tflm
 
 ROOT = Path(__file__).resolve().parents[1]
 HIDE_TFLM = ROOT / "tests" / "no_tflm"
@@ -26,11 +27,11 @@ _ENV_AT_IMPORT = dict(os.environ)  # before conftest's monkeypatching (WORKBOOK_
 
 @pytest.fixture
 def no_tflm(monkeypatch):
-    monkeypatch.setattr(micro, "_available", False)
-    monkeypatch.setattr(micro, "_missing_reason", "ModuleNotFoundError: No module named 'tflite_micro'")
-    micro.clear_memo()
+    monkeypatch.setattr(tflm, "_available", False)
+    monkeypatch.setattr(tflm, "_missing_reason", "ModuleNotFoundError: No module named 'tflite_micro'")
+    tflm.clear_memo()
     yield
-    micro.clear_memo()
+    tflm.clear_memo()
 
 
 def test_the_stub_hides_tflite_micro_like_a_missing_package():
@@ -42,16 +43,16 @@ def test_the_stub_hides_tflite_micro_like_a_missing_package():
 
 def test_without_tflm_the_runs_that_need_it_say_so(no_tflm, tiny):  # noqa: F811
     _, blob, d = tiny
-    assert micro.tflm_version() == "not installed"
-    note = micro.missing_note()
-    assert "Linux x86-64 only" in note and micro.NO_TFLM_LABEL in note and "No module named" in note
-    for call in (lambda: micro.smallest_arena(blob, use_cache=False), lambda: micro.allocates(blob, 4096),
-                 lambda: micro.tflm_predict(blob, d.x_test[:2], 4096), lambda: micro_lut.lut_compress(blob, 4)):
-        with pytest.raises(micro.MicroError, match="needs TFLM. TFLM .tflite-micro. cannot be imported.*Linux x86-64 only"):
+    assert tflm.tflm_version() == "not installed"
+    note = tflm.missing_note()
+    assert "Linux x86-64 only" in note and tflm.NO_TFLM_LABEL in note and "No module named" in note
+    for call in (lambda: tflm.smallest_arena(blob, use_cache=False), lambda: tflm.allocates(blob, 4096),
+                 lambda: tflm.tflm_predict(blob, d.x_test[:2], 4096), lambda: lut.lut_compress(blob, 4)):
+        with pytest.raises(tflm.MicroError, match="needs TFLM. TFLM .tflite-micro. cannot be imported.*Linux x86-64 only"):
             call()
     # What needs only the flatbuffer still works: the schema is TensorFlow's, present everywhere.
-    assert micro.input_type(blob) == "INT8"
-    assert micro_lut.weight_tensors(blob, min_size=10)
+    assert tflm.input_type(blob) == "INT8"
+    assert lut.weight_tensors(blob, min_size=10)
 
 
 def test_reference_footprint_measures_what_it_can_and_marks_the_rest(no_tflm, tiny):  # noqa: F811
@@ -59,15 +60,15 @@ def test_reference_footprint_measures_what_it_can_and_marks_the_rest(no_tflm, ti
     entry = {"name": "tiny int8", "metrics": {"tflm_arena": 2048, "tflite_bytes": len(blob), "tflite_accuracy": 0.8,
                                                 "litert_accuracy": 0.801, "tflm_us": 12.5}}
     ref = precomputed.Reference({"entries": [entry]})
-    f = micro.reference_footprint("tiny int8", blob, d.x_test, d.y_test, ref=ref)
+    f = tflm.reference_footprint("tiny int8", blob, d.x_test, d.y_test, ref=ref)
     assert f.reference and f.arena == 2048 and f.tflm_accuracy == 0.8 and f.us_per_inference == 12.5
     assert f.flash == len(blob)  # measured here
     assert f.litert_accuracy is not None and f.accuracy == f.litert_accuracy  # this model's, measured here
     assert f.agreement_pp == pytest.approx(0.1)  # the reference run's TFLM vs LiteRT, not a mix of runs
-    table = micro.footprint_table([f])
-    assert "2,048 †" in table and "80.00% †" in table and micro.NO_TFLM_LABEL in table
-    with pytest.raises(micro.MicroError, match="No TFLM measurement of 'other'.*make precompute"):
-        micro.reference_footprint("other", blob, d.x_test, d.y_test, ref=ref)
+    table = tflm.footprint_table([f])
+    assert "2,048 †" in table and "80.00% †" in table and tflm.NO_TFLM_LABEL in table
+    with pytest.raises(tflm.MicroError, match="No TFLM measurement of 'other'.*make precompute"):
+        tflm.reference_footprint("other", blob, d.x_test, d.y_test, ref=ref)
 
 
 def test_the_committed_reference_holds_every_model_lesson_05_measures(monkeypatch):
@@ -76,7 +77,7 @@ def test_the_committed_reference_holds_every_model_lesson_05_measures(monkeypatc
     for name in ("MLP int8", "CNN int8", "MLP pruned 90 % int8", "MLP pruned 90 % + cluster 16 int8",
                  "student 22k int8", "MLP pruned 90 % + cluster 16, LUT 4-bit", "designed c16s2 c32s2 c40s2 flat int8",
                  "LiteRT Quantizer int8", "LiteRT Quantizer int4 conv, int8 dense"):
-        m = micro.reference_metrics(name)
+        m = tflm.reference_metrics(name)
         assert m["tflm_arena"] > 0 and m["tflite_bytes"] > 0 and 0.5 < m["tflite_accuracy"] <= 1
 
 
@@ -84,7 +85,7 @@ def test_log_models_uses_logged_arenas_without_tflm(no_tflm, tiny, isolated_cach
     _, blob, d = tiny
     results.record("quantization", "with arena", {"tflite_accuracy": 0.8, "tflm_arena": 3072}, artifact=blob)
     results.record("quantization", "without arena", {"tflite_accuracy": 0.9}, artifact=blob)
-    found = micro_boards.log_models()
+    found = devices.log_models()
     assert [(m["name"], m["arena"], m["flash"]) for m in found] == [("with arena", 3072, len(blob))]
 
 
@@ -114,8 +115,8 @@ def test_lesson_05_runs_to_the_end_without_tflm(tmp_path):
     assert not [o for o in outputs if o.output_type == "error"]
     text = "\n".join(o.get("text", "") + "".join(str(v) for v in o.get("data", {}).values()) for o in outputs)
     assert "cannot be imported on this machine" in text  # the setup cell says so once
-    assert f"No TFLM here: these four calls run on Linux x86-64 ({micro.NO_TFLM_LABEL})" in text
-    assert "†" in text and micro.NO_TFLM_LABEL in text  # the footprint table marks the reference columns
+    assert f"No TFLM here: these four calls run on Linux x86-64 ({tflm.NO_TFLM_LABEL})" in text
+    assert "†" in text and tflm.NO_TFLM_LABEL in text  # the footprint table marks the reference columns
     assert "TFLM (tflite-micro) not installed" in text
 
 

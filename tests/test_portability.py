@@ -19,7 +19,7 @@ POSIX_ONLY_CALLS = {("os", "fork"), ("os", "getuid"), ("os", "geteuid"), ("os", 
                     ("os", "setsid"), ("os", "mkfifo"), ("os", "chown"), ("signal", "SIGKILL"), ("signal", "SIGALRM"),
                     ("signal", "alarm"), ("signal", "SIGHUP")}
 # Files that run only where TFLM runs (Linux x86-64): the TFLM probe's child process.
-LINUX_ONLY = {"helpers/_tflm_probe.py"}
+LINUX_ONLY = {"helpers/microcontroller/tflm_probe.py"}
 
 
 def _sources():

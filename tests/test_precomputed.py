@@ -17,19 +17,14 @@ import numpy as np
 import pytest
 from test_pruning import tiny_data
 
-from helpers import (
-    board_view,
-    config,
-    distillation_explorer,
-    distillation_studies,
-    models,
-    plots,
-    precomputed,
-    pruning_explorer,
-    quantization_explorer,
-    results,
-    widgets,
-)
+from helpers import config, models, precomputed, results
+from helpers.combining import board_explorer
+from helpers.distillation import explorer as distillation_explorer
+from helpers.distillation import studies
+from helpers.pruning import explorer as pruning_explorer
+from helpers.quantization import explorer as quantization_explorer
+from helpers.ui import board_plots, pointable_board
+from helpers.ui import explorer as ui_explorer
 
 ROOT = config.PROJECT_ROOT
 RNG = np.random.default_rng(7)
@@ -230,14 +225,14 @@ def test_the_tool_refuses_digits_and_an_empty_log_without_executing():
 def test_grid_search_keeps_its_grid_and_grids_round_trip(isolated_cache):
     d = tiny_data(n=120, n_test=40)
     logits = RNG.normal(size=(len(d.x_train), 10)).astype(np.float32)
-    grid = distillation_studies.grid_search(d, logits, 5, temperatures=(2,), alphas=(0.5,), epochs=1)
-    kept = precomputed.kept_sweep(distillation_studies.grid_sweep_name(5, (2,), (0.5,), 1, 0), d)
+    grid = studies.grid_search(d, logits, 5, temperatures=(2,), alphas=(0.5,), epochs=1)
+    kept = precomputed.kept_sweep(studies.grid_sweep_name(5, (2,), (0.5,), 1, 0), d)
     assert kept["value"] == grid.as_dict() and (kept["data"], kept["mode"]) == (d.name, d.mode)
     assert str(isolated_cache) in str(next((isolated_cache / "sweeps").iterdir()))
-    back = distillation_studies.Grid.from_dict(grid.as_dict())
+    back = studies.Grid.from_dict(grid.as_dict())
     assert back.best == grid.best and np.allclose(back.val_accuracy, grid.val_accuracy)
     with pytest.raises(ValueError, match="grid"):
-        distillation_studies.Grid.from_dict({**grid.as_dict(), "val_accuracy": [[1, 2, 3]]})
+        studies.Grid.from_dict({**grid.as_dict(), "val_accuracy": [[1, 2, 3]]})
     assert precomputed.kept_sweep("never-computed", d) is None
 
 
@@ -247,19 +242,19 @@ def test_grid_search_keeps_its_grid_and_grids_round_trip(isolated_cache):
 def test_board_draws_the_reference_as_its_own_labelled_layer():
     mine = [entry("a", lesson="01", mode="fast"), entry("b", lesson="01", mode="fast")]
     ref = pruning_entries()
-    fig = plots.board(mine, reference=ref)
+    fig = board_plots.board(mine, reference=ref)
     ax = fig.axes[0]
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert plots.REFERENCE_LABEL in labels and labels.count(plots.REFERENCE_LABEL) == 1
+    assert board_plots.REFERENCE_LABEL in labels and labels.count(board_plots.REFERENCE_LABEL) == 1
     drawn = np.concatenate(
-        [c.get_offsets() for c in ax.collections if c.get_label() in (plots.REFERENCE_LABEL, "_nolegend_")]
+        [c.get_offsets() for c in ax.collections if c.get_label() in (board_plots.REFERENCE_LABEL, "_nolegend_")]
     )
     expected = [[e["metrics"]["tflite_gz"] / 1024, e["metrics"]["tflite_accuracy"] * 100] for e in ref]
     np.testing.assert_allclose(sorted(map(tuple, drawn)), sorted(map(tuple, expected)))
     front = [ln for ln in ax.get_lines() if ln.get_label() == "Pareto frontier"]
     for line in front:  # the frontier runs through your points only
         assert set(np.round(line.get_xdata(), 6)) <= {round(e["metrics"]["tflite_gz"] / 1024, 6) for e in mine}
-    empty = plots.board([], reference=ref).axes[0]
+    empty = board_plots.board([], reference=ref).axes[0]
     assert any("full-mode reference" in t.get_text() for t in empty.texts)
 
 
@@ -277,8 +272,8 @@ class _Shown(list):
 @pytest.fixture
 def figures(monkeypatch):
     shown = _Shown()
-    monkeypatch.setattr(widgets, "display", lambda obj: shown.append(obj))
-    draw = board_view.PointableBoard.draw  # the boards are PNGs you can click, drawn without display()
+    monkeypatch.setattr(ui_explorer, "display", lambda obj: shown.append(obj))
+    draw = pointable_board.PointableBoard.draw  # the boards are PNGs you can click, drawn without display()
 
     def drawn(self, *args, **kwargs):
         fig = draw(self, *args, **kwargs)
@@ -286,7 +281,7 @@ def figures(monkeypatch):
         shown.append(fig)
         return fig
 
-    monkeypatch.setattr(board_view.PointableBoard, "draw", drawn)
+    monkeypatch.setattr(pointable_board.PointableBoard, "draw", drawn)
     return shown
 
 
@@ -316,7 +311,7 @@ def test_schedule_explorer_states_the_full_mode_result_at_the_chosen_sparsity(ml
     explorer.final.value = 0.55
     assert f"{at[0.5]['tflite_accuracy']:.2%}" in explorer.reference.value
     assert "nearest your 55%" in explorer.reference.value
-    assert plots.REFERENCE_LABEL in _legend(figures)  # the board: a labelled reference layer
+    assert board_plots.REFERENCE_LABEL in _legend(figures)  # the board: a labelled reference layer
     assert "Full mode, precomputed" in repr(explorer.panel())
 
 
@@ -328,7 +323,7 @@ def test_schedule_explorer_on_another_model_or_data_set_says_so(figures):
     assert "this model differs" in explorer.reference.value
     digits = d.__class__(**{**d.__dict__, "name": "digits"})
     other = pruning_explorer.ScheduleExplorer(models.compile_model(models.build_mlp()), d, digits, epochs=2)
-    assert other._board_reference() == [] and plots.REFERENCE_LABEL not in _legend(figures)
+    assert other._board_reference() == [] and board_plots.REFERENCE_LABEL not in _legend(figures)
 
 
 def test_a_damaged_reference_leaves_the_explorer_working(mlp, figures):
@@ -380,7 +375,7 @@ def test_bit_width_explorer_states_the_full_mode_accuracy_at_the_chosen_width(ml
 
 
 def _grid(labels):
-    return distillation_studies.Grid((1, 4), (0.0, 0.5), RNG.uniform(0.5, 0.9, (2, 2)).round(4), labels, 0, 2)
+    return studies.Grid((1, 4), (0.0, 0.5), RNG.uniform(0.5, 0.9, (2, 2)).round(4), labels, 0, 2)
 
 
 def test_distillation_explorer_states_the_full_mode_grid_cell(figures):
@@ -411,11 +406,11 @@ def test_board_explorer_shows_the_reference_layer_apart_from_your_runs(figures):
     write("00", [entry("00/mlp", "baseline", lesson="00")])
     write("04", [entry("04/goal/8", "combined", lesson="04"), entry("04/cluster/8", "clustering", lesson="04")])
     d = tiny_data(n=64, n_test=40)
-    board = widgets.BoardExplorer(d)  # your log is empty
+    board = board_explorer.BoardExplorer(d)  # your log is empty
     assert "No experiments logged" in board.message.value and "grey points" in board.message.value
     assert set(board.techniques.options) == {"baseline", "clustering", "combined"}
     assert board.visible() == [] and len(board.visible_reference()) == 3
-    assert plots.REFERENCE_LABEL in _legend(figures)
+    assert board_plots.REFERENCE_LABEL in _legend(figures)
     ref_ids = [v for label, v in board.point.options if label.startswith(f"[{precomputed.LABEL}]")]
     assert len(ref_ids) == 3
     board.point.value = ref_ids[0]
@@ -423,13 +418,13 @@ def test_board_explorer_shows_the_reference_layer_apart_from_your_runs(figures):
     assert board.export() is None and "nothing to export" in board.status.value  # a reference is never exported
     board.show_reference.value = False
     assert board.visible_reference() == [] and board.point.value == ""
-    assert plots.REFERENCE_LABEL not in _legend(figures)
+    assert board_plots.REFERENCE_LABEL not in _legend(figures)
 
 
 def test_board_explorer_on_digits_leaves_the_reference_off(figures):
     write("00", [entry("00/mlp", "baseline", lesson="00")])
     d = tiny_data(n=64, n_test=40)
-    board = widgets.BoardExplorer(d.__class__(**{**d.__dict__, "name": "digits"}))
+    board = board_explorer.BoardExplorer(d.__class__(**{**d.__dict__, "name": "digits"}))
     assert board.reference_entries == [] and board.show_reference.disabled
     assert "not drawn on a digits board" in board.message.value
 
@@ -438,7 +433,7 @@ def test_board_explorer_reports_a_damaged_reference(figures):
     target = precomputed.path("02")
     target.parent.mkdir(parents=True)
     target.write_bytes(b"\x00garbage")
-    board = widgets.BoardExplorer(tiny_data(n=64, n_test=40))
+    board = board_explorer.BoardExplorer(tiny_data(n=64, n_test=40))
     assert "02_quantization.json is damaged" in board.message.value and "make precompute" in board.message.value
 
 
@@ -478,7 +473,7 @@ def test_committed_sweeps_are_what_the_explorers_need_and_agree_with_the_entries
     assert bit["float_accuracy"] == committed["02"].entry("02/ptq/MLP/float32")["metrics"]["keras_accuracy"]
     assert bit["params"] == committed["00"].entry("00/mlp")["metrics"]["params"]
     for labels, regime in ((None, "all labels"), (20, "20 labels per class")):
-        grid = distillation_studies.Grid.from_dict(committed["03"].grid(labels))
+        grid = studies.Grid.from_dict(committed["03"].grid(labels))
         chosen = committed["03"].entry(f"03/{regime}/distilled")["settings"]
         assert grid.best == (chosen["temperature"], chosen["alpha"])  # the grid chose the logged student's T, alpha
     assert any(e["key"].startswith("04/goal/") for e in committed["04"].entries)

@@ -1,5 +1,5 @@
-"""The tools (tools/*.py) reach helpers by attribute (``helpers.distillation_studies.grid_search``,
-or ``d = helpers.distillation`` and then ``d.student_epochs``). Most of their paths run only with a
+"""The tools (tools/*.py) reach helpers by attribute (``helpers.distillation.studies.grid_search``,
+or ``d = helpers.distillation.distiller`` and then ``d.student_epochs``). Most of their paths run only with a
 full-mode log (``make precompute``) or a quiet machine (``make bench``), so no other test runs
 them: this one checks that every such name exists, so that moving a function between modules
 cannot leave a tool calling the old place."""
@@ -29,7 +29,7 @@ def _chain(node) -> list[str] | None:
 
 def helpers_names(source: str) -> list[tuple[int, str]]:
     """(line, dotted name) of every attribute chain rooted at ``helpers``, aliases included
-    (``d = helpers.distillation`` or ``d, s = helpers.a, helpers.b`` anywhere in the file)."""
+    (``d = helpers.distillation.distiller`` or ``d, s = helpers.a, helpers.b`` anywhere in the file)."""
     tree = ast.parse(source)
     aliases = {"helpers": ["helpers"]}
     for node in ast.walk(tree):
@@ -65,7 +65,7 @@ def test_every_helpers_name_a_tool_uses_exists(tool):
 
 
 def test_the_check_sees_aliases_and_misses():
-    source = "def f(helpers):\n    d, s = helpers.distillation, helpers.distillation_studies\n    d.grid_search\n    s.grid_search\n"
+    source = "def f(helpers):\n    d, s = helpers.distillation.distiller, helpers.distillation.studies\n    d.grid_search\n    s.grid_search\n"
     names = dict((name, line) for line, name in helpers_names(source))
-    assert "helpers.distillation.grid_search" in names and "helpers.distillation_studies.grid_search" in names
-    assert not _resolves("helpers.distillation.grid_search") and _resolves("helpers.distillation_studies.grid_search")
+    assert "helpers.distillation.distiller.grid_search" in names and "helpers.distillation.studies.grid_search" in names
+    assert not _resolves("helpers.distillation.distiller.grid_search") and _resolves("helpers.distillation.studies.grid_search")

@@ -79,7 +79,7 @@ def bench_explorers(repeats: int = 30) -> None:
         if hasattr(obj, "savefig"):
             obj.savefig(io.BytesIO(), format="png")
 
-    helpers.widgets.display = render_png
+    helpers.ui.explorer.display = render_png
     data = helpers.data.load(helpers.config.FAST_MODE)
     base = helpers.models.baseline("mlp", data).model
     start = time.perf_counter()
@@ -88,7 +88,7 @@ def bench_explorers(repeats: int = 30) -> None:
           f"({sum(len(r.entries) for r in refs)} full-mode entries)")  # fmt: skip
     with contextlib.redirect_stdout(io.StringIO()):
         start = time.perf_counter()
-        explorer = helpers.pruning_explorer.ScheduleExplorer(base, data, data)
+        explorer = helpers.pruning.explorer.ScheduleExplorer(base, data, data)
         built = (time.perf_counter() - start) * 1000
     _shown(explorer, built)
     schedule_changes = [("final", 0.8), ("final", 0.95), ("power", 1.0), ("power", 3.0), ("frequency", 5),
@@ -97,9 +97,9 @@ def bench_explorers(repeats: int = 30) -> None:
             _time_changes(explorer, schedule_changes, repeats))  # fmt: skip
 
     with contextlib.redirect_stdout(io.StringIO()):
-        table = helpers.speed.latency_table(base, data)  # measured once in the lesson, not part of a change
+        table = helpers.structured_pruning.speed.latency_table(base, data)  # measured once in the lesson, not part of a change
         start = time.perf_counter()
-        speed_explorer = helpers.speed_explorer.SpeedExplorer(base, table, data, data, widths=helpers.speed.MLP_WIDTHS)
+        speed_explorer = helpers.structured_pruning.explorer.SpeedExplorer(base, table, data, data, widths=helpers.structured_pruning.speed.MLP_WIDTHS)
         built = (time.perf_counter() - start) * 1000
     print(f"lesson 01b speed explorer built in {built:.0f} ms (no training)")
     speed_changes = [("dense_0", 60), ("dense_0", 200), ("dense_1", 20), ("dense_1", 80), ("int8", False),
@@ -110,7 +110,7 @@ def bench_explorers(repeats: int = 30) -> None:
 
     with contextlib.redirect_stdout(io.StringIO()):
         start = time.perf_counter()
-        bits_explorer = helpers.quantization_explorer.BitWidthExplorer(base, data)
+        bits_explorer = helpers.quantization.explorer.BitWidthExplorer(base, data)
         built = (time.perf_counter() - start) * 1000
     _shown(bits_explorer, built)
     bit_changes = [("bits", 3), ("bits", 6), ("per_channel", False), ("per_channel", True), ("symmetric", False),
@@ -119,11 +119,11 @@ def bench_explorers(repeats: int = 30) -> None:
             _time_changes(bits_explorer, bit_changes, repeats))  # fmt: skip
 
     cnn = helpers.models.baseline("cnn", data).model
-    logits = helpers.distillation.teacher_logits(cnn, data.x_train)
+    logits = helpers.distillation.distiller.teacher_logits(cnn, data.x_train)
     with contextlib.redirect_stdout(io.StringIO()):
-        grid = helpers.distillation_studies.grid_search(data, logits, 20, temperatures=(1, 4), alphas=(0.0, 0.5), epochs=1)
+        grid = helpers.distillation.studies.grid_search(data, logits, 20, temperatures=(1, 4), alphas=(0.0, 0.5), epochs=1)
         start = time.perf_counter()
-        kd_explorer = helpers.distillation_explorer.DistillationExplorer(cnn, data, data, grid=grid)
+        kd_explorer = helpers.distillation.explorer.DistillationExplorer(cnn, data, data, grid=grid)
         built = (time.perf_counter() - start) * 1000
     _shown(kd_explorer, built)
     kd_changes = [("temperature", 1.0), ("temperature", 8.0), ("alpha", 0.5), ("alpha", 0.0), ("image", 17),
@@ -133,7 +133,7 @@ def bench_explorers(repeats: int = 30) -> None:
 
     with contextlib.redirect_stdout(io.StringIO()):
         start = time.perf_counter()
-        board = helpers.board_explorer.BoardExplorer(data)
+        board = helpers.combining.board_explorer.BoardExplorer(data)
         built = (time.perf_counter() - start) * 1000
     print(f"lesson 04 board explorer built in {built:.0f} ms (no training): {len(board.entries)} of your entries, "
           f"{len(board.reference_entries)} full-mode reference entries")  # fmt: skip
@@ -143,14 +143,14 @@ def bench_explorers(repeats: int = 30) -> None:
     _report("lesson 04 board explorer, one control change (filter + board with reference layer + PNG redraw)",
             _time_changes(board, board_changes, repeats))  # fmt: skip
 
-    models = helpers.micro_boards.log_models(data)  # arenas measured once (cached); not part of a change
+    models = helpers.microcontroller.devices.log_models(data)  # arenas measured once (cached); not part of a change
     with contextlib.redirect_stdout(io.StringIO()):
         start = time.perf_counter()
-        fit = helpers.fit_explorer.FitToBoardExplorer(models, data=data)
+        fit = helpers.microcontroller.explorer.FitToBoardExplorer(models, data=data)
         built = (time.perf_counter() - start) * 1000
     print(f"lesson 05 fit-to-board explorer built in {built:.0f} ms (no model runs): {len(models)} of your int8 models, "
           f"{len(fit.reference_models)} full-mode reference models")  # fmt: skip
-    boards = list(helpers.micro_boards.BOARDS)
+    boards = list(helpers.microcontroller.devices.BOARDS)
     fit_changes = [("preset", boards[1]), ("preset", boards[2]), ("preset", boards[0]), ("flash", "512 KiB"),
                    ("ram", "64 KiB"), ("flash", "0 KB"), ("flash", "128 KiB"), ("show_reference", False),
                    ("show_reference", True), ("preset", boards[0])]  # fmt: skip

@@ -37,7 +37,7 @@ def bench_explorer(helpers, data, repeats: int = 30) -> None:
     flat = helpers.measure.to_tflite(cnn)
     table = {layer: {32: 0.0, 8: 0.0, 4: 0.001, 2: 0.2} for layer in ("conv_0", "conv_1", "dense_0", "logits")}
     start = time.perf_counter()
-    explorer = helpers.lowbit_explorer.MixedPrecisionExplorer(cnn, data, flat, sensitivity=table)
+    explorer = helpers.low_bit.explorer.MixedPrecisionExplorer(cnn, data, flat, sensitivity=table)
     print(f"MixedPrecisionExplorer built in {(time.perf_counter() - start) * 1000:.0f} ms (no model runs)")
     changes = [("conv_0", "int4"), ("dense_0", "int2"), ("dense_0", "int4 block-32"), ("logits", "float32"),
                ("mode", "weight_only"), ("dense_0", "int4 block-64"), ("mode", "dynamic"), ("conv_1", "int2"),
@@ -65,7 +65,7 @@ def bench_explorer(helpers, data, repeats: int = 30) -> None:
 
 
 def bench_targets(helpers, data) -> None:
-    lowbit, lowbit_mixed, measure = helpers.lowbit, helpers.lowbit_mixed, helpers.measure
+    lowbit, lowbit_mixed, measure = helpers.low_bit.quantizer, helpers.low_bit.mixed_precision, helpers.measure
     print(f"lesson 02b targets on {data.name}, {data.mode} mode (whole test set, LiteRT, 1 thread, b=1 median):")
     conv_plans = {}
     for arch, ratio in (("MLP", 7), ("CNN", 6)):

@@ -105,7 +105,7 @@ def bit_width_sweep(helpers, entries: list[dict]) -> dict:
     for bits in range(2, 9):
         for per_channel in (True, False):
             for symmetric in (True, False):
-                metrics, _ = helpers.quantization.explorer_run(mlp, data, bits, per_channel, symmetric, record=False)
+                metrics, _ = helpers.quantization.quantize.explorer_run(mlp, data, bits, per_channel, symmetric, record=False)
                 rows.append({"bits": bits, "per_channel": per_channel, "symmetric": symmetric,
                              "accuracy": metrics["tflite_accuracy"], "packed_bytes": metrics["packed_bytes"]})  # fmt: skip
     print(f"  lesson 02: bit-width sweep, {len(rows)} settings of the whole MLP (fake-quantized, no retraining)")
@@ -121,7 +121,7 @@ def bit_width_sweep(helpers, entries: list[dict]) -> dict:
 
 def distillation_grids(helpers, entries: list[dict]) -> dict:
     """Lesson 03's T x alpha validation grids: kept by the lesson's grid_search, else computed here."""
-    d, studies = helpers.distillation, helpers.distillation_studies
+    d, studies = helpers.distillation.distiller, helpers.distillation.studies
     data = full_data(helpers)
     epochs = d.student_epochs(data)
     temperatures, alphas = (1, 2, 4, 8), (0.0, 0.1, 0.5, 0.9)  # grid_search's defaults, as the lesson uses them
@@ -159,7 +159,7 @@ def lowbit_sensitivity(helpers, entries: list[dict]) -> dict:
     for arch in ("mlp", "cnn"):
         model = helpers.models.baseline(arch, data).model
         flat = helpers.measure.to_tflite(model)
-        table = helpers.lowbit_mixed.sensitivity(model, flat, data.x_val, data.y_val)
+        table = helpers.low_bit.mixed_precision.sensitivity(model, flat, data.x_val, data.y_val)
         tables[model.name] = {layer: {str(bits): drop for bits, drop in row.items()} for layer, row in table.items()}
     print(f"  lesson 02b: per-layer sensitivity of {sorted(tables)} (dynamic mode, validation images)")
     return {"what": "lowbit_mixed.sensitivity: accuracy drop (fraction) with one layer alone at each width, dynamic mode, "

@@ -5,7 +5,7 @@
     python tools/bench.py --speedups      # the same, from the bench
 
 For the MLP and the CNN: the cached baseline (trained if missing), the lesson's widths
-(helpers.speed.MLP_WIDTHS / CNN_WIDTHS) rebuilt and fine-tuned for helpers.speed.FINETUNE_EPOCHS,
+(helpers.structured_pruning.speed.MLP_WIDTHS / CNN_WIDTHS) rebuilt and fine-tuned for helpers.structured_pruning.speed.FINETUNE_EPOCHS,
 converted to float32 and full-integer int8, measured with LiteRT on the whole test set (accuracy)
 and at one image, one thread (latency: median of 3 medians of 300 invokes). Targets (issue 15):
 MLP >= 8x faster at <= 0.5 pp loss, CNN >= 4x faster at <= 1 pp loss. Timings jitter on shared
@@ -26,7 +26,7 @@ TARGETS = {"mlp": (8.0, 0.5), "cnn": (4.0, 1.0)}  # (min speed-up, max accuracy 
 
 
 def measure_speedups(helpers, data) -> list[dict]:
-    speed, measure = helpers.speed, helpers.measure
+    speed, measure = helpers.structured_pruning.speed, helpers.measure
     rows = []
     for arch, widths in (("mlp", speed.MLP_WIDTHS), ("cnn", speed.CNN_WIDTHS)):
         with contextlib.redirect_stdout(io.StringIO()):

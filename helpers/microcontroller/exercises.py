@@ -1,0 +1,61 @@
+"""Lesson 05's "Design for the budget" exercises: self-checks that say what is off."""
+
+from __future__ import annotations
+
+from ..ui.verdict import number, unanswered, verdict
+from . import designs
+
+
+def predict_arena_head(answer, design: str = "c16s2 c32s2 c64s1 gap") -> bool:
+    """Exercise: the bytes of activations TFLM must hold at once for ``design`` (the arena's head),
+    from the activation shapes alone: int8, so one byte per value; the largest pair of one layer's
+    input and output (the greedy planner reuses everything else)."""
+    if unanswered(answer):
+        return False
+    value = number(answer)
+    if value is None:
+        return verdict(False, f"{answer!r} is not a number of bytes; write e.g. 4704.")
+    e = designs.estimate(design)
+    ops = designs.graph(design)
+    sizes = [784] + [op.out_bytes for op in ops]
+    pairs = [sizes[i] + sizes[i + 1] for i in range(len(ops))]
+    a, b = e.peak_pair
+    if int(value) in (e.head, a + b):
+        return verdict(True, f"{a + b:,} B: {a:,} B in + {b:,} B out, the largest pair alive together ({e.head:,} B "
+                              f"once each buffer is rounded up to 16 B). TFLM adds ~{e.tail:,} B of its own "
+                              f"bookkeeping, so the arena is about {e.arena:,} B.")
+    if int(value) in pairs:
+        return verdict(False, f"{int(value):,} B is one layer's input + output, but not the largest pair; "
+                               "compute every pair (input 28×28×1, then each layer's output).")
+    if int(value) == sum(sizes):
+        return verdict(False, "That is every activation at once; TFLM reuses memory: only a layer's input and output "
+                               "must be alive together.")
+    if int(value) == max(sizes):
+        return verdict(False, "That is the largest single activation; its layer's input is alive at the same time.")
+    return verdict(False, f"{int(value):,} B is off. Shapes: 'same' padding with stride 2 halves 28 → 14 → 7 "
+                           "(rounding up); bytes = height × width × channels.")
+
+
+def board_pick(answer, models: list[dict], board) -> bool:
+    """Exercise: the name of the most accurate model that fits ``board``'s flash and RAM."""
+    from . import devices
+    if unanswered(answer):
+        return False
+    best = devices.best_fit(models, board)
+    if best is None:
+        return verdict(False, f"Nothing measured here fits {board.name}; run the footprint cells first.")
+    rows = {r.name: r for r in devices.fit_rows(models, board)}
+    picked = rows.get(str(answer).strip())
+    if picked is None:
+        return verdict(False, f"No model is called {answer!r}; copy a name from the footprint table.")
+    if picked.name == best.name:
+        return verdict(True, f"{best.name}: {best.accuracy:.2%} with {best.flash:,} B flash and {best.arena:,} B "
+                              f"arena, the most accurate model that fits {board.name}.")
+    if not picked.fits_flash:
+        return verdict(False, f"{picked.name!r} needs {picked.flash:,} B of flash; the board has {board.flash:,} B. "
+                               "Flash holds the model as stored: gzip does not help on the device.")
+    if not picked.fits_ram:
+        return verdict(False, f"{picked.name!r} fits the flash but its tensor arena needs {picked.arena:,} B of RAM; "
+                               f"the board has {board.ram:,} B.")
+    return verdict(False, f"{picked.name!r} fits, at {picked.accuracy:.2%}; another model that fits both budgets is "
+                           "more accurate.")

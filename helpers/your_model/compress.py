@@ -1,0 +1,371 @@
+"""Lesson 06, "your own model": check a reader's model and data, run the recipes that apply,
+measure each the workbook's way, and say why the others cannot apply.
+
+* ``shipped_model``: what the lesson runs as shipped - a small residual CNN with
+  BatchNormalization and a skip connection (an architecture none of the lessons uses), trained
+  on the fast subset and cached under ``data/cache/models/``.
+* ``load_data``: a reader's data - an ``.npz`` with ``x_train, y_train, x_test, y_test`` (and
+  optionally ``x_val, y_val``), or an image folder with one subfolder per class, read by Keras'
+  own ``image_dataset_from_directory`` - as a ``helpers.data.Dataset``.
+* ``check``: Keras 2 or 3, Sequential/functional/subclassed, input shape vs data, logits vs
+  probabilities, labels vs outputs, and which layers each technique takes (found by asking
+  TF-MOT itself on a copy, not from a list): a ``Checks`` table plus, per recipe, whether it
+  applies and why not.
+* ``recipes``: int8 PTQ, LiteRT Quantizer int4 weights, pruning + fine-tune, clustering,
+  distillation into a smaller student; each returns what to measure and log.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import html
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import tensorflow_model_optimization as tfmot
+import tf_keras as keras
+
+from .. import config, conversion_check, data, keras_compat, measure, models
+from ..distillation import distiller
+from ..pruning import magnitude
+
+SHIPPED_EPOCHS = 12
+RECIPES = ("int8 PTQ", "int4 weights (LiteRT Quantizer)", "pruning + fine-tune", "clustering", "distillation")
+
+
+class CapstoneError(config.WorkbookError, ValueError):
+    """Data or settings the capstone cannot work with; the message says what to change."""
+
+
+# ----------------------------------------------------------------------------- the shipped model
+
+
+def _bn(name: str):
+    return keras.layers.BatchNormalization(momentum=0.9, name=name)
+
+
+def build_shipped(num_classes: int = 10, width: int = 24, name: str = "small_resnet") -> keras.Model:
+    """Reshape -> conv 3x3/2 + BN + ReLU -> residual block (2 x conv 3x3 + BN, skip, add) ->
+    conv 3x3/2 + BN + ReLU -> global average pooling -> Dense logits (functional, 21,922 params).
+    BatchNormalization momentum 0.9: with 0.99 its running statistics lag behind weights that move
+    fast in a short training (52 % test accuracy at 79 % training accuracy after 6 epochs)."""
+    inputs = keras.Input((28, 28), name="image")
+    x = keras.layers.Reshape((28, 28, 1), name="reshape")(inputs)
+    x = keras.layers.Conv2D(width, 3, strides=2, padding="same", use_bias=False, name="stem")(x)
+    x = keras.layers.ReLU(name="stem_relu")(_bn(name="stem_bn")(x))
+    y = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name="block_conv_0")(x)
+    y = keras.layers.ReLU(name="block_relu_0")(_bn(name="block_bn_0")(y))
+    y = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name="block_conv_1")(y)
+    y = _bn(name="block_bn_1")(y)
+    x = keras.layers.ReLU(name="block_relu_1")(keras.layers.Add(name="skip_add")([x, y]))
+    x = keras.layers.Conv2D(2 * width, 3, strides=2, padding="same", use_bias=False, name="down")(x)
+    x = keras.layers.ReLU(name="down_relu")(_bn(name="down_bn")(x))
+    x = keras.layers.GlobalAveragePooling2D(name="pool")(x)
+    return keras.Model(inputs, keras.layers.Dense(num_classes, name="logits")(x), name=name)
+
+
+def shipped_model(seed: int = models.DEFAULT_SEED) -> tuple[keras.Model, data.Dataset]:
+    """The shipped model trained on the fast subset (cached), and that subset."""
+    train_data = data.load(config.FAST_MODE)
+    recipe = json.dumps(build_shipped().get_config(), sort_keys=True, default=str)
+    key = f"capstone-{hashlib.sha256(recipe.encode()).hexdigest()[:8]}-{train_data.fingerprint}-e{SHIPPED_EPOCHS}-s{seed}"
+    path = config.cache_dir() / "models" / f"{key}.weights.h5"
+    keras.utils.set_random_seed(seed)
+    model = models.compile_model(build_shipped())
+    try:
+        model.load_weights(path)
+        print(f"{model.name}: trained weights loaded from the cache ({path.name})")
+    except (OSError, ValueError):
+        print(f"Training {model.name}: {SHIPPED_EPOCHS} epochs on {len(train_data.x_train):,} images (fast subset)")
+        models.train(model, train_data, SHIPPED_EPOCHS, label=f"{model.name} ")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            model.save_weights(path)
+        except OSError:
+            pass  # stays in memory for this session
+    keras.utils.set_random_seed(seed)
+    return model, train_data
+
+
+# ----------------------------------------------------------------------------- a reader's data
+
+
+def load_data(source, *, image_size=(28, 28), grayscale: bool = True, scale: float = 1 / 255, mode=None):
+    """A reader's data as a ``Dataset``. ``source``: an ``.npz`` file (arrays ``x_train, y_train,
+    x_test, y_test``, optionally ``x_val, y_val``; used as stored) or a folder of images with one
+    subfolder per class (80/20 train/test split, seed 0, pixels times ``scale``). In fast mode
+    at most 10,000 training and 2,000 test examples are used."""
+    mode = mode or config.current_mode()
+    path = Path(source)
+    if path.is_dir():
+        arrays, names = _image_folder(path, image_size, grayscale, scale)
+    elif path.suffix == ".npz" and path.is_file():
+        with np.load(path, allow_pickle=False) as npz:  # no pickles: an .npz from elsewhere cannot run code
+            missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in npz]
+            if missing:
+                raise CapstoneError(f"{path.name} lacks {missing}; it needs x_train, y_train, x_test, y_test.")
+            arrays = {k: npz[k] for k in npz.files}
+        names = tuple(str(c) for c in range(int(max(arrays["y_train"].max(), arrays["y_test"].max())) + 1))
+    else:
+        raise CapstoneError(
+            f"{source!r}: give an .npz file (x_train, y_train, x_test, y_test) or a folder with one subfolder of "
+            "images per class."
+        )
+    for split in ("train", "test", "val"):
+        if f"y_{split}" in arrays:
+            arrays[f"y_{split}"] = keras_compat.check_labels(arrays[f"y_{split}"])
+            arrays[f"x_{split}"] = np.asarray(arrays[f"x_{split}"], dtype=np.float32)
+            if len(arrays[f"x_{split}"]) != len(arrays[f"y_{split}"]):
+                raise CapstoneError(f"x_{split} and y_{split} hold different numbers of examples.")
+    if mode.fast:
+        for split, limit in (("train", 10_000), ("test", 2_000)):
+            keep = data.balanced_subset(arrays[f"y_{split}"], max(1, limit // len(names)))
+            arrays[f"x_{split}"], arrays[f"y_{split}"] = arrays[f"x_{split}"][keep], arrays[f"y_{split}"][keep]
+    if "x_val" not in arrays:  # choices look at validation, never at the test set
+        n_val = max(1, len(arrays["x_train"]) // 10)
+        arrays["x_val"], arrays["y_val"] = arrays["x_train"][-n_val:], arrays["y_train"][-n_val:]
+        arrays["x_train"], arrays["y_train"] = arrays["x_train"][:-n_val], arrays["y_train"][:-n_val]
+    return data.Dataset(
+        "your data", str(path.name), mode.name, arrays["x_train"], arrays["y_train"], arrays["x_test"],
+        arrays["y_test"], names, arrays["x_val"], arrays["y_val"],
+    )  # fmt: skip
+
+
+def _image_folder(path: Path, image_size, grayscale: bool, scale: float):
+    kwargs = dict(image_size=tuple(image_size), color_mode="grayscale" if grayscale else "rgb", batch_size=None,
+                  seed=0, validation_split=0.2, subset="both", label_mode="int")  # fmt: skip
+    try:
+        train, test = keras.utils.image_dataset_from_directory(path, **kwargs)
+    except ValueError as exc:
+        raise CapstoneError(f"Keras could not read images from {path}: {exc}") from None
+    names = tuple(train.class_names)
+
+    def arrays(ds):
+        xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds], strict=True) if ds.cardinality() else ((), ())
+        x = np.stack(xs).astype(np.float32) * scale if xs else np.zeros((0, *image_size), np.float32)
+        return (x[..., 0] if grayscale else x), np.asarray(ys, dtype=np.int32)
+
+    (x_train, y_train), (x_test, y_test) = arrays(train), arrays(test)
+    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}, names
+
+
+# ----------------------------------------------------------------------------- the checks
+
+
+@dataclasses.dataclass
+class Checks:
+    """What ``check`` found: rows of (check, finding, ok) and, per recipe, None (applies) or the
+    reason it cannot."""
+
+    rows: list[tuple[str, str, bool]]
+    blocked: dict[str, str | None]
+    probabilities: bool
+
+    def applies(self, recipe: str) -> bool:
+        return self.blocked.get(recipe) is None
+
+    def _lines(self):
+        lines = [(c, f, "ok" if ok else "!") for c, f, ok in self.rows]
+        lines += [(f"recipe: {r}", "applies" if why is None else f"cannot apply: {why}", why is None)
+                  for r, why in self.blocked.items()]  # fmt: skip
+        return lines
+
+    def __repr__(self) -> str:
+        return "\n".join(f"{'✓' if ok else '✗'} {c:<34} {f}" for c, f, ok in self._lines())
+
+    def _repr_html_(self) -> str:
+        rows = "".join(
+            f"<tr><td>{'✓' if ok else '✗'}</td><td>{html.escape(c)}</td><td style='text-align:left'>{html.escape(f)}</td></tr>"
+            for c, f, ok in self._lines()
+        )
+        return f"<table><thead><tr><th></th><th>check</th><th>finding</th></tr></thead><tbody>{rows}</tbody></table>"
+
+
+def _try(call, model=None) -> str | None:
+    """None if ``call()`` works, else the workbook's message for why it did not."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            call()
+        return None
+    except config.WorkbookError as exc:
+        return str(exc)
+    except (ValueError, RuntimeError, TypeError) as exc:
+        return str(keras_compat.tfmot_error(exc, "TF-MOT", model))
+
+
+def check(model, d: data.Dataset, distil: bool = True) -> Checks:
+    """Check ``model`` against ``d`` and against each technique; never trains, never raises for
+    a model the recipes cannot take (it says so per recipe)."""
+    rows, blocked = [], {}
+    kind, shape = keras_compat.flavour(model), keras_compat.structure(model) if keras_compat.flavour(model) != "other" else "?"
+    rows.append(("Keras version", {"tf_keras": "Keras 2 (tf_keras): what TF-MOT needs", "keras3": "Keras 3 (import keras)",
+                                   "other": f"not a Keras model ({type(model).__name__})"}[kind], kind == "tf_keras"))  # fmt: skip
+    rows.append(("structure", shape, shape != "subclassed"))
+    if kind != "tf_keras":
+        why = keras_compat.REBUILD_HINT if kind == "keras3" else "load a Keras model (helpers.your_model.model_files.load)."
+        return Checks(rows, {r: why for r in RECIPES}, False)
+    problem = _try(lambda: keras_compat.check_inputs(model, d.x_test[:2], "the test images"))
+    rows.append(("input shape vs data", problem or f"{tuple(model.input_shape[1:])} = the data's", problem is None))
+    outputs = model.output_shape[-1] if problem is None else None
+    label_problem = problem or _try(lambda: keras_compat.check_labels(d.y_test, outputs))
+    rows.append(("labels vs outputs", label_problem or f"{outputs} outputs, labels 0..{d.y_test.max()}", label_problem is None))
+    if problem or label_problem:
+        return Checks(rows, {r: "the model and the data do not fit (see above)." for r in RECIPES}, False)
+    probabilities = keras_compat.outputs_probabilities(model)
+    rows.append(("outputs", "probabilities (ends in a softmax): fine-tuning uses from_logits=False; distillation "
+                 "uses log-probabilities as the teacher's logits" if probabilities else "logits", True))  # fmt: skip
+    kernels = measure.kernel_layers(model)
+    others = [la.name for la in model.layers if la.weights and not measure.is_kernel_layer(la) and
+              not isinstance(la, keras.layers.BatchNormalization)]  # fmt: skip
+    rows.append(("prunable / clusterable layers", f"{len(kernels)} Dense/Conv2D: {', '.join(la.name for la in kernels)}"
+                 + (f"; left as they are: {', '.join(others)}" if others else ""), bool(kernels)))  # fmt: skip
+    narrow = [la.name for la in kernels if magnitude.m_by_n_problem(la.kernel.shape)]
+    rows.append(("2:4 sparsity", f"cannot group {', '.join(narrow)} (fewer or not a multiple of 4 inputs)" if narrow
+                 else "every kernel can be grouped", True))  # fmt: skip
+    graph = _try(lambda: keras_compat.require_graph_model(model, "TF-MOT"))
+    qat = graph or _try(lambda: tfmot.quantization.keras.quantize_model(models.copy_model(model)), model)
+    rows.append(("8-bit QAT (quantize_model)", "supported" if qat is None else qat, qat is None))
+    cluster = graph or _try(
+        lambda: tfmot.clustering.keras.cluster_weights(models.copy_model(model), number_of_clusters=4), model
+    )
+    blocked["int8 PTQ"] = None
+    blocked["int4 weights (LiteRT Quantizer)"] = None if _litert_quantizer() else "litert-quantizer is not installed."
+    blocked["pruning + fine-tune"] = graph or (None if kernels else "the model has no Dense or Conv2D layer to prune.")
+    blocked["clustering"] = cluster or (None if kernels else "the model has no Dense or Conv2D layer to cluster.")
+    blocked["distillation"] = None if distil else "not asked for (DISTIL = False)."
+    return Checks(rows, blocked, probabilities)
+
+
+def _litert_quantizer():
+    try:
+        import litert_quantizer
+
+        return litert_quantizer
+    except ImportError:
+        return None
+
+
+# ----------------------------------------------------------------------------- the recipes
+
+
+def measure_and_log(name: str, technique: str, d, model, tflite: bytes | None, settings: dict):
+    """``measure.measure`` on ``d``'s test set (which includes the .tflite-vs-Keras check), logged
+    for the board and export with the .tflite kept. Returns (Measurement, log entry)."""
+    from .. import results
+    tflite = tflite if tflite is not None else measure.to_tflite(model)
+    m = measure.measure(name, d, model, tflite=tflite, runs=100, batch_runs=5)
+    entry = results.record(technique, name, m, settings, lesson="06", key=f"06/{name}", data=d, artifact=tflite)
+    return m, entry
+
+
+def int4_weights(model) -> bytes:
+    """The float32 .tflite of ``model`` with int4 weights (per channel) and float activations,
+    quantized dynamically at run time: LiteRT Quantizer's ``dynamic_wi4_afp32`` recipe."""
+    lq = _litert_quantizer()
+    if lq is None:
+        raise CapstoneError("litert-quantizer is not installed: `pip install -r requirements.txt` adds it.")
+    from litert_quantizer import recipe
+
+    quantized = lq.Quantizer(measure.to_tflite(model), recipe.dynamic_wi4_afp32())
+    return bytes(quantized.quantize(enable_progress_report=False).quantized_model)
+
+
+def finetune_epochs(d, min_steps: int = 200, at_least: int = 2) -> int:
+    """Epochs of fine-tuning for pruning and clustering: ``at_least`` and ``min_steps`` steps."""
+    return max(at_least, -(-min_steps // models.steps_per_epoch(len(d.x_train))))
+
+
+def small_layers(model, share: float = 0.05) -> tuple[str, ...]:
+    """Kernel layers holding under ``share`` of all kernel weights: pruning them saves almost nothing
+    and costs the most (REFERENCE pitfall 8: the first conv and the output layer)."""
+    sizes = {la.name: la.kernel.shape.num_elements() for la in measure.kernel_layers(model)}
+    total = sum(sizes.values())
+    return tuple(name for name, size in sizes.items() if size < share * total)
+
+
+def build_student(teacher, widths=(16, 32), name: str = "student") -> keras.Model:
+    """A smaller model for ``teacher``'s inputs and classes: two stride-2 3x3 convs + global
+    average pooling + Dense logits for images, a 32-unit MLP for anything else."""
+    shape, classes = tuple(teacher.input_shape[1:]), teacher.output_shape[-1]
+    layers = [keras.Input(shape)]
+    if len(shape) in (2, 3):
+        layers.append(keras.layers.Reshape((*shape[:2], shape[2] if len(shape) == 3 else 1)))
+        layers += [keras.layers.Conv2D(w, 3, strides=2, padding="same", activation="relu") for w in widths]
+        layers.append(keras.layers.GlobalAveragePooling2D())
+    else:
+        layers += [keras.layers.Flatten(), keras.layers.Dense(32, activation="relu")]
+    layers.append(keras.layers.Dense(classes, name="logits"))
+    return keras.Sequential(layers, name=name)
+
+
+def teacher_logits(teacher, x, probabilities: bool) -> np.ndarray:
+    """The teacher's logits for ``x``; for a teacher ending in a softmax, log-probabilities
+    (logits up to a constant per image, which softmax ignores)."""
+    if probabilities:
+        probs = teacher.predict(x, batch_size=1000, verbose=0)
+        return np.log(np.clip(probs, 1e-12, None)).astype(np.float32)
+    return distiller.teacher_logits(teacher, x)
+
+
+def distil(teacher, d, epochs: int, probabilities: bool = False, temperature: float = 1.0, alpha: float = 0.5,
+           seed: int = 0):  # fmt: skip
+    """(distilled student, student trained from scratch as the control): the same architecture,
+    seed and steps; the distilled one learns from the teacher's soft targets and the labels.
+    T = 1, alpha = 0.5: in a trial on the fast subset with the shipped teacher, T = 2 and T = 4
+    (alpha 0.1, lesson 03's default) gave weaker 5k-parameter students."""
+    logits = teacher_logits(teacher, d.x_train, probabilities)
+    keras.utils.set_random_seed(seed)
+    student = build_student(teacher)
+    trainer = distiller.Distiller(student, alpha=alpha, temperature=temperature)
+    trainer.compile(keras.optimizers.Adam(models.LEARNING_RATE))
+    trainer.fit(d.x_train, {"labels": d.y_train, "teacher_logits": logits}, epochs=epochs,
+                batch_size=models.BATCH_SIZE, verbose=0, callbacks=[models.EpochLine("distilled ")])  # fmt: skip
+    keras.utils.set_random_seed(seed)
+    scratch = models.compile_model(build_student(teacher, name="student_scratch"))
+    models.train(scratch, d, epochs, label="scratch ")
+    return models.compile_model(student), scratch
+
+
+def pick(entries: list[dict], baseline: dict, max_drop: float = 0.01) -> dict:
+    """The smallest (gzipped .tflite) entry within ``max_drop`` of ``baseline``'s accuracy; the
+    baseline itself if nothing compressed keeps that accuracy."""
+    floor = baseline["metrics"]["tflite_accuracy"] - max_drop
+    keep = [e for e in entries if e["metrics"]["tflite_accuracy"] >= floor] or [baseline]
+    return min(keep, key=lambda e: e["metrics"]["tflite_gz"])
+
+
+# ----------------------------------------------------------------------------- exercise self-checks
+
+
+def self_check_calibration(measurement) -> bool:
+    """Exercise 2: a measurement of an int8 model calibrated on images scaled differently from
+    the data should show a collapsed agreement with the Keras model."""
+    from ..ui.verdict import unanswered, verdict
+
+    if unanswered(measurement):
+        return False
+    if not isinstance(measurement, measure.Measurement) or measurement.agreement is None:
+        return verdict(False, "Pass the Measurement that measure.measure(...) returned for your converted model.")
+    if measurement.agreement >= conversion_check.MIN_AGREEMENT:
+        return verdict(False, f"Agreement {measurement.agreement:.0%}: this one converted fine. Scale the calibration "
+                               "images differently from the data (e.g. representative / 255).")  # fmt: skip
+    return verdict(True, f"Agreement {measurement.agreement:.0%}: the int8 input range was calibrated on other values "
+                          "than the model sees, and measure flagged it.")  # fmt: skip
+
+
+def self_check_rebuilt(original, rebuilt) -> bool:
+    """Exercise 3: the rebuilt model is tf_keras and computes what the Keras 3 original computes."""
+    from ..ui.verdict import unanswered, verdict
+
+    if unanswered(rebuilt):
+        return False
+    if keras_compat.flavour(rebuilt) != "tf_keras":
+        return verdict(False, "The rebuilt model is not a tf_keras model: use keras_compat.to_tf_keras(original).")
+    x = np.random.default_rng(0).random((4, *rebuilt.input_shape[1:]), dtype=np.float32)
+    same = np.allclose(rebuilt.predict(x, verbose=0), original.predict(x, verbose=0), atol=1e-5)
+    return verdict(same, "Same outputs as the Keras 3 original: TF-MOT can take it now." if same else
+                    "The outputs differ: were the weights copied (rebuilt.set_weights(original.get_weights()))?")  # fmt: skip

@@ -1,0 +1,168 @@
+"""helpers.checks: every self-check praises the right answer and names the typical mistake."""
+
+from __future__ import annotations
+
+import pytest
+
+from helpers.baseline import exercises as baseline_exercises
+from helpers.quantization import exercises as quantization_exercises
+
+MLP_PARAMS = 784 * 300 + 300 + 300 * 100 + 100 + 100 * 10 + 10  # LeNet-300-100, worked out by hand
+
+
+def run(capsys, check, *args, **kwargs):
+    ok = check(*args, **kwargs)
+    return ok, capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- mlp_params
+
+
+def test_mlp_params_correct(capsys):
+    ok, out = run(capsys, baseline_exercises.mlp_params, MLP_PARAMS)
+    assert ok is True
+    assert out.startswith("✓") and "266,610" in out and "3 layers" in out
+
+
+@pytest.mark.parametrize("unanswered", [None, ...])
+def test_mlp_params_unanswered(capsys, unanswered):
+    ok, out = run(capsys, baseline_exercises.mlp_params, unanswered)
+    assert ok is False
+    assert "Not answered" in out and "None" in out  # says what to replace
+    assert "✗" not in out
+
+
+def test_mlp_params_weights_only(capsys):
+    ok, out = run(capsys, baseline_exercises.mlp_params, 784 * 300 + 300 * 100 + 100 * 10)
+    assert ok is False
+    assert out.startswith("✗") and "weights only" in out and "bias" in out
+
+
+@pytest.mark.parametrize(
+    ("missing", "label"),
+    [(784 * 300 + 300, "784->300"), (300 * 100 + 100, "300->100"), (100 * 10 + 10, "100->10")],
+)
+def test_mlp_params_a_missing_layer(capsys, missing, label):
+    ok, out = run(capsys, baseline_exercises.mlp_params, MLP_PARAMS - missing)
+    assert ok is False
+    assert f"leaves out the {label} layer" in out
+
+
+def test_mlp_params_far_off(capsys):
+    ok, out = run(capsys, baseline_exercises.mlp_params, MLP_PARAMS + 1234)
+    assert ok is False
+    assert "off by +1,234" in out and "n*m + m" in out
+
+
+def test_mlp_params_other_layer_sizes(capsys):
+    ok, out = run(capsys, baseline_exercises.mlp_params, 4 * 3 + 3 + 3 * 2 + 2, layer_sizes=(4, 3, 2))
+    assert ok is True and "2 layers" in out
+    assert baseline_exercises.dense_params(784, 300) == 235_500
+
+
+# ----------------------------------------------------------------------------- float_tflite_bytes
+
+PARAMS, MEASURED = 266_610, 1_069_000  # about 4 bytes a parameter plus the graph
+
+
+def test_float_tflite_bytes_correct(capsys):
+    ok, out = run(capsys, baseline_exercises.float_tflite_bytes, 4 * PARAMS, PARAMS, MEASURED)
+    assert ok is True
+    assert out.startswith("✓") and "4 bytes per float32" in out and "1,069,000 B" in out
+
+
+def test_float_tflite_bytes_unanswered(capsys):
+    ok, out = run(capsys, baseline_exercises.float_tflite_bytes, None, PARAMS, MEASURED)
+    assert ok is False and "Not answered" in out
+
+
+def test_float_tflite_bytes_one_byte_per_param(capsys):
+    ok, out = run(capsys, baseline_exercises.float_tflite_bytes, PARAMS, PARAMS, MEASURED)
+    assert ok is False
+    assert "one byte per parameter" in out and "4 bytes" in out
+
+
+def test_float_tflite_bytes_bits_instead_of_bytes(capsys):
+    ok, out = run(capsys, baseline_exercises.float_tflite_bytes, 32 * PARAMS, PARAMS, MEASURED)
+    assert ok is False
+    assert "bits, not bytes" in out
+
+
+def test_float_tflite_bytes_far_off(capsys):
+    ok, out = run(capsys, baseline_exercises.float_tflite_bytes, 2 * PARAMS, PARAMS, MEASURED)
+    assert ok is False
+    assert "off the measured" in out and "Hint" in out and "float32" in out
+
+
+@pytest.mark.parametrize("answer", [0, -5, float("nan"), float("inf")])
+def test_float_tflite_bytes_nonsense(capsys, answer):
+    ok, out = run(capsys, baseline_exercises.float_tflite_bytes, answer, PARAMS, MEASURED)
+    assert ok is False and "positive number of bytes" in out
+
+
+def test_float_tflite_bytes_tolerance_edges(capsys):
+    assert baseline_exercises.float_tflite_bytes(MEASURED * 1.04, PARAMS, MEASURED) is True
+    assert baseline_exercises.float_tflite_bytes(MEASURED * 1.07, PARAMS, MEASURED) is False
+    assert baseline_exercises.float_tflite_bytes(MEASURED * 1.07, PARAMS, MEASURED, tolerance=0.1) is True
+
+
+# ----------------------------------------------------------------------------- gzip_ratio_guess
+
+
+@pytest.mark.parametrize(
+    ("answer", "raw", "gz", "right"),
+    [
+        (False, 1_000_000, 930_000, True),  # float weights: gzip barely helps
+        (True, 1_000_000, 930_000, False),
+        (True, 1_000_000, 400_000, True),  # pruned weights: lots of zeros
+        (False, 1_000_000, 400_000, False),
+    ],
+)
+def test_gzip_ratio_guess_both_ways(capsys, answer, raw, gz, right):
+    ok, out = run(capsys, baseline_exercises.gzip_ratio_guess, answer, raw, gz)
+    assert ok is right
+    assert out.startswith("✓" if right else "✗")
+    assert f"{gz / raw:.0%}" in out
+
+
+def test_gzip_ratio_guess_unanswered(capsys):
+    ok, out = run(capsys, baseline_exercises.gzip_ratio_guess, None, 100, 90)
+    assert ok is False and "Not answered" in out
+
+
+@pytest.mark.parametrize("typed", ["266610", "266,610", 266610.0, "266_610"])
+def test_numbers_typed_as_text_are_understood(typed, capsys):
+    assert baseline_exercises.mlp_params(typed) is True
+
+
+@pytest.mark.parametrize("typed", ["lots", [1], True])
+def test_answers_that_are_not_numbers_get_a_clear_no(typed, capsys):
+    assert baseline_exercises.mlp_params(typed) is False
+    assert "not a number" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(("typed", "expected"), [("False", True), ("no", True), ("true", False), (0, True)])
+def test_yes_no_answers_typed_as_text(typed, expected, capsys):
+    assert baseline_exercises.gzip_ratio_guess(typed, raw=1000, gz=950) is expected
+
+
+def test_a_yes_no_question_rejects_other_text(capsys):
+    assert baseline_exercises.gzip_ratio_guess("perhaps", raw=1000, gz=950) is False
+    assert "True or False" in capsys.readouterr().out
+
+
+def test_scale_and_zero_point_check(capsys):
+    assert quantization_exercises.scale_and_zero_point(2 / 255, -64, lo=-0.5, hi=1.5) is True
+    assert quantization_exercises.scale_and_zero_point(2 / 256, -64, lo=-0.5, hi=1.5) is False
+    assert "2^8 - 1 = 255 steps" in capsys.readouterr().out
+    assert quantization_exercises.scale_and_zero_point(2 / 255, 64, lo=-0.5, hi=1.5) is False
+    assert "wrong sign" in capsys.readouterr().out
+    assert quantization_exercises.scale_and_zero_point(None, None, lo=-0.5, hi=1.5) is False
+
+
+def test_int8_size_check(capsys):
+    assert quantization_exercises.int8_tflite_bytes(230_000, params=225_034, measured_bytes=235_960) is True
+    assert quantization_exercises.int8_tflite_bytes(900_136, params=225_034, measured_bytes=235_960) is False
+    assert "float32 size" in capsys.readouterr().out
+    assert quantization_exercises.int8_tflite_bytes(28_129, params=225_034, measured_bytes=235_960) is False
+    assert "bit" in capsys.readouterr().out
