@@ -218,6 +218,7 @@ def quiet_python_logs() -> None:
         absl.logging.set_verbosity(absl.logging.ERROR)
     except ImportError:  # pragma: no cover - absl ships with TensorFlow
         pass
-    # Known-harmless warnings the lessons explain in prose instead (REFERENCE pitfalls 17, 21).
+    # Known-harmless warnings the lessons explain in prose instead: the int8 converter with int8 input
+    # (lesson 02) and .h5 saving (measure.py saves .h5 on purpose, as TF-MOT's tutorials do).
     warnings.filterwarnings("ignore", message="Statistics for quantized inputs were expected")
     warnings.filterwarnings("ignore", message="You are saving your model as an HDF5 file")

@@ -11,7 +11,7 @@ epochs, batch size, seed and the tf_keras version, so a lesson run alone trains 
 and later lessons load in a second.
 
 ``baseline`` returns a *fresh* model every call. TF-MOT's ``prune_low_magnitude`` and
-``cluster_weights`` wrap the layers of the model they are given (REFERENCE pitfall 7), so a
+``cluster_weights`` wrap the layers of the model they are given (lesson 01 shows it), so a
 model shared between experiments would silently change under them.
 """
 
