@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import shutil
 import subprocess
 
@@ -292,6 +293,41 @@ def test_log_models_keeps_int8_models_that_tflm_runs(tiny, clustered):
 
 
 # ----------------------------------------------------------------------------- C export
+
+
+@pytest.mark.parametrize("compiler", ["g++", "clang++"])
+@pytest.mark.parametrize("std", ["c++11", "c++17"])
+def test_c_export_compiles_with_the_declaration_it_recommends(tiny, tmp_path, compiler, std):
+    """The files and the arena declaration the header recommends compile with g++ and clang (Arm Compiler 6,
+    Zephyr's LLVM and Apple clang are clang). ``static uint8_t a[N] alignas(16);`` compiled with g++ only."""
+    if shutil.which(compiler) is None:
+        pytest.skip(f"{compiler} is not installed (CI installs Debian's g++ and clang)")
+    _, blob, _ = tiny
+    h, cc = c_export.write_c_files(blob, tmp_path, "g_model", arena=5000)
+    declaration = re.search(r"Declare it aligned[^:]*: (.*?;)", h.read_text()).group(1)
+    main = tmp_path / "main.cc"
+    main.write_text(
+        '#include <cstdint>\n#include "g_model.h"\n'
+        f"{declaration}\n"
+        "static_assert(g_model_arena_size % 16 == 0, \"arena size is a multiple of 16\");\n"
+        "int main() { tensor_arena[0] = g_model[0]; return static_cast<int>(g_model_len == 0); }\n"
+    )
+    result = subprocess.run(
+        [compiler, f"-std={std}", "-Wall", "-Werror", "-o", str(tmp_path / "a.out"), str(main), str(cc)],
+        capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert subprocess.run([str(tmp_path / "a.out")]).returncode == 0
+
+
+def test_the_old_declaration_is_what_clang_rejects(tmp_path):
+    """Why the attribute comes first: clang refuses it after the declarator (this is the test's premise)."""
+    if shutil.which("clang++") is None:
+        pytest.skip("clang++ is not installed (CI installs Debian's clang)")
+    src = tmp_path / "old.cc"
+    src.write_text("#include <cstdint>\nstatic uint8_t tensor_arena[64] alignas(16);\nint main() { return tensor_arena[0]; }\n")
+    result = subprocess.run(["clang++", "-std=c++17", "-fsyntax-only", str(src)], capture_output=True, text=True)
+    assert result.returncode != 0 and "alignas" in result.stderr
 
 
 def test_c_export_is_byte_exact(tiny, tmp_path):

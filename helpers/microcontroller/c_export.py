@@ -46,7 +46,8 @@ def c_source(model: bytes, name: str = "g_model", arena: int | None = None, marg
             f"// Smallest tensor arena measured with TFLM on a 64-bit host: {arena:,} B"
             + (f", plus a {margin:.0%} margin" if margin else "")
             + f", rounded up to 16 B, plus {tflm.ALIGN} B of alignment slack (TFLM aligns the arena start to 16 B).",
-            f"// Declare it alignas(16): static uint8_t tensor_arena[{name}_arena_size] alignas(16);"
+            f"// Declare it aligned, the attribute first (clang rejects it after the name): "
+            f"alignas(16) static uint8_t tensor_arena[{name}_arena_size];"
             + " Confirm on the board with RecordingMicroAllocator.",
             f"constexpr std::size_t {name}_arena_size = {declared};",
         ]
