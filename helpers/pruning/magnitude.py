@@ -393,6 +393,7 @@ def explorer_run(
             {**pruned.settings, "finetune_data": f"{finetune_data.name} {finetune_data.mode} subset",
              "sparsity_reached": round(kernel_sparsity(pruned.model), 4)},
             lesson="01",
+            key=f"01/explorer/{name}",
             data=eval_data,
         )  # fmt: skip
     return m, entry

@@ -328,5 +328,5 @@ def explorer_run(base, widths: dict, int8: bool, finetune_data, eval_data, *, ca
     if record:
         entry = results.record("structured", name, m, {"widths": widths, "int8": int8, "epochs": EXPLORER_EPOCHS,
                                "finetune_data": f"{finetune_data.name} {finetune_data.mode} subset"},
-                               lesson="01b", data=eval_data, artifact=blob)  # fmt: skip
+                               lesson="01b", key=f"01b/explorer/{name}", data=eval_data, artifact=blob)  # fmt: skip
     return m, entry
