@@ -163,8 +163,20 @@ def _complete(directory: Path) -> bool:
     return all((directory / name).is_file() for name in FILES)
 
 
+def forced_digits() -> bool:
+    """``WORKBOOK_DATA=digits``: use the digits fallback even where Fashion-MNIST is installed (what
+    an offline reader without the data gets; tests/test_fallback_data.py runs the lessons so)."""
+    value = os.environ.get("WORKBOOK_DATA", "").strip().lower()
+    if value not in ("", "digits", "fashion_mnist", "auto"):
+        raise DataError(f"WORKBOOK_DATA={value!r} is not a data choice: use 'digits' (the offline fallback) or leave it unset.")
+    return value == "digits"
+
+
 def find_local_source() -> tuple[str, Path] | None:
-    """The first local directory holding all four files, as (description, directory)."""
+    """The first local directory holding all four files, as (description, directory); None when
+    there is none, or when ``WORKBOOK_DATA=digits`` asks for the fallback."""
+    if forced_digits():
+        return None
     candidates = [
         (config.display_path(config.cache_dir()), config.cache_dir() / KERAS_SUBDIR),
         ("the Debian package dataset-fashion-mnist", DEBIAN_DIR),
@@ -176,7 +188,7 @@ def find_local_source() -> tuple[str, Path] | None:
 
 
 def _offline() -> bool:
-    return config.parse_fast(os.environ.get("WORKBOOK_OFFLINE"), "WORKBOOK_OFFLINE")
+    return forced_digits() or config.parse_fast(os.environ.get("WORKBOOK_OFFLINE"), "WORKBOOK_OFFLINE")
 
 
 def describe_source() -> str:
@@ -312,7 +324,8 @@ def _load_cached(mode: config.Mode, found: tuple[str, Path] | None) -> Dataset:
         except Exception as exc:  # no network, DNS failure, timeout, HTTP error ...
             return _digits_dataset(mode, f"the download failed: {_root_cause(exc)}")
     if found is None:
-        return _digits_dataset(mode, "WORKBOOK_OFFLINE=1 says not to download")
+        why = "WORKBOOK_DATA=digits asks for it" if forced_digits() else "WORKBOOK_OFFLINE=1 says not to download"
+        return _digits_dataset(mode, why)
 
     description, directory = found
     validate_all(directory)

@@ -310,5 +310,48 @@ def baseline(
     )
 
 
+def control_name(arch: str, extra_epochs: int, learning_rate: float = LEARNING_RATE) -> str:
+    """The reference's name on the board and in the ledger: "MLP, dense control +4 epochs"."""
+    rate = "" if learning_rate == LEARNING_RATE else f" at lr {learning_rate:g}"
+    return f"{arch.upper()}, dense control +{extra_epochs} epoch{'' if extra_epochs == 1 else 's'}{rate}"
+
+
+def dense_control(
+    arch: str, data: Dataset, extra_epochs: int, learning_rate: float = LEARNING_RATE, seed: int = DEFAULT_SEED
+) -> Trained:
+    """The reference every compressed model is measured against: the baseline ``arch`` fine-tuned,
+    dense, for ``extra_epochs`` more epochs at ``learning_rate`` (Adam, the training recipe) - the
+    same budget a pruned, clustered or QAT model gets after the baseline. Without it, the extra
+    epochs' gain is credited to the compression (lesson 01 shows this). Cached like the baseline
+    (``data/cache/models``); ``epochs`` of the result counts baseline + extra epochs.
+
+    Raises ``ValueError`` for an unknown architecture or ``extra_epochs`` < 1.
+    """
+    if extra_epochs < 1:
+        raise ValueError(f"extra_epochs must be at least 1, got {extra_epochs}")
+    base = baseline(arch, data, seed=seed)
+    key = f"{cache_key(arch, data, base.epochs, seed)}-control-x{extra_epochs}-lr{learning_rate:g}"
+    path, meta_path = _model_dir() / f"{key}.weights.h5", _model_dir() / f"{key}.json"
+    loaded = _memo.get(key) or _try_load(arch, path, meta_path)
+    from_cache = loaded is not None
+    if loaded:
+        weights, meta = loaded
+    else:
+        keras.utils.set_random_seed(seed + extra_epochs)
+        model = compile_model(base.model, learning_rate)
+        start = time.perf_counter()
+        history = train(model, data, extra_epochs, label=f"{arch} dense control ")
+        meta = {"key": key, "arch": arch, "extra_epochs": extra_epochs, "learning_rate": learning_rate,
+                "history": history, "fit_seconds": round(time.perf_counter() - start, 2)}  # fmt: skip
+        weights = model.get_weights()
+        _try_save(_fresh(arch, weights, compiled=False), path, meta_path, meta)
+    _memo[key] = (weights, meta)
+    keras.utils.set_random_seed(seed)
+    return Trained(arch=arch, model=compile_model(_fresh(arch, weights, compiled=False), learning_rate),
+                   epochs=base.epochs + extra_epochs, seed=seed, history=meta.get("history", {}),
+                   fit_seconds=float(meta.get("fit_seconds", 0.0)), from_cache=from_cache,
+                   cache_file=path if path.is_file() else None)  # fmt: skip
+
+
 def clear_memo() -> None:
     _memo.clear()

@@ -7,9 +7,10 @@
   new line instead of being glued to it.
 * Reading never fails on a damaged line: it is reported (line numbers) and skipped, and the
   file is left as it is.
-* An entry may carry a ``key`` (e.g. ``"00/mlp"``): re-running the same lesson step appends
-  again, and ``load`` keeps only the newest entry of each key, so the board shows one point
-  per step instead of one per run. Entries without a key (a reader's widget runs) all stay.
+* Every entry carries a ``key`` (e.g. ``"00/mlp"``, ``"01/explorer/<settings>"``): re-running the
+  same lesson step (or a widget with the same settings) appends again, and ``load`` keeps only the
+  newest entry of each key, so a re-run replaces its points and never duplicates them.
+  ``record`` refuses an entry without a key (older logs may hold keyless entries: they all stay).
 * If the log cannot be written, the entry is kept in memory for this session and a warning
   says why; the board still shows it.
 """
@@ -32,6 +33,22 @@ from . import config
 LOG_NAME = "results.jsonl"
 REQUIRED = ("technique", "name", "metrics")
 _TEXT_FIELDS = ("technique", "name", "key", "data", "mode", "lesson")
+
+# What each stored metric means (one meaning per field; ``measure.Measurement`` writes most of them):
+#   tflite_bytes     the .tflite flatbuffer as stored (raw bytes): what flash holds
+#   tflite_gz        that same .tflite, gzipped (``gzip -9``): a download. Never a simulated size.
+#   tflite_accuracy  top-1 accuracy of the .tflite on the test set, run by LiteRT (ai_edge_litert)
+#   keras_accuracy   top-1 accuracy of the Keras model on the test set; keras_bytes / keras_gz its .h5 file
+#   params, nonzeros parameters of the Keras model, and those not exactly zero
+#   latency_b1_us    LiteRT, one image, one thread, median (µs); latency_b256_ms the same for a batch of 256
+#   packed_bytes     a SIMULATED size: the weights packed at ``settings["bits"]`` bits (no file exists;
+#                    entries with ``settings["simulated"] = True`` carry it instead of tflite_bytes/tflite_gz)
+#   tflm_accuracy    accuracy run by TensorFlow Lite Micro (lesson 05), when it ran there
+# Settings say how the entry was made (sparsity, bits, epochs, ...). Technique ``baseline`` holds the
+# references: the lesson-00 baselines and the dense controls fine-tuned as long as a compressed model
+# ("MLP, dense control +N epochs"), against which accuracy changes are stated.
+METRIC_FIELDS = ("tflite_bytes", "tflite_gz", "tflite_accuracy", "keras_accuracy", "keras_bytes", "keras_gz", "params",
+                 "nonzeros", "latency_b1_us", "latency_b256_ms", "packed_bytes", "tflm_accuracy")
 
 _unsaved: list[dict] = []  # entries that could not be written (unwritable log)
 LOCK_TIMEOUT = 30.0  # seconds a writer waits for another kernel's append (each takes milliseconds)
@@ -71,7 +88,10 @@ def record(
     """Append one experiment to the log and return the entry.
 
     ``metrics`` is usually ``Measurement.as_dict()``; ``settings`` the recipe (sparsity, bits ...).
-    ``key`` names a lesson step whose newest entry supersedes older ones of the same key.
+    ``key`` (required) names a lesson step, e.g. ``"01/sweep/0.9"``, or a widget run with its
+    settings; the newest entry of a key supersedes older ones, so a re-run never duplicates.
+    Raises ``ValueError`` without a technique, a name or a key, and when a simulated entry
+    (``settings["simulated"]``) claims a ``tflite_gz`` (gzipped file) it does not have.
     ``data`` (a ``helpers.data.Dataset``) stamps the data set and mode, so the board never
     mixes fast-mode points or the digits fallback with full Fashion-MNIST results.
     ``artifact`` (a .tflite flatbuffer) is kept next to the log, so the experiment can be
@@ -79,8 +99,18 @@ def record(
     """
     if not technique or not name:
         raise ValueError("record() needs a technique and a name for the experiment.")
+    if not key:
+        raise ValueError(
+            f"record({technique!r}, {name!r}, ...) needs a key naming the step (e.g. key=\"01/sweep/0.9\"): "
+            "a re-run then replaces its entry instead of adding a duplicate to the board."
+        )
     if hasattr(metrics, "as_dict"):
         metrics = metrics.as_dict()
+    if (settings or {}).get("simulated") and "tflite_gz" in metrics:
+        raise ValueError(
+            f"{name!r} is simulated (no .tflite exists): put its size in metrics['packed_bytes'], not in "
+            "'tflite_gz', which always means a gzipped .tflite file."
+        )
     entry = _clean(
         {
             "id": uuid.uuid4().hex[:12],

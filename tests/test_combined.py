@@ -128,8 +128,8 @@ def _log_three(trained, pruned):
     }
     for name, flat in flats.items():
         m = measure.measure(name, d, model, tflite=flat)
-        results.record("combined", name, m, {"step": name}, lesson="04", data=d, artifact=flat)
-    results.record("pruning", "no artifact", {"tflite_gz": 10, "tflite_accuracy": 0.99}, data=d)
+        results.record("combined", name, m, {"step": name}, lesson="04", data=d, artifact=flat, key=f"test/{name}")
+    results.record("pruning", "no artifact", {"tflite_gz": 10, "tflite_accuracy": 0.99}, data=d, key='test/no artifact')
     return d, flats
 
 
@@ -169,7 +169,7 @@ def test_export_of_a_tflm_measured_entry_compares_with_its_litert_accuracy(train
     d, flats = _log_three(trained, pruned)
     litert = measure.tflite_accuracy(flats["pruned int8"], d.x_test, d.y_test)
     entry = results.record("quantization", "on TFLM", {"tflite_accuracy": litert - 0.003, "litert_accuracy": litert,
-                                                        "tflite_gz": 1}, data=d, artifact=flats["pruned int8"])  # fmt: skip
+                                                        "tflite_gz": 1}, data=d, artifact=flats["pruned int8"], key='test/on TFLM')  # fmt: skip
     out = export.export(entry, d, tmp_path / "exports")
     assert out.card["accuracy"] == litert == pytest.approx(out.remeasured_accuracy, abs=1e-12)
 
@@ -177,7 +177,7 @@ def test_export_of_a_tflm_measured_entry_compares_with_its_litert_accuracy(train
 def test_export_of_a_model_litert_cannot_run_says_what_to_do(trained, pruned, tmp_path):
     d, _ = _log_three(trained, pruned)
     entry = results.record("clustering", "LUT", {"tflite_accuracy": 0.9, "tflite_gz": 1}, data=d,
-                           artifact=b"TFL3 not a model LiteRT can run")  # fmt: skip
+                           artifact=b"TFL3 not a model LiteRT can run", key='test/LUT')  # fmt: skip
     with pytest.raises(export.ExportError, match="LiteRT cannot run 'LUT'.*write_c_files"):
         export.export(entry, d, tmp_path / "exports")
 

@@ -166,3 +166,68 @@ def test_int8_size_check(capsys):
     assert "float32 size" in capsys.readouterr().out
     assert quantization_exercises.int8_tflite_bytes(28_129, params=225_034, measured_bytes=235_960) is False
     assert "bit" in capsys.readouterr().out
+
+
+# ----------------------------------------------------------------------------- lesson 01: pruning
+
+
+def _mlp():
+    from helpers import models
+
+    return models.build_mlp()
+
+
+KERNELS_80 = round(0.2 * 784 * 300) + round(0.2 * 300 * 100) + round(0.2 * 100 * 10)  # 53,240 kernel weights survive
+
+
+@pytest.mark.parametrize(
+    ("answer", "ok", "words"),
+    [
+        (KERNELS_80 + 410, True, "53,650"),
+        (KERNELS_80, False, "kernels only"),  # wrong answer: biases forgotten
+        (round(0.2 * MLP_PARAMS), False, "every parameter"),  # wrong answer: sparsity applied to the biases too
+        (round(0.8 * MLP_PARAMS), False, "number of zeros"),  # wrong answer: zeros counted, not nonzeros
+    ],
+)
+def test_pruned_nonzeros_rejects_the_typical_wrong_answers(answer, ok, words, capsys):
+    from helpers.pruning import exercises as pruning_exercises
+
+    assert pruning_exercises.pruned_nonzeros(answer, _mlp(), 0.8) is ok
+    assert words in capsys.readouterr().out
+
+
+def test_per_layer_choice_rejects_pruning_the_output_layer_to_90_percent(capsys):
+    """The typical wrong answer: every layer at 90 %, output layer included. On one seed it can pass
+    both numbers, so it is refused before any training (nothing here trains)."""
+    from helpers.pruning import exercises as pruning_exercises
+
+    ok = pruning_exercises.per_layer_choice({"dense_0": 0.9, "dense_1": 0.9, "logits": 0.9}, _mlp(), data=None,
+                                            baseline=None, control=None)  # fmt: skip
+    out = capsys.readouterr().out
+    assert ok is False and "'logits' at 90%" in out and "most sensitive" in out and "1,000 weights" in out
+
+
+def _fake_measurement(acc, gz):
+    import types
+
+    return types.SimpleNamespace(tflite_accuracy=acc, tflite_gz=gz)
+
+
+def test_per_layer_choice_judges_accuracy_against_the_dense_control(monkeypatch, capsys):
+    """The wrong reference rejected: a choice within 1 pp of the (shorter-trained) baseline but 1.5 pp
+    below the dense control fine-tuned as long fails; the same choice within 1 pp of the control passes."""
+    import types
+
+    from helpers import measure
+    from helpers.pruning import exercises as pruning_exercises
+    from helpers.pruning import magnitude
+
+    data = types.SimpleNamespace(x_train=[0] * 1280)
+    monkeypatch.setattr(magnitude, "prune_and_finetune", lambda *a, **k: types.SimpleNamespace(model=None))
+    monkeypatch.setattr(measure, "measure", lambda *a, **k: _fake_measurement(0.880, 200))
+    baseline = _fake_measurement(0.885, 1000)
+    choice = {"dense_0": 0.9, "dense_1": 0.8}
+    assert pruning_exercises.per_layer_choice(choice, _mlp(), data, baseline, _fake_measurement(0.895, 1000)) is False
+    assert "too much accuracy lost" in capsys.readouterr().out
+    assert pruning_exercises.per_layer_choice(choice, _mlp(), data, baseline, _fake_measurement(0.888, 1000)) is True
+    assert "dense control" in capsys.readouterr().out

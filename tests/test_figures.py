@@ -159,13 +159,12 @@ def test_sample_grid_with_several_rows():
 
 def test_show_board_reads_the_log_for_this_data(isolated_cache):
     ds = tiny_data()
-    results.record("pruning", "mine", {"tflite_gz": 1_000, "tflite_accuracy": 0.5}, data=ds)
+    results.record("pruning", "mine", {"tflite_gz": 1_000, "tflite_accuracy": 0.5}, data=ds, key='test/mine')
     results.record(
         "pruning",
         "other mode",
         {"tflite_gz": 2_000, "tflite_accuracy": 0.6},
-        data=type("D", (), {"name": "fashion_mnist", "source": "x", "mode": "full"})(),
-    )
+        data=type("D", (), {"name": "fashion_mnist", "source": "x", "mode": "full"})(), key='test/other mode')
     fig = board_plots.show_board(ds, highlight="mine")
     ax = fig.axes[0]
     (series,) = [c for c in ax.collections if c.get_label() == "pruning"]

@@ -31,7 +31,7 @@ def test_bad_latency_budgets(value, words):
 def _log(d, name, latency, technique="structured"):
     blob = b"TFL3 not really a model"
     metrics = {"tflite_accuracy": 0.8, "tflite_gz": 1000, "tflite_bytes": 2000, "params": 10, "latency_b1_us": latency}
-    return results.record(technique, name, metrics, data=d, artifact=blob)
+    return results.record(technique, name, metrics, data=d, artifact=blob, key=f"test/{name}")
 
 
 def test_board_filters_by_latency_and_says_why_on_bad_text():

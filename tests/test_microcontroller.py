@@ -275,12 +275,12 @@ def test_parse_board_reads_units():
 
 def test_log_models_keeps_int8_models_that_tflm_runs(tiny, clustered):
     model, blob, d = tiny
-    results.record("quantization", "tiny int8", {"tflite_accuracy": 0.5}, data=d, artifact=blob)
-    results.record("baseline", "tiny float", {"tflite_accuracy": 0.6}, data=d, artifact=measure.to_tflite(model))
+    results.record("quantization", "tiny int8", {"tflite_accuracy": 0.5}, data=d, artifact=blob, key='test/tiny int8')
+    results.record("baseline", "tiny float", {"tflite_accuracy": 0.6}, data=d, artifact=measure.to_tflite(model), key='test/tiny float')
     results.record("clustering", "tiny LUT", {"tflite_accuracy": 0.4}, data=d,
-                   artifact=lut.lut_compress(clustered, 3))
-    damaged = results.record("quantization", "damaged", {"tflite_accuracy": 0.7}, data=d, artifact=b"not a model")
-    results.record("quantization", "other data", {"tflite_accuracy": 0.9}, artifact=blob)
+                   artifact=lut.lut_compress(clustered, 3), key='test/tiny LUT')
+    damaged = results.record("quantization", "damaged", {"tflite_accuracy": 0.7}, data=d, artifact=b"not a model", key='test/damaged')
+    results.record("quantization", "other data", {"tflite_accuracy": 0.9}, artifact=blob, key='test/other data')
     found = {m["name"]: m for m in devices.log_models(d)}
     assert set(found) == {"tiny int8", "tiny LUT"}
     assert found["tiny int8"]["flash"] == len(blob)

@@ -281,3 +281,23 @@ def test_random_state_after_baseline_is_the_same_trained_or_loaded(tiny, one_epo
     models.baseline("mlp", tiny)  # loads from disk
     after_loading = models.build_mlp(hidden=(8,)).get_weights()[0]
     np.testing.assert_array_equal(after_training, after_loading)
+
+
+# ----------------------------------------------------------------------------- the dense control
+
+
+def test_dense_control_is_the_baseline_trained_longer_and_cached(tiny, one_epoch, isolated_cache):
+    """The reference: the baseline fine-tuned ``extra_epochs`` more, dense - not the baseline itself
+    (the wrong reference, which credits the extra epochs to compression), and trained only once."""
+    base = models.baseline("mlp", tiny)
+    control = models.dense_control("mlp", tiny, 2)
+    assert control.epochs == base.epochs + 2 and len(control.history["loss"]) == 2
+    assert not weights_equal(base.model, control.model)
+    models.clear_memo()
+    again = models.dense_control("mlp", tiny, 2)
+    assert again.from_cache is True and weights_equal(control.model, again.model)
+    assert not weights_equal(models.dense_control("mlp", tiny, 1).model, control.model)
+    assert models.control_name("mlp", 2) == "MLP, dense control +2 epochs"
+    assert models.control_name("cnn", 1, 1e-4) == "CNN, dense control +1 epoch at lr 0.0001"
+    with pytest.raises(ValueError, match="extra_epochs"):
+        models.dense_control("mlp", tiny, 0)

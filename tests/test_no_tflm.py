@@ -83,8 +83,8 @@ def test_the_committed_reference_holds_every_model_lesson_05_measures(monkeypatc
 
 def test_log_models_uses_logged_arenas_without_tflm(no_tflm, tiny, isolated_cache):  # noqa: F811
     _, blob, d = tiny
-    results.record("quantization", "with arena", {"tflite_accuracy": 0.8, "tflm_arena": 3072}, artifact=blob)
-    results.record("quantization", "without arena", {"tflite_accuracy": 0.9}, artifact=blob)
+    results.record("quantization", "with arena", {"tflite_accuracy": 0.8, "tflm_arena": 3072}, artifact=blob, key='test/with arena')
+    results.record("quantization", "without arena", {"tflite_accuracy": 0.9}, artifact=blob, key='test/without arena')
     found = devices.log_models()
     assert [(m["name"], m["arena"], m["flash"]) for m in found] == [("with arena", 3072, len(blob))]
 

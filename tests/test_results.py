@@ -35,8 +35,7 @@ def test_record_and_load_round_trip(isolated_cache):
         {"tflite_gz": 123_456, "tflite_accuracy": 0.8811, "params": 266_610},
         {"sparsity": 0.5, "schedule": ("poly", 3)},
         lesson="01",
-        data=FASHION_FAST,
-    )
+        data=FASHION_FAST, key='test/50 % sparse')
     assert results.log_path() == isolated_cache / "results.jsonl"
     assert results.log_path().is_file()
     log = results.load()
@@ -53,8 +52,8 @@ def test_record_and_load_round_trip(isolated_cache):
 
 
 def test_each_record_is_one_line_and_ids_differ(isolated_cache):
-    a = results.record("pruning", "a", {"x": 1})
-    b = results.record("pruning", "b", {"x": 2})
+    a = results.record("pruning", "a", {"x": 1}, key='test/a')
+    b = results.record("pruning", "b", {"x": 2}, key='test/b')
     lines = results.log_path().read_bytes().split(b"\n")
     assert lines[-1] == b"" and len(lines) == 3  # two lines, each newline-terminated
     assert a["id"] != b["id"]
@@ -70,7 +69,7 @@ def test_record_takes_a_measurement_and_numpy_values(isolated_cache):
         name="m", params=np.int64(10), nonzeros=5, tflite_bytes=100, tflite_gz=90,
         tflite_accuracy=np.float32(0.5), latency_b1_us=1.0, latency_b256_ms=2.0,
     )  # fmt: skip
-    results.record("baseline", "m", m, {"bits": np.int32(8)})
+    results.record("baseline", "m", m, {"bits": np.int32(8)}, key='test/m')
     got = results.load()[0]
     assert got["metrics"]["params"] == 10 and got["metrics"]["tflite_accuracy"] == 0.5
     assert got["metrics"]["keras_bytes"] is None
@@ -78,7 +77,7 @@ def test_record_takes_a_measurement_and_numpy_values(isolated_cache):
 
 
 def test_nan_and_inf_metrics_are_stored_as_null(isolated_cache):
-    results.record("pruning", "diverged", {"tflite_accuracy": float("nan"), "loss": float("inf"), "ok": 1.5})
+    results.record("pruning", "diverged", {"tflite_accuracy": float("nan"), "loss": float("inf"), "ok": 1.5}, key='test/diverged')
     text = results.log_path().read_text()
     assert "NaN" not in text and "Infinity" not in text
     got = results.load()[0]["metrics"]
@@ -87,16 +86,16 @@ def test_nan_and_inf_metrics_are_stored_as_null(isolated_cache):
 
 def test_record_without_data_stamps_the_current_mode(isolated_cache, monkeypatch):
     monkeypatch.setenv("WORKBOOK_FAST", "0")
-    entry = results.record("pruning", "x", {})
+    entry = results.record("pruning", "x", {}, key='test/x')
     assert entry["mode"] == "full" and entry["data"] is None
     monkeypatch.setenv("WORKBOOK_FAST", "1")
-    assert results.record("pruning", "y", {})["mode"] == "fast"
+    assert results.record("pruning", "y", {}, key='test/y')["mode"] == "fast"
 
 
 @pytest.mark.parametrize(("technique", "name"), [("", "x"), ("pruning", ""), (None, "x")])
 def test_record_needs_a_technique_and_a_name(isolated_cache, technique, name):
     with pytest.raises(ValueError) as info:
-        results.record(technique, name, {"x": 1})
+        results.record(technique, name, {"x": 1}, key=f"test/{name}")
     assert "technique and a name" in str(info.value)
     assert not results.log_path().exists()
 
@@ -183,7 +182,7 @@ def test_a_cut_off_last_line_does_not_swallow_the_next_entry(isolated_cache):
     first = good_line(name="before the crash")
     cut = good_line(name="cut off")[:25]
     path.write_text(first + "\n" + cut)  # a crash mid-write: no trailing newline
-    results.record("quantization", "after the crash", {"tflite_gz": 50, "tflite_accuracy": 0.8})
+    results.record("quantization", "after the crash", {"tflite_gz": 50, "tflite_accuracy": 0.8}, key='test/after the crash')
     raw = path.read_text()
     assert raw.startswith(first + "\n" + cut + "\n")  # the damaged line is kept as it was
     assert raw.endswith("\n")
@@ -244,7 +243,7 @@ def test_a_writer_that_cannot_get_the_lock_keeps_the_entry_in_memory(isolated_ca
     path.parent.mkdir(parents=True, exist_ok=True)
     with filelock.FileLock(str(path) + ".lock"):  # flock is per open file: this blocks the writer below
         with pytest.warns(UserWarning, match="Could not write the results log"):
-            entry = results.record("pruning", "waited", {"tflite_gz": 1, "tflite_accuracy": 0.5})
+            entry = results.record("pruning", "waited", {"tflite_gz": 1, "tflite_accuracy": 0.5}, key='test/waited')
     assert results._unsaved == [entry]
     assert [e["name"] for e in results.load()] == ["waited"]
 
@@ -255,7 +254,7 @@ def test_a_writer_that_cannot_get_the_lock_keeps_the_entry_in_memory(isolated_ca
 def test_an_unwritable_log_path_keeps_the_entry_in_memory(isolated_cache, blocked_dir):
     target = blocked_dir / "results.jsonl"
     with pytest.warns(UserWarning) as caught:
-        entry = results.record("pruning", "kept", {"tflite_gz": 1, "tflite_accuracy": 0.5}, path=target)
+        entry = results.record("pruning", "kept", {"tflite_gz": 1, "tflite_accuracy": 0.5}, path=target, key='test/kept')
     message = " ".join(str(w.message) for w in caught)
     assert "Could not write the results log" in message and str(target) in message
     assert "kept in memory" in message
@@ -272,7 +271,7 @@ def test_an_unwritable_default_log_still_shows_on_the_board(isolated_cache):
     config.cache_dir()
     results.log_path().mkdir()
     with pytest.warns(UserWarning, match="kept in memory"):
-        results.record("pruning", "in memory", {"tflite_gz": 1, "tflite_accuracy": 0.5}, data=FASHION_FAST)
+        results.record("pruning", "in memory", {"tflite_gz": 1, "tflite_accuracy": 0.5}, data=FASHION_FAST, key='test/in memory')
     log = results.load(data=FASHION_FAST)
     assert [e["name"] for e in log] == ["in memory"]
     assert results.load(data=DIGITS_FAST) == []  # filters still apply to in-memory entries
@@ -284,7 +283,7 @@ def test_results_survive_a_session_with_an_unwritable_cache_dir(blocked_dir, pri
     config.reset_cache_dir()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        results.record("pruning", "logged", {"tflite_gz": 1, "tflite_accuracy": 0.5}, data=FASHION_FAST)
+        results.record("pruning", "logged", {"tflite_gz": 1, "tflite_accuracy": 0.5}, data=FASHION_FAST, key='test/logged')
         log = results.load(data=FASHION_FAST)
     assert [e["name"] for e in log] == ["logged"]
 
@@ -293,10 +292,10 @@ def test_results_survive_a_session_with_an_unwritable_cache_dir(blocked_dir, pri
 
 
 def test_load_filters_by_data_mode_and_technique(isolated_cache):
-    results.record("pruning", "fashion fast pruning", {}, data=FASHION_FAST)
-    results.record("quantization", "fashion fast quant", {}, data=FASHION_FAST)
-    results.record("pruning", "fashion full pruning", {}, data=FASHION_FULL)
-    results.record("pruning", "digits fast pruning", {}, data=DIGITS_FAST)
+    results.record("pruning", "fashion fast pruning", {}, data=FASHION_FAST, key='test/fashion fast pruning')
+    results.record("quantization", "fashion fast quant", {}, data=FASHION_FAST, key='test/fashion fast quant')
+    results.record("pruning", "fashion full pruning", {}, data=FASHION_FULL, key='test/fashion full pruning')
+    results.record("pruning", "digits fast pruning", {}, data=DIGITS_FAST, key='test/digits fast pruning')
     names = lambda log: [e["name"] for e in log]  # noqa: E731
     assert names(results.load(data=FASHION_FAST)) == ["fashion fast pruning", "fashion fast quant"]
     assert names(results.load(data=FASHION_FULL)) == ["fashion full pruning"]
@@ -308,14 +307,29 @@ def test_load_filters_by_data_mode_and_technique(isolated_cache):
 
 def test_newest_entry_of_a_key_supersedes_older_ones(isolated_cache):
     results.record("baseline", "mlp run 1", {"tflite_accuracy": 0.80}, key="00/mlp", data=FASHION_FAST)
-    results.record("pruning", "widget a", {}, data=FASHION_FAST)
+    results.record("pruning", "widget a", {}, data=FASHION_FAST, key="01/explorer/a")
     results.record("baseline", "mlp run 2", {"tflite_accuracy": 0.81}, key="00/mlp", data=FASHION_FAST)
-    results.record("pruning", "widget a", {}, data=FASHION_FAST)  # no key: every run stays
+    results.record("pruning", "widget b", {}, data=FASHION_FAST, key="01/explorer/b")
+    results.record("pruning", "widget a again", {}, data=FASHION_FAST, key="01/explorer/a")  # the same settings re-run
     results.record("baseline", "mlp full", {"tflite_accuracy": 0.88}, key="00/mlp", data=FASHION_FULL)
-    assert [e["name"] for e in results.load(data=FASHION_FAST)] == ["widget a", "mlp run 2", "widget a"]
+    assert [e["name"] for e in results.load(data=FASHION_FAST)] == ["mlp run 2", "widget b", "widget a again"]
     # The same key on other data or mode is a different point.
     assert [e["name"] for e in results.load(data=FASHION_FULL)] == ["mlp full"]
-    assert len(results.log_path().read_text().splitlines()) == 5  # nothing deleted from the file
+    assert len(results.log_path().read_text().splitlines()) == 6  # nothing deleted from the file
+
+
+def test_record_refuses_an_entry_without_a_key(isolated_cache):
+    """The wrong behaviour rejected: a keyless entry, which every re-run of its cell would duplicate on the board."""
+    with pytest.raises(ValueError, match="needs a key"):
+        results.record("pruning", "no key", {"tflite_accuracy": 0.5}, data=FASHION_FAST)
+    assert not results.log_path().exists()
+
+
+def test_record_refuses_a_simulated_size_in_the_gzipped_field(isolated_cache):
+    """The wrong answer rejected: packed (simulated, raw) bytes stored as ``tflite_gz``, a gzipped file."""
+    with pytest.raises(ValueError, match="packed_bytes"):
+        results.record("quantization", "4-bit (simulated)", {"tflite_gz": 100, "tflite_accuracy": 0.5},
+                       {"simulated": True}, key="02/explorer/x", data=FASHION_FAST)
 
 
 # ----------------------------------------------------------------------------- Pareto frontier
@@ -387,8 +401,7 @@ def test_settings_with_numpy_arrays_and_paths_are_stored(isolated_cache):
 
     entry = results.record(
         "pruning", "np", {"tflite_gz": np.int64(5), "tflite_accuracy": np.float32(0.5)},
-        {"per_layer": np.array([0.5, 0.9]), "file": Path("x/y.tflite"), "flag": np.bool_(True)},
-    )  # fmt: skip
+        {"per_layer": np.array([0.5, 0.9]), "file": Path("x/y.tflite"), "flag": np.bool_(True)}, key='test/np')  # fmt: skip
     loaded = results.load()[-1]
     assert loaded["id"] == entry["id"]
     assert loaded["settings"] == {"per_layer": [0.5, 0.9], "file": "x/y.tflite", "flag": True}

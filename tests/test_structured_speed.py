@@ -168,3 +168,16 @@ def test_choose_widths_best_effort_returns_the_narrowest_allowed(mlp):
     scan = {"dense_0": [0.88, 0.87, 0.60], "dense_1": [0.80, 0.60, 0.40]}
     widths = speed.choose_widths(mlp, scan, fractions, table, target_us=1.0, int8=False, max_drop=0.05, best_effort=True)
     assert widths == {"dense_0": 75, "dense_1": 100}  # dense_0 to 25 % (the 10 % step drops too far), dense_1 untouched
+
+
+def test_seed_gap_calls_a_gap_under_two_standard_errors_within_noise():
+    """Lesson 01b's +0.15 pp over 3 seeds with ±0.15 % spread: no sign may be asserted."""
+    from helpers.structured_pruning import speed
+
+    gap = speed.seed_gap([0.8869, 0.8834, 0.8846], [0.8838, 0.8850, 0.8815])
+    assert gap.gap_pp == pytest.approx(0.153, abs=0.001) and gap.within_noise
+    assert "within noise" in gap.verdict("pruned", "scratch")
+    clear = speed.seed_gap([0.90, 0.901, 0.899], [0.88, 0.881, 0.879])
+    assert not clear.within_noise and "pruned ahead beyond noise" in clear.verdict("pruned", "scratch")
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        speed.seed_gap([0.9], [0.8, 0.81])

@@ -6,7 +6,8 @@
     python tools/precompute.py --check         # read the committed files back and print their sizes
 
 For each lesson it takes the newest full-mode, Fashion-MNIST, keyed entries from the results
-log (data/cache/results.jsonl), as the committed notebooks leave them after `make execute`.
+log, as the committed notebooks leave them after `make execute` (`make precompute` reads that run's
+log, data/execute-cache/results.jsonl, when it exists; else data/cache/results.jsonl).
 A lesson with none (a fresh clone) is executed in full mode first, as a temporary copy (the
 committed notebook is never touched), which appends them. Lesson 02 adds the whole-model
 bit-width sweep of lesson 00's MLP (every setting of the explorer, no training: seconds);
@@ -51,7 +52,8 @@ def _import_helpers():
 def log_entries(helpers, lesson: str) -> list[dict]:
     """The lesson's newest full-mode Fashion-MNIST keyed entries; Refused if only digits ones exist."""
     log = helpers.results.load(mode="full")
-    mine = [e for e in log if e.get("lesson") == lesson and e.get("key")]
+    # keyed lesson steps; a widget's runs (keys "<lesson>/explorer/...") are a reader's, never a reference
+    mine = [e for e in log if e.get("lesson") == lesson and e.get("key") and "/explorer/" not in e["key"]]
     fashion = [e for e in mine if e.get("data") == helpers.precomputed.DATA]
     if mine and not fashion:
         raise Refused(

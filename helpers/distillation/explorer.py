@@ -71,7 +71,8 @@ def explorer_run(
             "distillation", name, m,
             {"temperature": temperature, "alpha": alpha, "labels_per_class": labels_per_class, "epochs": epochs,
              "seed": seed, "trained_on": f"{train_data.mode} subset"},
-            lesson="03", data=eval_data,
+            lesson="03", key=f"03/explorer/{name}/T{temperature}/a{alpha}/n{labels_per_class}/e{epochs}/s{seed}",
+            data=eval_data,
         )  # fmt: skip
     return m, entry
 

@@ -218,7 +218,8 @@ class MixedPrecisionExplorer(_Explorer):
                 "plan": {n: option(c) for n, c in view["plan"].items()},
                 "simulated": False,
             }
-            entry = results.record("low-bit", m.name, m, settings, lesson="02b", data=self.eval_data, artifact=tflite)
+            entry = results.record("low-bit", m.name, m, settings, lesson="02b", key=f"02b/explorer/{m.name}",
+                                   data=self.eval_data, artifact=tflite)
             return m, entry, view
 
         def report(result):

@@ -29,7 +29,7 @@ from .. import keras_compat, measure, models, results
 from .sparsity import PruningSettingsError, m_by_n_fraction, m_by_n_problem, magnitude_prune  # noqa: F401 - re-exported
 
 sparsity_api = tfmot.sparsity.keras
-FINETUNE_LEARNING_RATE = 1e-3  # the training rate: on validation, 1e-4 recovered far less at 90 %
+FINETUNE_LEARNING_RATE = 1e-3  # the baselines' training rate (helpers.models.LEARNING_RATE)
 
 
 # ----------------------------------------------------------------------------- schedules
@@ -140,8 +140,8 @@ MIN_FINETUNE_STEPS = 600
 
 
 def finetune_epochs(data) -> int:
-    """Epochs of fine-tuning after pruning: at least 6, and at least ~600 steps. Chosen on the
-    validation split: on Fashion-MNIST that is 8 epochs in fast mode and 6 in full mode; the
+    """Epochs of fine-tuning after pruning: at least 6, and at least ~600 steps (a rule of thumb,
+    not tuned here): on Fashion-MNIST that is 8 epochs in fast mode and 6 in full mode; the
     small digits fallback needs ~55 epochs to take as many steps. Recovery needs steps, and a
     schedule with TF-MOT's default frequency (100) never prunes in fewer than 100."""
     return max(6, math.ceil(MIN_FINETUNE_STEPS / steps_per_epoch(len(data.x_train))))
@@ -246,7 +246,8 @@ def prune_and_finetune(
 def finetune_dense(
     base: keras.Model, data, epochs: int, learning_rate: float = FINETUNE_LEARNING_RATE, label: str = ""
 ):
-    """The control every pruning result needs: the same fine-tuning without pruning."""
+    """The control every pruning result needs: the same fine-tuning without pruning. (For a
+    lesson baseline, ``helpers.models.dense_control`` trains the same once and caches it.)"""
     model = models.compile_model(models.copy_model(base), learning_rate)
     models.train(model, data, epochs, label=label)
     return model
@@ -393,6 +394,7 @@ def explorer_run(
             {**pruned.settings, "finetune_data": f"{finetune_data.name} {finetune_data.mode} subset",
              "sparsity_reached": round(kernel_sparsity(pruned.model), 4)},
             lesson="01",
+            key=f"01/explorer/{name}",
             data=eval_data,
         )  # fmt: skip
     return m, entry

@@ -369,12 +369,12 @@ def explorer_run(model, data, bits, per_channel: bool, symmetric: bool, *, recor
     accuracy = measure.keras_accuracy(fq, data.x_test, data.y_test)
     packed = packed_bytes(model, bits, per_channel, symmetric)
     name = f"{model.name} {bits}-bit {'per-channel' if per_channel else 'per-tensor'} {'sym' if symmetric else 'asym'} (simulated)"
-    metrics = {"tflite_accuracy": accuracy, "tflite_gz": packed, "packed_bytes": packed, "params": model.count_params()}
+    metrics = {"tflite_accuracy": accuracy, "packed_bytes": packed, "params": model.count_params()}  # no file: no tflite_gz
     entry = {}
     if record:
         entry = results.record(
             "quantization", name, metrics,
             {"bits": bits, "per_channel": per_channel, "symmetric": symmetric, "simulated": True},
-            lesson="02", data=data,
+            lesson="02", key=f"02/explorer/{name}", data=data,
         )  # fmt: skip
     return metrics, entry
