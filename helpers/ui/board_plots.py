@@ -40,12 +40,21 @@ BOARD_AXES = {
 REFERENCE_LABEL = "full mode, precomputed (reference)"
 
 
+def entry_size(e, size_key: str):
+    """Where an entry sits on the size axis: its ``size_key``; a simulated width (no file, only a
+    packed size) sits at its ``packed_bytes`` on the raw and gzipped boards alike."""
+    m = e["metrics"]
+    if (e.get("settings") or {}).get("simulated") and size_key in ("tflite_gz", "tflite_bytes"):
+        return m.get("packed_bytes", m.get(size_key))
+    return m.get(size_key)
+
+
 def usable_entries(entries, size_key) -> list[dict]:
-    """The entries that have both ``size_key`` and ``tflite_accuracy`` as numbers (what a board can place)."""
+    """The entries that have both a size (:func:`entry_size`) and ``tflite_accuracy`` as numbers (what a board can place)."""
     return [
         e
         for e in entries
-        if isinstance(e["metrics"].get(size_key), (int, float))
+        if isinstance(entry_size(e, size_key), (int, float))
         and isinstance(e["metrics"].get("tflite_accuracy"), (int, float))
     ]
 
@@ -74,7 +83,7 @@ def board_groups(entries, reference=(), size_key: str = "tflite_gz") -> list[dic
         groups.append({"key": (technique, simulated), "style": style, "entries": group,
                        "label": f"{technique} (simulated: packed size)" if simulated else technique})  # fmt: skip
     for g in groups:
-        g["x"] = [e["metrics"][size_key] * scale for e in g["entries"]]
+        g["x"] = [entry_size(e, size_key) * scale for e in g["entries"]]
         g["y"] = [e["metrics"]["tflite_accuracy"] * 100 for e in g["entries"]]
     return groups
 
@@ -110,13 +119,13 @@ def mark_highlights(ax, entries, highlight, size_key: str, xlim) -> list:
     axes (it never covers the legend beside them)."""
     scale = BOARD_AXES.get(size_key, (1.0, ""))[0]
     highlight = {highlight} if isinstance(highlight, str) else set(highlight)
-    marked = [e for e in entries if e.get("id") in highlight or e.get("name") in highlight]
+    marked = [e for e in usable_entries(entries, size_key) if e.get("id") in highlight or e.get("name") in highlight]
     offsets = [(8, 10), (8, -16), (-8, 22), (-8, -28)]  # stagger labels of nearby highlights
     low, high = math.log(xlim[0]), math.log(xlim[1])
     points = ax.figure.dpi / 72  # pixels per point
     drawn = []
-    for k, e in enumerate(sorted(marked, key=lambda e: e["metrics"][size_key])):
-        x, y = e["metrics"][size_key] * scale, e["metrics"]["tflite_accuracy"] * 100
+    for k, e in enumerate(sorted(marked, key=lambda e: entry_size(e, size_key))):
+        x, y = entry_size(e, size_key) * scale, e["metrics"]["tflite_accuracy"] * 100
         text = e["name"] + (" (full mode, precomputed)" if e.get("reference") else "")
         dx, dy = offsets[k % len(offsets)]
         share = (math.log(x) - low) / (high - low)  # where the point sits across the axes, 0..1

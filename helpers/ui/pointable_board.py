@@ -72,7 +72,7 @@ class PointableBoard:
         self.size_px = fig.canvas.get_width_height()  # ... and its PNG has this many whole pixels
         found = []
         for e in board_plots.usable_entries(entries, size_key):
-            x, y = ax.transData.transform((e["metrics"][size_key] * scale, e["metrics"]["tflite_accuracy"] * 100))
+            x, y = ax.transData.transform((board_plots.entry_size(e, size_key) * scale, e["metrics"]["tflite_accuracy"] * 100))
             if math.isfinite(x) and math.isfinite(y):
                 found.append((float(x), float(height - y), e))  # PNG rows count from the top
         return found
