@@ -3,6 +3,7 @@ results log, budget parsing, export + reload, the board explorer and the exercis
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -90,6 +91,10 @@ def test_stage_measures_float_and_int8(pruned, trained):
     base = measure.measure("base", d, pruned)
     table = clustering.stage_table([f, q], base)
     assert "A: pruned + int8" in table and "x smaller" in table and len(table.splitlines()) == 4
+    control = dataclasses.replace(base, name="control", tflite_accuracy=base.tflite_accuracy + 0.01)
+    against = clustering.stage_table([f], base, reference=control)
+    assert "Δ ctrl" in against and "against control" in against, "a loss is stated against the control, and says so"
+    assert f"{(f.measurement.tflite_accuracy - control.tflite_accuracy) * 100:+.2f}" in against
 
 
 def test_recipe_epochs_budget_in_steps():
@@ -285,3 +290,14 @@ def test_cluster_halving(capsys):
     assert "4 bits to 3" in capsys.readouterr().out
     assert not combining_exercises.cluster_halving(1.3, gz_8=7500, gz_16=10000)
     assert "below 1" in capsys.readouterr().out
+
+
+def test_lessons_up_to_keeps_what_a_student_has_at_lesson_04():
+    """Lesson 04's frontier must not show lesson 05's designed CNN or lesson 06's students (issue 22)."""
+    from helpers import results
+
+    log = results.Log([{"lesson": k, "name": k} for k in ("00", "01", "01b", "02", "02b", "03", "04", "05", "06")],
+                      damaged_lines=[7])
+    kept = export.lessons_up_to(log, "04")
+    assert [e["lesson"] for e in kept] == ["00", "01", "01b", "02", "02b", "03", "04"]
+    assert kept.damaged_lines == [7]

@@ -231,3 +231,13 @@ def test_per_layer_choice_judges_accuracy_against_the_dense_control(monkeypatch,
     assert "too much accuracy lost" in capsys.readouterr().out
     assert pruning_exercises.per_layer_choice(choice, _mlp(), data, baseline, _fake_measurement(0.888, 1000)) is True
     assert "dense control" in capsys.readouterr().out
+def test_lesson05_9_1_rejects_one_byte_per_parameter(capsys):
+    """Exercise 9.1 (lesson 05): the 22,270-parameter student's int8 file is 25,288 B. One byte per
+    parameter (22,270 B, -11.9 %) is the naive answer the exercise exists to correct: rejected."""
+    from helpers.microcontroller import exercises as micro_exercises
+
+    assert micro_exercises.student_int8_flash(22_270, params=22_270, measured_bytes=25_288) is False
+    assert "one byte per parameter" in capsys.readouterr().out
+    assert micro_exercises.student_int8_flash(89_080, params=22_270, measured_bytes=25_288) is False  # float32 size
+    assert micro_exercises.student_int8_flash(25_000, params=22_270, measured_bytes=25_288) is True
+    assert micro_exercises.student_int8_flash(24_300, params=22_270, measured_bytes=25_288) is True

@@ -257,3 +257,20 @@ def test_allocator_only_proposes_what_the_mode_can_store(mlp):
     assert all(c.bits in (8, 4) for c in static.plan.values()), "static files have no float32 layers"
     real = quantizer.quantize_plan(model, flat, found.plan, "weight_only")
     assert abs(len(real) - found.predicted_bytes) <= 150
+
+
+@pytest.mark.parametrize("bits", [8, 4, 2])
+def test_stored_kernel_reads_the_files_own_weights(mlp, bits):
+    """The kernel read back from the packed int4/int2 bytes equals LiteRT's per-channel grid of the
+    float kernel; a reader that forgot the sign extension or the nibble order would not."""
+    model, float_file = mlp
+    blob = quantizer.quantize_plan(model, float_file, quantizer.uniform_plan(model, bits), "dynamic")
+    for layer in ("dense_0", "logits"):
+        kernel = model.get_layer(layer).kernel.numpy()
+        stored = quantizer.stored_kernel(blob, model, layer)
+        assert stored.shape == kernel.shape
+        np.testing.assert_allclose(stored, quantizer.fake_quantize(kernel, bits), atol=1e-6)
+        assert not np.allclose(stored, kernel, atol=1e-6), "a quantized file does not hold the float weights"
+    np.testing.assert_array_equal(quantizer.stored_kernel(float_file, model, "dense_0"), model.get_layer("dense_0").kernel.numpy())
+    with pytest.raises(LowBitSettingsError, match="not a Dense layer"):
+        quantizer.stored_kernel(blob, model, "nope")

@@ -304,7 +304,7 @@ def test_c_export_compiles_with_the_declaration_it_recommends(tiny, tmp_path, co
         pytest.skip(f"{compiler} is not installed (CI installs Debian's g++ and clang)")
     _, blob, _ = tiny
     h, cc = c_export.write_c_files(blob, tmp_path, "g_model", arena=5000)
-    declaration = re.search(r"Declare it aligned[^:]*: (.*?;)", h.read_text()).group(1)
+    declaration = re.search(r"Declare it [^:]*aligned: (.*?;)", h.read_text()).group(1)
     main = tmp_path / "main.cc"
     main.write_text(
         '#include <cstdint>\n#include "g_model.h"\n'
@@ -506,3 +506,49 @@ def _names_as_pixels():
     fewer = microcontroller_figures.FitFigure()
     fewer.update(devices.fit_rows(MODELS[:3], esp), esp, None)
     assert np.array_equal(_pixels(chart.png()), _pixels(fewer.png()))
+
+
+_FIRMWARE_MAIN = """#include "g_model.h"
+
+ARENA_LINE
+
+int main() {
+  static_assert(g_model_arena_size % 16 == 0, "the arena size is a multiple of 16 B");
+  return (g_model[0] == 0 && g_model_len == 0) ? 1 : static_cast<int>(reinterpret_cast<std::uintptr_t>(tensor_arena) % 16);
+}
+"""
+
+
+@pytest.mark.parametrize("compiler", ["g++", "clang++"])
+@pytest.mark.parametrize("standard", ["c++11", "c++17"])
+def test_c_export_compiles_with_gcc_and_clang(tiny, tmp_path, compiler, standard):
+    """The written pair, plus a main() that declares the arena the way the header's comment says,
+    compiles and links. Rejects `static uint8_t tensor_arena[N] alignas(16);` (g++ accepts it,
+    clang++ says "'alignas' attribute cannot be applied to types")."""
+    import shutil
+    import subprocess
+
+    exe = shutil.which(compiler)
+    if exe is None:
+        pytest.skip(f"{compiler} is not installed (Debian: apt-get install {'clang' if 'clang' in compiler else 'g++'}); CI installs both")
+    _, blob, _ = tiny
+    h, cc = c_export.write_c_files(blob, tmp_path, "g_model", arena=5000)
+    line = c_export.arena_declaration_line("g_model")
+    assert line in h.read_text(), "the header's comment shows the declaration the test compiles"
+    main = tmp_path / "main.cc"
+    main.write_text(_FIRMWARE_MAIN.replace("ARENA_LINE", line))
+    run = subprocess.run([exe, f"-std={standard}", "-Wall", "-Werror", "-I", str(tmp_path), str(cc), str(main),
+                          "-o", str(tmp_path / "fw")], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert subprocess.run([str(tmp_path / "fw")]).returncode == 0, "the arena is 16-byte aligned"
+
+
+@pytest.mark.skipif(__import__("shutil").which("clang++") is None, reason="clang++ is not installed")
+def test_clang_rejects_alignas_after_the_array(tmp_path):
+    """The old declaration the lesson carried: clang++ refuses it, so the test above can tell."""
+    import subprocess
+
+    bad = tmp_path / "bad.cc"
+    bad.write_text("#include <cstdint>\nstatic uint8_t tensor_arena[64] alignas(16);\nint main() { return tensor_arena[0]; }\n")
+    run = subprocess.run(["clang++", "-std=c++17", "-fsyntax-only", str(bad)], capture_output=True, text=True)
+    assert run.returncode != 0 and "alignas" in run.stderr

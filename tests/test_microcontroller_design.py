@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 from test_pruning import tiny_data
@@ -154,3 +156,33 @@ def test_arena_exercise_check():
     assert microcontroller_exercises.predict_arena_head(2352 + 1176, "c12s2 c24s2 c48s2 flat") is True  # unaligned is fine too
     assert microcontroller_exercises.predict_arena_head(784 + 2352, "c12s2 c24s2 c48s2 flat") is False
     assert microcontroller_exercises.predict_arena_head("lots", "c16s2 c32s2 c64s1 gap") is False
+
+
+def test_every_ablation_row_is_a_variant_the_code_trains():
+    """Issue 22: the ablation table's rows came from constants; now each is (design, recipe) in
+    helpers.microcontroller.ablation.variants, and the committed reference's recipes are exactly these."""
+    from helpers import precomputed
+    from helpers.microcontroller import ablation, design_training
+
+    recipe = design_training.Recipe(epochs=15)
+    table = ablation.variants(recipe, "c16s2 c32s2 c40s2 flat")
+    assert list(table)[0] == "recipe" and len(table) == 7
+    ref = precomputed.load("05")
+    if ref is not None:
+        for e in ref.entries:
+            if str(e.get("key", "")).startswith("05/ablation/"):
+                name = e["name"].removeprefix("ablation: ")
+                _, design, r = table[name]
+                assert design == e["settings"]["design"] and dataclasses.asdict(r) == e["settings"]["recipe"], name
+    with pytest.raises(designs.DesignError, match="No ablation variant"):
+        ablation.run(None, recipe, "c16s2 c32s2 c40s2 flat", names=["no dropout"])
+
+
+def test_ablation_rows_use_the_fashion_reference_only_for_fashion_full_mode():
+    from types import SimpleNamespace
+
+    from helpers.microcontroller import design_training
+
+    digits = SimpleNamespace(name="digits", mode="full")
+    rows, from_reference = design_training.ablation_rows(digits)
+    assert not from_reference, "a digits run must not be compared with Fashion-MNIST reference rows"

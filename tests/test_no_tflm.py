@@ -67,6 +67,13 @@ def test_reference_footprint_measures_what_it_can_and_marks_the_rest(no_tflm, ti
     assert f.agreement_pp == pytest.approx(0.1)  # the reference run's TFLM vs LiteRT, not a mix of runs
     table = tflm.footprint_table([f])
     assert "2,048 †" in table and "80.00% †" in table and tflm.NO_TFLM_LABEL in table
+    # The current format: one meaning per field (tflite_accuracy = LiteRT's, tflm_accuracy = TFLM's)
+    new = {"name": "tiny int8", "metrics": {"tflm_arena": 2048, "tflite_bytes": len(blob), "tflm_accuracy": 0.8,
+                                              "tflite_accuracy": 0.801, "tflm_us": 12.5}}
+    g = tflm.reference_footprint("tiny int8", blob, d.x_test, d.y_test, ref=precomputed.Reference({"entries": [new]}))
+    assert g.tflm_accuracy == 0.8 and g.agreement_pp == pytest.approx(0.1)
+    logged = g.log_metrics()
+    assert logged["tflite_accuracy"] == g.litert_accuracy and logged["tflm_accuracy"] == 0.8, "LiteRT's and TFLM's, each in its field"
     with pytest.raises(tflm.MicroError, match="No TFLM measurement of 'other'.*make precompute"):
         tflm.reference_footprint("other", blob, d.x_test, d.y_test, ref=ref)
 

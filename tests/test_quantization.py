@@ -188,6 +188,17 @@ def test_explorer_run_logs_a_simulated_point(trained, isolated_cache):
     assert entry["settings"] == {"bits": 4, "per_channel": True, "symmetric": False, "simulated": True}
     assert metrics["packed_bytes"] == quantize.packed_bytes(model, 4, True, False)
     assert results.load(data=d)[-1]["id"] == entry["id"]
+    # no file was written: the packed size is not a gzipped .tflite size (issue 22: one field, one meaning)
+    assert "tflite_gz" not in metrics and "tflite_gz" not in entry["metrics"]
+    assert results.pareto_front(results.load(data=d)) == [], "a simulated width is no real file on the front"
+    from helpers.ui import board_plots
+
+    group = [g for g in board_plots.board_groups([entry]) if g["key"] == ("quantization", True)][0]
+    assert group["x"] == [metrics["packed_bytes"] / 1024], "the hollow point sits at the packed size"
+    before = len(results.load(data=d))
+    quantize.explorer_run(model, d, 4, per_channel=True, symmetric=False, key="test/simulated/4")
+    quantize.explorer_run(model, d, 4, per_channel=True, symmetric=False, key="test/simulated/4")
+    assert len(results.load(data=d)) == before + 1, "a keyed re-run replaces its entry"
 
 
 def test_bit_width_panel_headlessly(trained, isolated_cache, monkeypatch):

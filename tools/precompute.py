@@ -168,8 +168,20 @@ def lowbit_sensitivity(helpers, entries: list[dict]) -> dict:
             "on the validation images", "tables": tables}  # fmt: skip
 
 
+def estimator_sweep(helpers, entries: list[dict]) -> dict:
+    """Lesson 05's estimator check: TFLM's smallest arena of each untrained design of section 4
+    (the four the lesson checks, section 4)."""
+    designs = ("c16s1 c32s2 c64s2 gap", "c16s2 c32s2 c64s1 gap", "c16s2 c32s2 c40s2 flat", "c24s2 d48s2 d96s1 gap")
+    data = full_data(helpers)
+    arenas = helpers.microcontroller.design_training.estimator_arenas(designs, data.x_train[:100])
+    print(f"  lesson 05: estimator check, TFLM arenas of {len(arenas)} untrained designs")
+    return {"what": "TFLM's smallest arena (bytes) of each design as an untrained int8 file "
+            "(helpers.microcontroller.design_training.estimator_arenas)", "arena": arenas}
+
+
 SWEEPS = {
     "02": {"bit_width": bit_width_sweep},
+    "05": {"estimator": estimator_sweep},
     "02b": {"sensitivity": lowbit_sensitivity},
     "03": {"grids": distillation_grids},
 }

@@ -158,21 +158,27 @@ def stage(pipeline: str, step: str, data, model, tflite: bytes | None = None) ->
     return Stage(pipeline, step, m, unique, sparsity, flat)
 
 
-def stage_table(stages: list[Stage], baseline: measure.Measurement) -> str:
+def stage_table(stages: list[Stage], baseline: measure.Measurement, reference: measure.Measurement | None = None) -> str:
     """The stage table as text: accuracy, share of zero weights, distinct values (per kernel, or per
-    output channel once int8), bytes raw / gz, how many times smaller than ``baseline``, latency."""
+    output channel once int8), bytes raw / gz, how many times smaller than ``baseline``, latency.
+    The accuracy change is against ``reference`` when given (a dense model fine-tuned as long: the
+    fair reference for a loss), else against ``baseline``; the column header says which."""
+    against = reference if reference is not None else baseline
+    label = "Δ ctrl" if reference is not None else "Δ pp"
     head = (
-        f"{'pipeline / step':<44} {'accuracy':>9} {'Δ pp':>6} {'zeros':>6} {'values':>7} "
+        f"{'pipeline / step':<44} {'accuracy':>9} {label:>6} {'zeros':>6} {'values':>7} "
         f"{'.tflite':>10} {'gz':>9} {'x smaller':>9} {'b=1 µs':>7}"
     )
     lines = [head, "-" * len(head)]
     for s in stages:
         m = s.measurement
         lines.append(
-            f"{m.name[:44]:<44} {m.tflite_accuracy:>9.2%} {(m.tflite_accuracy - baseline.tflite_accuracy) * 100:>+6.2f} "
+            f"{m.name[:44]:<44} {m.tflite_accuracy:>9.2%} {(m.tflite_accuracy - against.tflite_accuracy) * 100:>+6.2f} "
             f"{s.sparsity:>6.1%} {s.max_unique:>7,} {m.tflite_bytes:>10,} {m.tflite_gz:>9,} "
             f"{baseline.tflite_gz / m.tflite_gz:>8.1f}x {m.latency_b1_us:>7.1f}"
         )
+    if reference is not None:
+        lines.append(f"Δ ctrl: pp against {reference.name} ({reference.tflite_accuracy:.2%}); x smaller: against {baseline.name}")
     return "\n".join(lines)
 
 

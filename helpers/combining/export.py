@@ -125,7 +125,8 @@ def export(entry: dict, data, directory: Path | None = None) -> Exported:
             "helpers.microcontroller.c_export.write_c_files (lesson 05); pick another model here."
         ) from None
     m = entry["metrics"]
-    # Re-measured in LiteRT: compare with the entry's LiteRT accuracy (lesson 05 logs TFLM's as tflite_accuracy).
+    # Re-measured in LiteRT: compare with the entry's LiteRT accuracy (tflite_accuracy; entries logged by lesson 05
+    # before issue 22 held TFLM's there and LiteRT's in litert_accuracy).
     logged = m["litert_accuracy"] if isinstance(m.get("litert_accuracy"), float) else m["tflite_accuracy"]
     card = {
         "name": entry["name"],
@@ -159,3 +160,13 @@ def model_card_markdown(card: dict) -> str:
         f"| logged / exported | {card['logged']} / {card['exported']} |\n| sha256 | `{card['sha256']}` |\n\n"
         f"## Recipe\n\n| setting | value |\n|---|---|\n{recipe}\n"
     )
+
+
+def lessons_up_to(entries, last: str = "04"):
+    """The entries logged by lessons up to ``last`` (``"00"`` ... ``"04"``, ``"01b"`` and ``"02b"`` included):
+    what a student who ran the lessons in order has on the board at this lesson. Lesson 04's committed
+    frontier, export and exercise use it, so their outputs never depend on entries a later lesson
+    (05, 06) left in the log. Keeps the log's damaged-line report."""
+    from .. import results
+    kept = [e for e in entries if str(e.get("lesson", "")) <= last]
+    return results.Log(kept, getattr(entries, "damaged_lines", ()), getattr(entries, "path", None))

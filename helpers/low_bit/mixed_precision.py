@@ -130,3 +130,14 @@ def float_from_qat(qat_model, base):
         trained = {v.name.split("/")[-1].split(":")[0]: v.numpy() for v in wrapper.weights}
         layer.set_weights([trained["kernel"], trained["bias"]])
     return copy
+
+
+def qat_kernel_on_grid(qat_model, layer_name: str) -> np.ndarray:
+    """The kernel of ``quant_<layer_name>`` as the QAT model computes with it at inference: TF-MOT's
+    own weight quantizer applied with the min/max it learned (``training=False``), shape as the
+    Keras kernel ``(inputs, outputs)``. Raises LowBitSettingsError when the layer has no quantizer."""
+    wrapper = qat_model.get_layer(f"quant_{layer_name}")
+    for weight, quantizer, quantizer_vars in getattr(wrapper, "_weight_vars", []):
+        if weight.name.split("/")[-1].startswith("kernel"):
+            return np.asarray(quantizer(weight, training=False, weights=quantizer_vars))
+    raise LowBitSettingsError(f"{layer_name!r} has no kernel quantizer in this QAT model: pass a layer QAT wrapped.")

@@ -1,6 +1,6 @@
 """Below 8 bits for real: LiteRT Quantizer recipes, real int8/int4/int2 files, their size predicted.
 
-LiteRT now recommends converting a model to float32 and quantizing the ``.tflite`` afterwards with
+LiteRT offers a second path besides the converter: convert a model to float32, then quantize the ``.tflite`` with
 LiteRT Quantizer (``litert-quantizer``, import name ``litert_quantizer``):
 ``Quantizer(float_tflite, recipe).quantize().quantized_model``. Unlike the converter it stores
 int4 and int2 weights packed (two or four per byte), per output channel or in blocks along the
@@ -179,15 +179,23 @@ def layer_regexes(float_tflite: bytes, model) -> dict[str, str]:
     return found
 
 
-def build_recipe(model, float_tflite: bytes, plan: dict, mode: str) -> list[dict]:
+ALGORITHMS = ("min_max_uniform_quantize", "OCTAV", "GPTQ")  # litert_quantizer/algorithm_manager.py AlgorithmName
+
+
+def build_recipe(model, float_tflite: bytes, plan: dict, mode: str, algorithm: str = ALGORITHMS[0]) -> list[dict]:
     """A LiteRT Quantizer recipe (a list of JSON-able dicts) for ``plan`` in ``mode``, built with
     ``recipe_manager.RecipeManager``: one config per quantized layer (:func:`layer_regexes`).
-    Static mode first puts every op on int8 activations; float32 layers then get ``NO_QUANTIZE``."""
+    Static mode first puts every op on int8 activations; float32 layers then get ``NO_QUANTIZE``.
+    ``algorithm`` (dynamic mode): how the integer weights are chosen - round-to-nearest on the
+    min/max grid (the default), OCTAV (clipping range that minimises the error) or GPTQ
+    (Hessian-aware rounding; needs calibration images)."""
     from litert_quantizer import qtyping
     from litert_quantizer.algorithm_manager import AlgorithmName
     from litert_quantizer.recipe_manager import RecipeManager
 
     plan = check_plan(model, plan, mode)
+    if algorithm not in ALGORITHMS or (algorithm != ALGORITHMS[0] and mode != "dynamic"):
+        raise LowBitSettingsError(f"Algorithm {algorithm!r}: use one of {ALGORITHMS} (the last two in dynamic mode only).")
     if all(c.bits == 32 for c in plan.values()):
         raise LowBitSettingsError(
             "Every layer is float32: nothing to quantize. Give at least one layer 8, 4 or 2 bits."
@@ -204,7 +212,7 @@ def build_recipe(model, float_tflite: bytes, plan: dict, mode: str) -> list[dict
             continue
         granularity = qtyping.QuantGranularity(f"BLOCKWISE_{choice.block}" if choice.block else "CHANNELWISE")
         if mode == "dynamic":
-            manager.add_dynamic_config(regexes[name], op, choice.bits, granularity)
+            manager.add_dynamic_config(regexes[name], op, choice.bits, granularity, algorithm_key=algorithm)
         elif mode == "weight_only":
             manager.add_weight_only_config(regexes[name], op, choice.bits, granularity)
         else:
@@ -283,9 +291,59 @@ def stored_tensors(tflite: bytes, model) -> list[tuple[str, str, int, int]]:
     return rows
 
 
-def quantize_plan(model, float_tflite: bytes, plan: dict, mode: str, calibration_images=None) -> bytes:
+def stored_kernel(tflite: bytes, model, layer_name: str) -> np.ndarray:
+    """One layer's kernel read back from the file's own bytes and dequantized (integers x scale),
+    shape as the Keras kernel: Dense ``(inputs, outputs)``. INT4 tensors are unpacked two per byte
+    (low nibble first, sign-extended: TFLite's packing, ``tensorflow/lite/kernels/internal/portable_tensor_utils``);
+    INT2 four per byte; INT8 as is; FLOAT32 returned as stored. Raises LowBitSettingsError when the
+    layer is not found or its type is not one of those (only Dense layers are supported)."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    info = next((i for i in layers(model) if i.name == layer_name), None)
+    if info is None or info.op != "FULLY_CONNECTED":
+        raise LowBitSettingsError(f"{layer_name!r} is not a Dense layer of this model: pass one of "
+                                  f"{[i.name for i in layers(model) if i.op == 'FULLY_CONNECTED']}.")
+    flat = flatbuffer_utils.convert_bytearray_to_object(bytes(tflite))
+    tail = bytes(tflite)
+    for tensor in flat.subgraphs[0].tensors:
+        if int(np.prod(tensor.shape)) != info.n or f"/{layer_name}/" not in tensor.name.decode():
+            continue
+        buffer = flat.buffers[tensor.buffer]
+        if buffer.data is not None and len(buffer.data):
+            raw = np.asarray(buffer.data, dtype=np.uint8).tobytes()
+        else:  # big buffers sit after the flatbuffer: offset + size
+            raw = tail[int(buffer.offset): int(buffer.offset) + int(buffer.size)]
+        out_ch, in_ch = (int(d) for d in tensor.shape)
+        if tensor.type == schema.TensorType.FLOAT32:
+            return np.frombuffer(raw, dtype=np.float32).reshape(out_ch, in_ch).T.copy()
+        packed = np.frombuffer(raw, dtype=np.uint8)
+        if tensor.type == schema.TensorType.INT8:
+            q = packed.view(np.int8).astype(np.int32)
+        elif tensor.type in (schema.TensorType.INT4, schema.TensorType.INT2):
+            width = 4 if tensor.type == schema.TensorType.INT4 else 2
+            per_byte = 8 // width
+            values = np.stack([(packed >> (width * k)) & ((1 << width) - 1) for k in range(per_byte)], axis=1).reshape(-1)
+            q = np.where(values >= 1 << (width - 1), values.astype(np.int32) - (1 << width), values.astype(np.int32))
+        else:
+            raise LowBitSettingsError(f"{layer_name}: stored as tensor type {tensor.type}, not float32/int8/int4/int2.")
+        q = q[: out_ch * in_ch].reshape(out_ch, in_ch)
+        quant = tensor.quantization
+        scale = np.asarray(quant.scale, dtype=np.float64)
+        zero = np.asarray(quant.zeroPoint if quant.zeroPoint is not None else [0], dtype=np.int64)
+        if len(scale) not in (1, out_ch):
+            raise LowBitSettingsError(f"{layer_name}: {len(scale)} scales for {out_ch} channels (blockwise?): "
+                                      "read back per-channel or per-tensor files only.")
+        if len(scale) == out_ch:
+            scale, zero = scale[:, None], (zero[:, None] if len(zero) == out_ch else zero)
+        return ((q - zero) * scale).astype(np.float32).T.copy()
+    raise LowBitSettingsError(f"No weight tensor of {layer_name!r} found in this file (was it quantized from this model?).")
+
+
+def quantize_plan(model, float_tflite: bytes, plan: dict, mode: str, calibration_images=None,
+                  algorithm: str = ALGORITHMS[0]) -> bytes:
     """:func:`build_recipe` + :func:`quantize`: the real file for a per-layer plan."""
-    return quantize(float_tflite, build_recipe(model, float_tflite, plan, mode), calibration_images)[0]
+    return quantize(float_tflite, build_recipe(model, float_tflite, plan, mode, algorithm), calibration_images)[0]
 
 
 # ----------------------------------------------------------------------------- size, predicted

@@ -7,7 +7,7 @@ another thing: ``helpers.ui.board_plots``).
 * ``devices``: devices (presets or your own), which models fit one.
 * ``footprint``: an honest footprint: the model plus the firmware and runtime around it.
 * ``lut``: TFLM's look-up-table compression.  ``int4``: int4 weights on TFLM.
-* ``designs``, ``design_training``: a CNN designed for a device's budget, and how it is trained.
+* ``designs``, ``design_training``, ``ablation``: a CNN designed for a device's budget, how it is trained, and what each ingredient of the recipe buys.
 * ``c_export``: the model as a C++ array with its arena.
 * ``explorer``, ``figures``, ``exercises``: the footprint explorer, its chart and the lesson's checks.
 """

@@ -21,6 +21,15 @@ def _c_name(name: str) -> str:
     return name
 
 
+def arena_declaration_line(name: str = "g_model") -> str:
+    """The C++ line that declares the tensor arena for ``name``: ``alignas(16)`` goes first.
+
+    ``static uint8_t tensor_arena[N] alignas(16);`` compiles with g++ but clang++ rejects it
+    ("'alignas' attribute cannot be applied to types"): C++11 [dcl.align] lets ``alignas`` appertain
+    to a declaration (written before it) or a declarator-id (right after the name), not after ``[N]``."""
+    return f"alignas(16) static uint8_t tensor_arena[{_c_name(name)}_arena_size];"
+
+
 def c_source(model: bytes, name: str = "g_model", arena: int | None = None, margin: float = 0.0) -> tuple[str, str]:
     """(header, source) of a C++ pair for a TFLM firmware project: the model as a 16-byte aligned
     array, its length, and the arena to declare (the measured smallest plus ``margin``, rounded up
@@ -34,6 +43,7 @@ def c_source(model: bytes, name: str = "g_model", arena: int | None = None, marg
         f"#define {guard}",
         "",
         "#include <cstddef>",
+        "#include <cstdint>",
         "",
         f"// {len(blob):,} bytes of .tflite flatbuffer (sha256 {hashlib.sha256(blob).hexdigest()[:16]}...).",
         f"extern const unsigned char {name}[];",
@@ -46,9 +56,9 @@ def c_source(model: bytes, name: str = "g_model", arena: int | None = None, marg
             f"// Smallest tensor arena measured with TFLM on a 64-bit host: {arena:,} B"
             + (f", plus a {margin:.0%} margin" if margin else "")
             + f", rounded up to 16 B, plus {tflm.ALIGN} B of alignment slack (TFLM aligns the arena start to 16 B).",
-            f"// Declare it aligned, the attribute first (clang rejects it after the name): "
-            f"alignas(16) static uint8_t tensor_arena[{name}_arena_size];"
-            + " Confirm on the board with RecordingMicroAllocator.",
+            f"// Declare it 16-byte aligned: {arena_declaration_line(name)}",
+            "// (alignas before the declaration: clang, and so Arm Compiler 6 and Apple clang, reject it after the name.)",
+            "// Confirm the size on the board with RecordingMicroAllocator.",
             f"constexpr std::size_t {name}_arena_size = {declared};",
         ]
     lines += ["", f"#endif  // {guard}", ""]

@@ -202,28 +202,59 @@ def reference_metrics(key: str) -> dict:
     return dict(entry.get("metrics", {}))
 
 
-def record_ablation(name: str, change: str, recipe: Recipe, design: str, tflm_accuracy: float,
-                    train_accuracy: float, data) -> None:
-    """Log one run of the recipe ablation (key ``05/ablation/<name>``; committed by tools/precompute.py 05)."""
+def record_ablation(name: str, change: str, recipe: Recipe, design: str, accuracy: float,
+                    train_accuracy: float, data, runtime: str = "TFLM") -> None:
+    """Log one run of the recipe ablation (key ``05/ablation/<name>``; committed by tools/precompute.py 05):
+    ``accuracy`` is stored as ``tflm_accuracy`` when ``runtime`` is "TFLM", else as ``tflite_accuracy`` (LiteRT's)."""
     from .. import results
-    results.record("design ablation", f"ablation: {name}", {"tflm_accuracy": tflm_accuracy, "tflite_accuracy": tflm_accuracy,
-                                                            "train_accuracy": train_accuracy},
-                   {"change": change, "design": design, "recipe": dataclasses.asdict(recipe)},
+    field = "tflm_accuracy" if runtime == "TFLM" else "tflite_accuracy"
+    results.record("design ablation", f"ablation: {name}", {field: accuracy, "train_accuracy": train_accuracy},
+                   {"change": change, "design": design, "recipe": dataclasses.asdict(recipe), "runtime": runtime},
                    lesson="05", key=f"05/ablation/{name}", data=data)
 
 
 def ablation_rows(data=None) -> tuple[list[dict], bool]:
-    """The ablation runs, the full recipe first: the committed full-mode reference, each run replaced by
-    yours where your results log (``data``'s set and mode) holds it; second value: any row is the reference's."""
+    """The ablation runs, the full recipe first: the committed full-mode reference (Fashion-MNIST,
+    full mode: used only when ``data`` is that too), each run replaced by yours where your results log
+    (``data``'s set and mode) holds it; second value: any row is the reference's. Each row has
+    ``accuracy`` (TFLM's, else LiteRT's) and ``runtime``."""
     from .. import precomputed, results
     def rows(entries):
-        found = [{"name": e["name"].removeprefix("ablation: "), "change": e.get("settings", {}).get("change", ""),
-                  "epochs": e.get("settings", {}).get("recipe", {}).get("epochs"), **e.get("metrics", {})}
-                 for e in entries if str(e.get("key", "")).startswith("05/ablation/")]
-        return sorted(found, key=lambda r: (r["name"] != "recipe", -r.get("tflm_accuracy", 0)))
+        found = []
+        for e in entries:
+            if not str(e.get("key", "")).startswith("05/ablation/"):
+                continue
+            m, s = e.get("metrics", {}), e.get("settings", {})
+            tflm_acc = m.get("tflm_accuracy")
+            found.append({"name": e["name"].removeprefix("ablation: "), "change": s.get("change", ""),
+                          "epochs": s.get("recipe", {}).get("epochs"), "train_accuracy": m.get("train_accuracy"),
+                          "accuracy": tflm_acc if tflm_acc is not None else m.get("tflite_accuracy"),
+                          "runtime": "TFLM" if tflm_acc is not None else "LiteRT"})
+        return found
 
     ref = precomputed.load("05")
-    merged = {r["name"]: {**r, "reference": True} for r in rows(ref.entries if ref is not None else [])}
+    same_data = data is None or (getattr(data, "name", None) == precomputed.DATA and getattr(data, "mode", None) == "full")
+    merged = {r["name"]: {**r, "reference": True} for r in rows(ref.entries if ref is not None and same_data else [])}
     merged.update({r["name"]: r for r in (rows(results.load(data=data)) if data is not None else [])})
-    found = sorted(merged.values(), key=lambda r: (r["name"] != "recipe", -r.get("tflm_accuracy", 0)))
+    found = sorted(merged.values(), key=lambda r: (r["name"] != "recipe", -(r.get("accuracy") or 0)))
     return found, any(r.get("reference") for r in found)
+
+
+def estimator_arenas(design_names, images: np.ndarray) -> dict:
+    """``{design: smallest TFLM arena in bytes}`` of each design as an untrained int8 file (the arena
+    depends on the graph, not the weights' values): what lesson 05 checks its estimator against.
+    Needs TFLM. Kept by ``tools/precompute.py 05`` as the sweep ``estimator`` - never logged as
+    results-log entries (an untrained model is no experiment to put on a board)."""
+    from . import tflm
+    return {d: int(tflm.smallest_arena(designs.untrained_int8(d, images)).bytes) for d in design_names}
+
+
+def reference_estimator_arena(design: str) -> int:
+    """The TFLM arena of the untrained ``design`` from the committed reference (the ``estimator``
+    sweep; an older reference kept it as the entry ``05/estimator/<design>``). Raises DesignError when absent."""
+    from .. import precomputed
+    ref = precomputed.load("05")
+    arena = ((ref.sweeps.get("estimator") or {}).get("arena") or {}).get(design) if ref is not None else None
+    if isinstance(arena, int):
+        return arena
+    return int(reference_metrics(f"05/estimator/{design}")["estimator_arena"])

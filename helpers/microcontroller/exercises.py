@@ -59,3 +59,26 @@ def board_pick(answer, models: list[dict], board) -> bool:
                                f"the board has {board.ram:,} B.")
     return verdict(False, f"{picked.name!r} fits, at {picked.accuracy:.2%}; another model that fits both budgets is "
                            "more accurate.")
+
+
+def student_int8_flash(answer, params: int, measured_bytes: int, tolerance: float = 0.05) -> bool:
+    """Exercise 9.1: the flash of a small model in int8, from its parameter count. Right within
+    ``tolerance`` (5 %) of the measured file. Rejects the naive one byte per parameter, which
+    leaves out what a small file cannot hide: 4-byte biases, per-channel scales and zero-points,
+    and the graph itself (for the 22k student, about a tenth of the file)."""
+    from ..ui.verdict import file_size_guess
+
+    if unanswered(answer):
+        return False
+    value = number(answer)
+    if value is not None and value > 0 and abs(value / params - 1) <= 0.03 and measured_bytes / params > 1 + tolerance:
+        return verdict(False, f"{value:,.0f} B is one byte per parameter; the file is {measured_bytes / params:.2f} B per "
+                              "parameter: biases stay 32-bit, every channel stores a scale and a zero-point, and the "
+                              "graph (operators, tensor shapes, names) is a fixed cost a small model cannot hide.")
+    return file_size_guess(
+        answer, params, measured_bytes, tolerance,
+        "one byte per weight, 4 per bias, plus scales and the graph",
+        [(4, "That is the float32 size (4 bytes per parameter); int8 stores one byte per weight."),
+         (1 / 8, "That is one *bit* per parameter; int8 is 8 bits = one byte per weight.")],
+        unit="int8 weight",
+    )  # fmt: skip

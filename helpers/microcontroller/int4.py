@@ -4,8 +4,9 @@
 activations, int8 per-channel weights), with 4-bit weights for the operators named in ``int4_ops``
 ("CONV_2D", "FULLY_CONNECTED", ...; ``ALL`` for every supported operator). The lesson runs the
 files on TFLM and shows what the pinned build accepts (measured on tflite-micro 0.dev20261023:
-int4 CONV_2D weights run, unpacked into the arena at start-up; int4 FULLY_CONNECTED weights are
-refused in Prepare).
+int4 CONV_2D weights run, unpacked into an arena scratch buffer on every invoke; int4
+FULLY_CONNECTED weights run per tensor and are refused in Prepare per channel - the check is in
+tflite-micro's ``fully_connected_common.cc``).
 """
 
 from __future__ import annotations
@@ -20,17 +21,21 @@ from . import designs
 ALL = "ALL_SUPPORTED"
 
 
-def static_int8(float_tflite: bytes, images: np.ndarray, int4_ops: tuple[str, ...] = (), calibration: int = 100) -> bytes:
+def static_int8(float_tflite: bytes, images: np.ndarray, int4_ops: tuple[str, ...] = (), calibration: int = 100,
+                per_tensor: tuple[str, ...] = ()) -> bytes:
     """A full-integer .tflite from LiteRT Quantizer: ``Quantizer(float, recipe).calibrate(...)`` on
-    ``calibration`` of ``images``, then ``quantize``. Weights of ``int4_ops`` get 4 bits."""
+    ``calibration`` of ``images``, then ``quantize``. Weights of ``int4_ops`` get 4 bits, one scale
+    per output channel (LiteRT Quantizer's default) or, for the operators also named in
+    ``per_tensor``, one scale for the whole tensor (``QuantGranularity.TENSORWISE``): the pinned
+    TFLM refuses per-channel int4 FULLY_CONNECTED weights but runs per-tensor ones."""
     from litert_quantizer import qtyping, quantizer, recipe_manager
 
     manager = recipe_manager.RecipeManager()
     manager.add_static_config(regex=".*", operation_name=qtyping.TFLOperationName.ALL_SUPPORTED,
                               activation_num_bits=8, weight_num_bits=8)
     for op in int4_ops:
-        manager.add_static_config(regex=".*", operation_name=getattr(qtyping.TFLOperationName, op),
-                                  activation_num_bits=8, weight_num_bits=4)
+        granularity = qtyping.QuantGranularity.TENSORWISE if op in per_tensor else qtyping.QuantGranularity.CHANNELWISE
+        manager.add_static_config(".*", getattr(qtyping.TFLOperationName, op), 8, 4, granularity)
     q = quantizer.Quantizer(bytes(float_tflite), manager.get_quantization_recipe())
     x = designs.images(images[:calibration])
     quiet = io.StringIO()

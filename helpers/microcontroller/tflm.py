@@ -318,6 +318,13 @@ class Footprint:
             return self.litert_accuracy
         return self.tflm_accuracy
 
+    def log_metrics(self) -> dict:
+        """A results-log entry's metrics, one meaning per field: ``tflite_accuracy`` LiteRT's (absent when LiteRT
+        cannot run the file), ``tflm_accuracy`` TFLM's (the reference's when ``reference``), flash, arena, host time."""
+        litert = {} if self.litert_accuracy is None else {"tflite_accuracy": self.litert_accuracy}
+        return {"tflite_bytes": self.flash, "tflm_accuracy": self.tflm_accuracy, "tflm_arena": self.arena,
+                "tflm_us": self.us_per_inference, **litert}
+
     def row(self) -> dict:
         mark = " †" if self.reference else ""
         return {
@@ -332,7 +339,8 @@ class Footprint:
 
 def reference_metrics(name: str, ref=None) -> dict:
     """The metrics lesson 05's committed full-mode run logged for the model called ``name``
-    (``tflm_arena``, ``tflite_bytes``, ``tflite_accuracy`` = TFLM's, ``litert_accuracy``, ``tflm_us``).
+    (``tflm_arena``, ``tflite_bytes``, ``tflm_accuracy``, ``tflite_accuracy`` = LiteRT's, ``tflm_us``; older
+    references: TFLM's in ``tflite_accuracy``, LiteRT's in ``litert_accuracy``, both read).
 
     ``ref``: a loaded ``precomputed.Reference`` (default data/precomputed/05_microcontroller.json).
     Raises MicroError when it holds no TFLM measurement of that name.
@@ -361,8 +369,9 @@ def reference_footprint(name: str, model: bytes | None, x: np.ndarray, y: np.nda
         except (ValueError, RuntimeError):
             litert = None
     flash = len(model) if model is not None else int(m["tflite_bytes"])
-    ref_litert = m.get("litert_accuracy")
-    return Footprint(name, flash, m["tflm_arena"], None, float(m.get("tflite_accuracy") or 0.0), litert,
+    new = "tflm_accuracy" in m  # else an older reference: TFLM's in tflite_accuracy, LiteRT's in litert_accuracy
+    tflm_acc, ref_litert = (m["tflm_accuracy"], m.get("tflite_accuracy")) if new else (m.get("tflite_accuracy"), m.get("litert_accuracy"))
+    return Footprint(name, flash, m["tflm_arena"], None, float(tflm_acc or 0.0), litert,
                      float(m.get("tflm_us") or 0.0), len(x), reference=True,
                      reference_litert_accuracy=None if ref_litert is None else float(ref_litert))
 

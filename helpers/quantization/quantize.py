@@ -361,20 +361,24 @@ def explorer_view(model, layer_name: str, bits, per_channel: bool, symmetric: bo
     return LayerView(layer_name, w, wq, levels, mse, snr, [])
 
 
-def explorer_run(model, data, bits, per_channel: bool, symmetric: bool, *, record: bool = True) -> tuple[dict, dict]:
+def explorer_run(
+    model, data, bits, per_channel: bool, symmetric: bool, *, record: bool = True, key: str | None = None
+) -> tuple[dict, dict]:
     """The Run button: whole-model accuracy with fake-quantized kernels, packed size, a point on
-    the board (the size axis gets the packed size) and in the results log."""
+    the board (hollow, placed at the packed size) and in the results log. The packed size is stored
+    as ``packed_bytes`` only: no file was written, so there is no ``tflite_gz`` (and the point is
+    no candidate for a Pareto front of real files). ``key`` makes a re-run replace its entry."""
     bits = check_bits(bits)
     fq = fake_quantized_model(model, bits, per_channel, symmetric)
     accuracy = measure.keras_accuracy(fq, data.x_test, data.y_test)
     packed = packed_bytes(model, bits, per_channel, symmetric)
     name = f"{model.name} {bits}-bit {'per-channel' if per_channel else 'per-tensor'} {'sym' if symmetric else 'asym'} (simulated)"
-    metrics = {"tflite_accuracy": accuracy, "packed_bytes": packed, "params": model.count_params()}  # no file: no tflite_gz
+    metrics = {"tflite_accuracy": accuracy, "packed_bytes": packed, "params": model.count_params()}
     entry = {}
     if record:
         entry = results.record(
             "quantization", name, metrics,
             {"bits": bits, "per_channel": per_channel, "symmetric": symmetric, "simulated": True},
-            lesson="02", key=f"02/explorer/{name}", data=data,
+            lesson="02", data=data, key=key or f"02/explorer/{name}",
         )  # fmt: skip
     return metrics, entry
