@@ -168,7 +168,7 @@ class Checks:
         return self.blocked.get(recipe) is None
 
     def _lines(self):
-        lines = [(c, f, "ok" if ok else "!") for c, f, ok in self.rows]
+        lines = list(self.rows)  # (check, finding, ok): a row that reports a problem shows ✗
         lines += [(f"recipe: {r}", "applies" if why is None else f"cannot apply: {why}", why is None)
                   for r, why in self.blocked.items()]  # fmt: skip
         return lines
@@ -193,7 +193,7 @@ def _try(call, model=None) -> str | None:
         return None
     except config.WorkbookError as exc:
         return str(exc)
-    except (ValueError, RuntimeError, TypeError) as exc:
+    except keras_compat.TFMOT_ERRORS as exc:
         return str(keras_compat.tfmot_error(exc, "TF-MOT", model))
 
 
@@ -225,19 +225,30 @@ def check(model, d: data.Dataset, distil: bool = True) -> Checks:
                  + (f"; left as they are: {', '.join(others)}" if others else ""), bool(kernels)))  # fmt: skip
     narrow = [la.name for la in kernels if magnitude.m_by_n_problem(la.kernel.shape)]
     rows.append(("2:4 sparsity", f"cannot group {', '.join(narrow)} (fewer or not a multiple of 4 inputs)" if narrow
-                 else "every kernel can be grouped", True))  # fmt: skip
+                 else "every kernel can be grouped", not narrow))  # fmt: skip
     graph = _try(lambda: keras_compat.require_graph_model(model, "TF-MOT"))
     qat = graph or _try(lambda: tfmot.quantization.keras.quantize_model(models.copy_model(model)), model)
     rows.append(("8-bit QAT (quantize_model)", "supported" if qat is None else qat, qat is None))
-    cluster = graph or _try(
-        lambda: tfmot.clustering.keras.cluster_weights(models.copy_model(model), number_of_clusters=4), model
-    )
+    cluster = graph or _try(lambda: tfmot.clustering.keras.strip_clustering(
+        tfmot.clustering.keras.cluster_weights(models.copy_model(model), number_of_clusters=4)), model)
+    prune = graph or _try(lambda: _prune_and_strip(model), model)
     blocked["int8 PTQ"] = None
     blocked["int4 weights (LiteRT Quantizer)"] = None if _litert_quantizer() else "litert-quantizer is not installed."
-    blocked["pruning + fine-tune"] = graph or (None if kernels else "the model has no Dense or Conv2D layer to prune.")
+    blocked["pruning + fine-tune"] = prune or (None if kernels else "the model has no Dense or Conv2D layer to prune.")
     blocked["clustering"] = cluster or (None if kernels else "the model has no Dense or Conv2D layer to cluster.")
     blocked["distillation"] = None if distil else "not asked for (DISTIL = False)."
     return Checks(rows, blocked, probabilities)
+
+
+def _prune_and_strip(model):
+    """What the pruning recipe does to the graph, without training: wrap each Dense/Conv2D layer of a
+    copy (``clone_model`` with a clone function, as ``pruning.magnitude.prune``), then strip the wrappers."""
+    sparsity = tfmot.sparsity.keras
+
+    def wrap(layer):
+        return sparsity.prune_low_magnitude(layer) if measure.is_kernel_layer(layer) else layer
+
+    return sparsity.strip_pruning(keras.models.clone_model(models.copy_model(model), clone_function=wrap))
 
 
 def _litert_quantizer():
