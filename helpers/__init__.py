@@ -40,7 +40,7 @@ PACKAGES = {
         "tflm", "lut", "footprint", "devices", "c_export", "designs", "design_training", "int4",
         "figures", "explorer", "exercises",
     ),
-    "your_model": ("model_files", "compress"),  # lesson 06
+    "your_model": ("model_files", "reader_data", "compress"),  # lesson 06
 }
 for _package, _modules in PACKAGES.items():
     for _module in _modules:

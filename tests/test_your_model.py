@@ -84,7 +84,7 @@ def test_image_folder_is_read_through_keras(tmp_path):
 def test_student_is_smaller_and_pick_takes_the_smallest_within_the_drop():
     teacher = compress.build_shipped()
     assert teacher.count_params() / compress.build_student(teacher).count_params() > 4
-    entry = lambda name, acc, gz: {"name": name, "metrics": {"tflite_accuracy": acc, "tflite_gz": gz}}  # noqa: E731
+    entry = lambda name, acc, size: {"name": name, "metrics": {"tflite_accuracy": acc, "tflite_bytes": size}}  # noqa: E731
     base = entry("float", 0.85, 80_000)
     picked = compress.pick([entry("a", 0.845, 20_000), entry("b", 0.80, 5_000), entry("c", 0.86, 30_000)], base)
     assert picked["name"] == "a"

@@ -4,9 +4,8 @@ measure each the workbook's way, and say why the others cannot apply.
 * ``shipped_model``: what the lesson runs as shipped - a small residual CNN with
   BatchNormalization and a skip connection (an architecture none of the lessons uses), trained
   on the fast subset and cached under ``data/cache/models/``.
-* ``load_data``: a reader's data - an ``.npz`` with ``x_train, y_train, x_test, y_test`` (and
-  optionally ``x_val, y_val``), or an image folder with one subfolder per class, read by Keras'
-  own ``image_dataset_from_directory`` - as a ``helpers.data.Dataset``.
+* ``load_data`` (from ``reader_data``): a reader's data - an ``.npz`` or an image folder - checked
+  on the way in, as a ``helpers.data.Dataset``; ``below_chance`` flags a baseline no better than guessing.
 * ``check``: Keras 2 or 3, Sequential/functional/subclassed, input shape vs data, logits vs
   probabilities, labels vs outputs, and which layers each technique takes (found by asking
   TF-MOT itself on a copy, not from a list): a ``Checks`` table plus, per recipe, whether it
@@ -22,7 +21,6 @@ import hashlib
 import html
 import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import tensorflow_model_optimization as tfmot
@@ -31,13 +29,14 @@ import tf_keras as keras
 from .. import config, conversion_check, data, keras_compat, measure, models
 from ..distillation import distiller
 from ..pruning import magnitude
+from . import reader_data
 
 SHIPPED_EPOCHS = 12
 RECIPES = ("int8 PTQ", "int4 weights (LiteRT Quantizer)", "pruning + fine-tune", "clustering", "distillation")
 
 
-class CapstoneError(config.WorkbookError, ValueError):
-    """Data or settings the capstone cannot work with; the message says what to change."""
+CapstoneError = reader_data.CapstoneError  # data or settings lesson 06 cannot work with
+load_data, below_chance = reader_data.load_data, reader_data.below_chance  # a reader's data, checked on the way in
 
 
 # ----------------------------------------------------------------------------- the shipped model
@@ -88,68 +87,6 @@ def shipped_model(seed: int = models.DEFAULT_SEED) -> tuple[keras.Model, data.Da
             pass  # stays in memory for this session
     keras.utils.set_random_seed(seed)
     return model, train_data
-
-
-# ----------------------------------------------------------------------------- a reader's data
-
-
-def load_data(source, *, image_size=(28, 28), grayscale: bool = True, scale: float = 1 / 255, mode=None):
-    """A reader's data as a ``Dataset``. ``source``: an ``.npz`` file (arrays ``x_train, y_train,
-    x_test, y_test``, optionally ``x_val, y_val``; used as stored) or a folder of images with one
-    subfolder per class (80/20 train/test split, seed 0, pixels times ``scale``). In fast mode
-    at most 10,000 training and 2,000 test examples are used."""
-    mode = mode or config.current_mode()
-    path = Path(source)
-    if path.is_dir():
-        arrays, names = _image_folder(path, image_size, grayscale, scale)
-    elif path.suffix == ".npz" and path.is_file():
-        with np.load(path, allow_pickle=False) as npz:  # no pickles: an .npz from elsewhere cannot run code
-            missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in npz]
-            if missing:
-                raise CapstoneError(f"{path.name} lacks {missing}; it needs x_train, y_train, x_test, y_test.")
-            arrays = {k: npz[k] for k in npz.files}
-        names = tuple(str(c) for c in range(int(max(arrays["y_train"].max(), arrays["y_test"].max())) + 1))
-    else:
-        raise CapstoneError(
-            f"{source!r}: give an .npz file (x_train, y_train, x_test, y_test) or a folder with one subfolder of "
-            "images per class."
-        )
-    for split in ("train", "test", "val"):
-        if f"y_{split}" in arrays:
-            arrays[f"y_{split}"] = keras_compat.check_labels(arrays[f"y_{split}"])
-            arrays[f"x_{split}"] = np.asarray(arrays[f"x_{split}"], dtype=np.float32)
-            if len(arrays[f"x_{split}"]) != len(arrays[f"y_{split}"]):
-                raise CapstoneError(f"x_{split} and y_{split} hold different numbers of examples.")
-    if mode.fast:
-        for split, limit in (("train", 10_000), ("test", 2_000)):
-            keep = data.balanced_subset(arrays[f"y_{split}"], max(1, limit // len(names)))
-            arrays[f"x_{split}"], arrays[f"y_{split}"] = arrays[f"x_{split}"][keep], arrays[f"y_{split}"][keep]
-    if "x_val" not in arrays:  # choices look at validation, never at the test set
-        n_val = max(1, len(arrays["x_train"]) // 10)
-        arrays["x_val"], arrays["y_val"] = arrays["x_train"][-n_val:], arrays["y_train"][-n_val:]
-        arrays["x_train"], arrays["y_train"] = arrays["x_train"][:-n_val], arrays["y_train"][:-n_val]
-    return data.Dataset(
-        "your data", str(path.name), mode.name, arrays["x_train"], arrays["y_train"], arrays["x_test"],
-        arrays["y_test"], names, arrays["x_val"], arrays["y_val"],
-    )  # fmt: skip
-
-
-def _image_folder(path: Path, image_size, grayscale: bool, scale: float):
-    kwargs = dict(image_size=tuple(image_size), color_mode="grayscale" if grayscale else "rgb", batch_size=None,
-                  seed=0, validation_split=0.2, subset="both", label_mode="int")  # fmt: skip
-    try:
-        train, test = keras.utils.image_dataset_from_directory(path, **kwargs)
-    except ValueError as exc:
-        raise CapstoneError(f"Keras could not read images from {path}: {exc}") from None
-    names = tuple(train.class_names)
-
-    def arrays(ds):
-        xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds], strict=True) if ds.cardinality() else ((), ())
-        x = np.stack(xs).astype(np.float32) * scale if xs else np.zeros((0, *image_size), np.float32)
-        return (x[..., 0] if grayscale else x), np.asarray(ys, dtype=np.int32)
-
-    (x_train, y_train), (x_test, y_test) = arrays(train), arrays(test)
-    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}, names
 
 
 # ----------------------------------------------------------------------------- the checks
@@ -341,12 +278,19 @@ def distil(teacher, d, epochs: int, probabilities: bool = False, temperature: fl
     return models.compile_model(student), scratch
 
 
-def pick(entries: list[dict], baseline: dict, max_drop: float = 0.01) -> dict:
-    """The smallest (gzipped .tflite) entry within ``max_drop`` of ``baseline``'s accuracy; the
-    baseline itself if nothing compressed keeps that accuracy."""
-    floor = baseline["metrics"]["tflite_accuracy"] - max_drop
-    keep = [e for e in entries if e["metrics"]["tflite_accuracy"] >= floor] or [baseline]
-    return min(keep, key=lambda e: e["metrics"]["tflite_gz"])
+def pick(entries: list[dict], baseline: dict, max_drop: float = 0.01, size_key: str = "tflite_bytes",
+         classes: int | None = None, examples: int | None = None) -> dict:  # fmt: skip
+    """The smallest entry (by ``size_key``: raw ``.tflite`` bytes by default - what a device stores;
+    ``"tflite_gz"`` for a download) within ``max_drop`` of ``baseline``'s accuracy, the more accurate
+    on a tie; the baseline itself if nothing compressed keeps that accuracy. With ``classes`` and
+    ``examples`` (the test set's size), ``CapstoneError`` when the baseline is no better than
+    guessing (``reader_data.below_chance``): nothing measured against it means anything."""
+    accuracy = baseline["metrics"]["tflite_accuracy"]
+    flag = reader_data.below_chance(accuracy, classes, examples or 0) if classes else None
+    if flag:
+        raise CapstoneError(flag)
+    keep = [e for e in entries if e["metrics"]["tflite_accuracy"] >= accuracy - max_drop] or [baseline]
+    return min(keep, key=lambda e: (e["metrics"][size_key], -e["metrics"]["tflite_accuracy"]))
 
 
 # ----------------------------------------------------------------------------- exercise self-checks
