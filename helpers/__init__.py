@@ -37,7 +37,7 @@ PACKAGES = {
     "distillation": ("distiller", "studies", "figures", "explorer", "exercises"),  # lesson 03
     "combining": ("clustering", "export", "figures", "board_explorer", "latency_explorer", "exercises"),  # 04
     "microcontroller": (  # lesson 05
-        "tflm", "lut", "footprint", "devices", "c_export", "designs", "design_training", "int4",
+        "tflm", "tflm_ops", "lut", "footprint", "devices", "c_export", "designs", "design_training", "int4",
         "figures", "explorer", "exercises",
     ),
     "your_model": ("model_files", "reader_data", "compress"),  # lesson 06

@@ -223,6 +223,7 @@ class Measurement:
     keras_gz: int | None = None
     sparsity_per_layer: dict[str, float] = dataclasses.field(default_factory=dict)
     agreement: float | None = None  # top-1 agreement of the .tflite with the Keras model (fidelity)
+    causes: tuple[str, ...] = ()  # when that agreement was flagged: the likely causes conversion_check named
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -282,6 +283,7 @@ def measure(
         keras_gz=gzipped_size(keras_blob) if keras_blob is not None else None,
         sparsity_per_layer={row.layer: round(row.sparsity, 4) for row in layer_sparsity(model)},
         agreement=round(agreement.top1, 4) if agreement.top1 == agreement.top1 else None,
+        causes=agreement.causes,
     )
 
 

@@ -121,3 +121,31 @@ def test_a_pickle_payload_in_a_keras_file_is_not_run(tmp_path):
         z.writestr("assets/payload.pkl", pickle.dumps(_Payload(marker)))
     model_files.load(path)
     assert not marker.exists()
+
+
+def test_a_pruned_model_is_named_by_its_measured_sparsity_and_what_stayed_dense():
+    """Wrong behaviour rejected: "pruned 75 %" on a model whose kernels are far less sparse."""
+    model = compress.build_shipped()
+    for layer in model.layers:
+        if layer.name == "down":  # zero half of one kernel only
+            kernel = layer.kernel.numpy()
+            kernel[..., : kernel.shape[-1] // 2] = 0
+            layer.kernel.assign(kernel)
+    name, note = compress.pruned_name(model)
+    share = 1 - sum(r.nonzeros for r in compress.measure.layer_sparsity(model)) / sum(
+        r.weights for r in compress.measure.layer_sparsity(model))
+    assert f"{share:.0%}" in name and "75" not in name and share < 0.5
+    assert "stem" in note and "block_conv_0" in note and "not pruned" in note
+
+
+def test_exercise_2_rejects_a_disagreement_caused_by_something_other_than_calibration():
+    """Wrong answer rejected: any lossy conversion (e.g. int4 weights, agreement 79 %) passed as the
+    calibration mistake the exercise asks for."""
+    from helpers import measure
+
+    common = dict(params=1, nonzeros=1, tflite_bytes=1, tflite_gz=1, tflite_accuracy=0.3, latency_b1_us=1.0, latency_b256_ms=1.0)
+    lossy = measure.Measurement("int4", agreement=0.79, causes=("the quantization error is too large for this model",), **common)
+    assert compress.self_check_calibration(lossy) is False
+    miscalibrated = measure.Measurement("int8 /255", agreement=0.12, causes=(
+        "the int8 input range [0, 0.004] was calibrated on representative images scaled differently from these",), **common)
+    assert compress.self_check_calibration(miscalibrated) is True

@@ -89,3 +89,19 @@ def test_weight_tensors_accepts_tensors_without_a_name():
 
     found = lut.weight_tensors(_rewrite(_int8_conv(), unname), min_size=10)
     assert found and all("no name" in t.name for t in found)
+
+
+def test_a_missing_tflm_op_is_named_and_an_uncompared_footprint_says_so():
+    """Wrong behaviour rejected: "could not run this model even with 64 MiB of arena" for an op TFLM
+    lacks; and 0.0 pp TFLM-vs-LiteRT difference for a file LiteRT did not run (nothing compared)."""
+    if not tflm.available():
+        pytest.skip("TFLM (tflite-micro) is not installed here")
+    import tensorflow as tf
+
+    inputs = keras.Input((4, 4))
+    prod = keras.layers.Lambda(lambda v: tf.reduce_prod(v, axis=-1))(inputs)
+    blob = measure.to_tflite(keras.Model(inputs, keras.layers.Dense(3)(prod)))
+    with pytest.raises(config.WorkbookError, match="TFLM has no kernel for REDUCE_PROD"):
+        tflm.smallest_arena(blob, use_cache=False)
+    uncompared = tflm.Footprint("lut", 1000, 2048, None, 0.8, None, 10.0, 100)
+    assert uncompared.agreement_pp is None and "not compared" in uncompared.row()["LiteRT acc"]

@@ -200,6 +200,20 @@ def _litert_quantizer():
 # ----------------------------------------------------------------------------- the recipes
 
 
+def pruned_name(pruned) -> tuple[str, str]:
+    """(name, note) for a pruned model, by what was measured: the share of zeros among all its
+    kernel weights (``measure.layer_sparsity``), the kernels left dense and the parameters not pruned."""
+    rows = {r.layer: r for r in measure.layer_sparsity(pruned)}
+    total = sum(r.weights for r in rows.values())
+    zeros = sum(r.weights - r.nonzeros for r in rows.values())
+    share = zeros / total if total else 0.0
+    dense = [name for name, r in rows.items() if r.nonzeros == r.weights]
+    others = measure.count_params(pruned) - total
+    note = (f"{share:.1%} of the {total:,} Dense/Conv2D kernel weights are zero (measured); kernels left dense: "
+            f"{', '.join(dense) or 'none'}; {others:,} other parameters (biases, BatchNormalization ...) not pruned")  # fmt: skip
+    return f"pruned ({share:.0%} of kernel weights zero) + int8", note
+
+
 def measure_and_log(name: str, technique: str, d, model, tflite: bytes | None, settings: dict):
     """``measure.measure`` on ``d``'s test set (which includes the .tflite-vs-Keras check), logged
     for the board and export with the .tflite kept. Returns (Measurement, log entry)."""
@@ -308,6 +322,11 @@ def self_check_calibration(measurement) -> bool:
     if measurement.agreement >= conversion_check.MIN_AGREEMENT:
         return verdict(False, f"Agreement {measurement.agreement:.0%}: this one converted fine. Scale the calibration "
                                "images differently from the data (e.g. representative / 255).")  # fmt: skip
+    if not any("scaled differently" in cause for cause in getattr(measurement, "causes", ())):
+        named = "; ".join(getattr(measurement, "causes", ())) or "none recorded"
+        return verdict(False, f"Agreement {measurement.agreement:.0%}, but the cause measure names is not the calibration "
+                               f"({named[:160]}): this file disagrees for another reason (a lossy grid, say). Convert "
+                               "to int8 with calibration images scaled differently from the data.")  # fmt: skip
     return verdict(True, f"Agreement {measurement.agreement:.0%}: the int8 input range was calibrated on other values "
                           "than the model sees, and measure flagged it.")  # fmt: skip
 
