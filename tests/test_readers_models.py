@@ -149,3 +149,26 @@ def test_exercise_2_rejects_a_disagreement_caused_by_something_other_than_calibr
     miscalibrated = measure.Measurement("int8 /255", agreement=0.12, causes=(
         "the int8 input range [0, 0.004] was calibrated on representative images scaled differently from these",), **common)
     assert compress.self_check_calibration(miscalibrated) is True
+
+
+def test_structured_pruning_passes_through_zero_padding_and_names_a_custom_layer():
+    """Wrong behaviour rejected: ZeroPadding2D (DenseNet, MobileNet stems) stopping the rebuild, and a
+    raw error for a custom layer instead of one naming it."""
+    from helpers.structured_pruning import units
+
+    def chain(middle):
+        return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(8, 3, name="c1"), middle,
+                                 keras.layers.Conv2D(4, 3, name="c2"), keras.layers.Flatten(), keras.layers.Dense(3)])  # fmt: skip
+
+    padded = chain(keras.layers.ZeroPadding2D(1))
+    zeroed = units.zero_units(padded, {"c1": 4})
+    narrow = units.rebuild(padded, {"c1": 4})
+    x = np.random.default_rng(0).random((3, 8, 8, 1), dtype=np.float32)
+    np.testing.assert_allclose(narrow.predict(x, verbose=0), zeroed.predict(x, verbose=0), atol=1e-5)
+
+    class Twice(keras.layers.Layer):
+        def call(self, x):
+            return 2 * x
+
+    with pytest.raises(config.WorkbookError, match=r"\S+ is a Twice, which structured pruning"):
+        units.rebuild(chain(Twice()), {"c1": 4})
