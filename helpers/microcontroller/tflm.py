@@ -335,7 +335,7 @@ class Footprint:
             "flash B": f"{self.flash:,}",
             "arena B": f"{self.arena:,}{mark}",
             "TFLM acc": f"{self.tflm_accuracy:.2%}{mark}",
-            "LiteRT acc": "not compared: LiteRT cannot run it" if self.litert_accuracy is None else f"{self.litert_accuracy:.2%}",
+            "LiteRT acc": "not compared: LiteRT cannot run it (TFLM only)" if self.litert_accuracy is None else f"{self.litert_accuracy:.2%}",
             "µs/inference (host)": f"{self.us_per_inference:,.0f}{mark}",
         }
 
