@@ -37,10 +37,11 @@ PACKAGES = {
     "distillation": ("distiller", "studies", "figures", "explorer", "exercises"),  # lesson 03
     "combining": ("clustering", "export", "figures", "board_explorer", "latency_explorer", "exercises"),  # 04
     "microcontroller": (  # lesson 05
-        "tflm", "lut", "footprint", "devices", "c_export", "designs", "design_training", "ablation", "int4",
+        "tflm", "tflm_ops", "lut", "footprint", "devices", "c_export", "designs", "design_training", "ablation",
+        "int4",
         "figures", "explorer", "exercises",
     ),
-    "your_model": ("model_files", "compress"),  # lesson 06
+    "your_model": ("model_files", "reader_data", "compress"),  # lesson 06
 }
 for _package, _modules in PACKAGES.items():
     for _module in _modules:

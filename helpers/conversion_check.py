@@ -65,9 +65,8 @@ class Agreement:
             if self.nonfinite
             else f"the same class on only {self.top1:.0%} of {self.samples} images"
         )
-        return (
-            f"{name}: the .tflite and the Keras model disagree ({what}). Likely causes: "
-            + " ".join(f"({i}) {c}" for i, c in enumerate(self.causes, start=1))
+        return f"{name}: the .tflite and the Keras model disagree ({what}). Likely causes: " + " ".join(
+            f"({i}) {c}" for i, c in enumerate(self.causes, start=1)
         )
 
 
@@ -158,3 +157,54 @@ def compare(
 def warn_if_flagged(agreement: Agreement, name: str) -> None:
     if agreement.flagged:
         warnings.warn(agreement.message(name), ConversionWarning, stacklevel=3)
+
+
+# ----------------------------------------------------------------------------- at conversion time
+
+
+def check_calibration(images, name: str = "the conversion", rescaled_in_model: bool | None = None) -> None:
+    """Warn (``ConversionWarning``) about calibration images that would quietly spoil an int8 file:
+    NaN/inf values (activation ranges are measured on them), or whole numbers above 1.5 - raw 0-255
+    pixels - unless the model rescales them itself (``rescaled_in_model``: True if it has a
+    Rescaling/Normalization layer, None if unknown): a model trained on pixels divided by 255 then
+    gets an input grid 255x too wide. Integer arrays (token ids) are not pixels and are not checked."""
+    x = np.asarray(images)
+    if x.size == 0 or x.dtype.kind != "f":
+        return
+    x = x.astype(np.float64)
+    finite = np.isfinite(x).reshape(len(x), -1).all(axis=1)
+    if not finite.all():
+        warnings.warn(
+            f"{name}: {int((~finite).sum())} of {len(x)} calibration images hold NaN or infinite values; the converter "
+            "measures each layer's int8 range on them, so those ranges (and the file) are not to be trusted. Drop them "
+            "first: `x = x[np.isfinite(x).reshape(len(x), -1).all(axis=1)]`.",
+            ConversionWarning,
+            stacklevel=3,
+        )
+        x = x[finite]
+    if len(x) and not rescaled_in_model and float(x.max()) > 1.5 and np.all(np.abs(x - np.round(x)) < 1e-3):
+        warnings.warn(
+            f"{name}: the calibration images are whole numbers from {x.min():.0f} to {x.max():.0f} (raw pixels?)"
+            + (" and the model has no Rescaling layer" if rescaled_in_model is False else "")
+            + ". If the model was trained on pixels divided by 255, calibrate on images scaled "
+            "the same way (`x / 255`): otherwise the int8 input grid spans 0-255 and real inputs in 0-1 fall into a "
+            "single step of it (accuracy near chance). If the model really takes 0-255 values, ignore this.",
+            ConversionWarning,
+            stacklevel=3,
+        )
+
+
+def check_converted(reference, tflite: bytes, x, name: str = "the converted model") -> Agreement:
+    """The check ``measure`` runs, at conversion time: the new file's outputs on ``x`` (its first
+    ``SAMPLES`` finite images) against ``reference(x)`` (a function giving the Keras model's, or the
+    float .tflite's, outputs); a ``ConversionWarning`` with likely causes if they disagree or hold NaN/inf."""
+    from .litert_run import tflite_predict
+
+    x = np.asarray(x)[:SAMPLES]
+    if x.dtype.kind == "f":
+        x = x[np.isfinite(x).reshape(len(x), -1).all(axis=1)]
+    if len(x) == 0:
+        return Agreement(0, float("nan"), 0, ())
+    agreement = compare(reference(x), tflite_predict(tflite, x), tflite, x)
+    warn_if_flagged(agreement, name)
+    return agreement

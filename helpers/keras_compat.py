@@ -125,13 +125,21 @@ def to_tf_keras(model) -> keras.Model:
 def _rebuild_layer(layer):
     name = type(layer).__name__
     cls = getattr(keras.layers, name, None)
+    if name == "Lambda":  # its Python function is Keras 3 bytecode/config that tf_keras cannot take over
+        raise ModelError(
+            f"Layer {layer.name} (Lambda) holds a Python function, which cannot be carried from Keras 3 to tf_keras. "
+            "Replace it by a built-in layer (Rescaling, Reshape, Activation, ...) in the Keras 3 model and save again, "
+            f"or rebuild the model by hand in tf_keras with the same function in a tf_keras Lambda. {REBUILD_HINT}"
+        )
     if cls is None:
         raise ModelError(f"Layer {layer.name} ({name}) has no tf_keras counterpart. {REBUILD_HINT}")
     allowed = set(inspect.signature(cls.__init__).parameters) | {"name", "trainable", "dtype"}
     cfg = {k: _plain(v) for k, v in layer.get_config().items() if k in allowed}
+    if name == "MultiHeadAttention":  # tf_keras' from_config reads the build shapes Keras 3 does not save
+        cfg.update(query_shape=None, key_shape=None, value_shape=None)
     try:
         return keras.layers.deserialize({"class_name": name, "config": cfg})
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, KeyError) as exc:
         raise ModelError(f"Could not rebuild layer {layer.name} ({name}) in tf_keras: {exc}. {REBUILD_HINT}") from None
 
 
@@ -279,6 +287,8 @@ def check_labels(y, outputs: int | None = None) -> np.ndarray:
 # ----------------------------------------------------------------------------- TF-MOT's errors
 
 _UNSUPPORTED = re.compile(r"Layer (\S+?):<class '([^']+)'> is not supported")
+_CALLING = re.compile(r'calling layer "([^"]+)" \(type (\w+)\)')
+TFMOT_ERRORS = (ValueError, RuntimeError, TypeError, AttributeError, KeyError)  # what TF-MOT and clone_model raise
 
 
 def tfmot_error(exc: BaseException, technique: str, model) -> ModelError:
@@ -292,6 +302,21 @@ def tfmot_error(exc: BaseException, technique: str, model) -> ModelError:
             "layers it supports (`tfmot.quantization.keras.quantize_annotate_layer` on each, then `quantize_apply`); "
             "move preprocessing such as Rescaling/Normalization out of the model and into the data pipeline; or use "
             "post-training int8 (`helpers.quantization.quantize.convert(model, 'int8', x_train[:200])`), which has no such limit."
+        )
+    calling = _CALLING.search(text)
+    if calling:
+        layer, cls = calling.group(1), calling.group(2)
+        why = (
+            "it is a raw TensorFlow op (e.g. `x + 3` or `tf.nn.relu6(x)` written between layers) that tf_keras "
+            "records as a TFOpLambda and cannot re-create with a constant operand"
+            if cls in ("TFOpLambda", "SlicingOpLambda") else "tf_keras could not call its rebuilt copy"
+        )  # fmt: skip
+        return ModelError(
+            f"{technique}: TF-MOT copies the model layer by layer and stopped at layer {layer} (type {cls}): {why}. "
+            "Ways out: replace that op by a built-in layer (keras.layers.Add, Activation('hard_sigmoid'), ReLU(6.0), "
+            "...) and copy the weights; keep this model to the recipes that need no copy (post-training int8 "
+            "`helpers.quantization.quantize.convert(model, 'int8', x_train[:200])`, int4 weights with LiteRT "
+            "Quantizer). (tf_keras said: " + text.split("Call arguments")[0].strip().splitlines()[-1][:160] + ")"
         )
     if "PruneRegistry" in text or "Please initialize `Prune` with a supported layer" in text:
         cls = text.rsplit("You passed:", 1)[-1].strip().strip("<>").replace("class ", "").strip("'").rsplit(".", 1)[-1]

@@ -13,9 +13,9 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import html
-import math
 import statistics
 import tempfile
 import time
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
-from . import conversion_check, keras_compat
+from . import conversion_check, keras_compat, litert_run
 
 LATENCY_THREADS = 1  # one thread: steadier numbers, and what a small device has
 BATCH_LATENCY = 256
@@ -143,82 +143,12 @@ def to_tflite(model) -> bytes:
 # ----------------------------------------------------------------------------- LiteRT
 
 
-def interpreter(tflite: bytes, num_threads: int | None = LATENCY_THREADS, delegates: bool = True):
-    from ai_edge_litert.interpreter import Interpreter, OpResolverType
-
-    if delegates:
-        return Interpreter(model_content=tflite, num_threads=num_threads)
-    return Interpreter(
-        model_content=tflite,
-        num_threads=num_threads,
-        experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES,
-    )
-
-
-def _ready(tflite: bytes, shape, num_threads: int | None):
-    """An interpreter allocated for input ``shape``. If XNNPACK (LiteRT's default CPU delegate)
-    cannot prepare the model - it refuses some quantization layouts, e.g. low-bit QAT models -
-    fall back to TFLite's built-in kernels and say so: the numbers are then theirs."""
-    interp = interpreter(tflite, num_threads)
-    try:
-        interp.resize_tensor_input(interp.get_input_details()[0]["index"], list(shape))
-        interp.allocate_tensors()
-        return interp
-    except RuntimeError as exc:
-        if "delegate" not in str(exc):
-            raise
-        print(
-            "Note: XNNPACK could not prepare this model (" + str(exc).split("Node number")[0].strip() + "); "
-            "it runs on TFLite's built-in kernels instead, so its latency is not comparable with the others."
-        )
-    interp = interpreter(tflite, num_threads, delegates=False)
-    interp.resize_tensor_input(interp.get_input_details()[0]["index"], list(shape))
-    interp.allocate_tensors()
-    return interp
-
-
-def _quantize_input(x: np.ndarray, detail: dict) -> np.ndarray:
-    dtype = detail["dtype"]
-    if dtype == np.float32:
-        return x.astype(np.float32)
-    scale, zero_point = detail["quantization"]
-    info = np.iinfo(dtype)
-    return np.clip(np.round(x / scale + zero_point), info.min, info.max).astype(dtype)
-
-
-def _dequantize_output(y: np.ndarray, detail: dict) -> np.ndarray:
-    if detail["dtype"] == np.float32:
-        return y
-    scale, zero_point = detail["quantization"]
-    return (y.astype(np.float32) - zero_point) * scale
-
-
-def _as_model_input(tflite: bytes, x: np.ndarray) -> np.ndarray:
-    """``x`` reshaped to the model's per-image input shape when only a channel axis of 1 differs
-    (images (N, 28, 28) for a model built on (28, 28, 1), or the reverse); otherwise as it is."""
-    expected = tuple(int(n) for n in interpreter(tflite).get_input_details()[0]["shape"][1:])
-    if x.shape[1:] != expected and math.prod(x.shape[1:]) == math.prod(expected):
-        return x.reshape(len(x), *expected)
-    return x
-
-
-def tflite_predict(tflite: bytes, x: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """Run a .tflite model on ``x`` in batches; int8 inputs/outputs are (de)quantized for you.
-    Images (N, 28, 28) also feed a model that takes (28, 28, 1), and the reverse."""
-    if len(x) == 0:
-        raise ValueError("tflite_predict got no images (x is empty).")
-    x = _as_model_input(tflite, x)
-    interp, outputs, current = None, [], None
-    for start in range(0, len(x), batch_size):
-        chunk = x[start : start + batch_size]
-        if current != len(chunk):
-            interp = _ready(tflite, [len(chunk), *x.shape[1:]], None)
-            inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-            current = len(chunk)
-        interp.set_tensor(inp["index"], _quantize_input(chunk, inp))
-        interp.invoke()
-        outputs.append(_dequantize_output(interp.get_tensor(out["index"]), out))
-    return np.concatenate(outputs)
+# The prediction path lives in litert_run (readers' files: fixed batches, state tensors, integer ids).
+interpreter = functools.partial(litert_run.interpreter, num_threads=LATENCY_THREADS)
+interpreter.__doc__ = litert_run.interpreter.__doc__
+tflite_predict = litert_run.tflite_predict
+_ready, _quantize_input, _dequantize_output = litert_run.ready, litert_run.quantize_input, litert_run.dequantize_output
+_as_model_input = litert_run.as_model_input
 
 
 def accuracy(outputs: np.ndarray, y: np.ndarray) -> float:
@@ -254,6 +184,9 @@ def tflite_latency(
     """Median seconds per call (set input + invoke + read output) over ``runs`` calls."""
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
+    fixed = litert_run.fixed_batch(tflite)
+    if fixed is not None and fixed != batch:
+        raise keras_compat.ModelError(f"This .tflite takes batches of {fixed} only (fixed in the file); time it at batch={fixed}.")
     x = _as_model_input(tflite, x[:batch])
     sample = np.resize(x, (batch, *x.shape[1:]))
     interp = _ready(tflite, sample.shape, threads)
@@ -283,13 +216,14 @@ class Measurement:
     tflite_bytes: int
     tflite_gz: int
     tflite_accuracy: float
-    latency_b1_us: float
-    latency_b256_ms: float
+    latency_b1_us: float | None
+    latency_b256_ms: float | None
     keras_accuracy: float | None = None
     keras_bytes: int | None = None
     keras_gz: int | None = None
     sparsity_per_layer: dict[str, float] = dataclasses.field(default_factory=dict)
     agreement: float | None = None  # top-1 agreement of the .tflite with the Keras model (fidelity)
+    causes: tuple[str, ...] = ()  # when that agreement was flagged: the likely causes conversion_check named
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -324,6 +258,9 @@ def measure(
     if tflite is None:
         tflite = to_tflite(model)
     converted = tflite_predict(tflite, data.x_test)
+    fixed = litert_run.fixed_batch(tflite)
+    if fixed is not None:
+        print(f"Note: {name} takes batches of {fixed} only (fixed in the .tflite): no batch-{BATCH_LATENCY} latency.")
     qat = any(type(layer).__name__.startswith("QuantizeWrapper") for layer in model.layers)
     agreement = conversion_check.compare(reference, converted, tflite, data.x_test, data.y_test, qat)
     conversion_check.warn_if_flagged(agreement, name)
@@ -338,13 +275,15 @@ def measure(
         tflite_bytes=len(tflite),
         tflite_gz=gzipped_size(tflite),
         tflite_accuracy=accuracy(converted, data.y_test),
-        latency_b1_us=tflite_latency(tflite, data.x_test, batch=1, runs=runs) * 1e6,
-        latency_b256_ms=tflite_latency(tflite, data.x_test, batch=BATCH_LATENCY, runs=batch_runs) * 1e3,
+        latency_b1_us=None if fixed not in (None, 1) else tflite_latency(tflite, data.x_test, batch=1, runs=runs) * 1e6,
+        latency_b256_ms=None if fixed not in (None, BATCH_LATENCY) else  # a file with a fixed batch (TFLM's examples)
+        tflite_latency(tflite, data.x_test, batch=BATCH_LATENCY, runs=batch_runs) * 1e3,
         keras_accuracy=accuracy(reference, data.y_test),
         keras_bytes=len(keras_blob) if keras_blob is not None else None,
         keras_gz=gzipped_size(keras_blob) if keras_blob is not None else None,
         sparsity_per_layer={row.layer: round(row.sparsity, 4) for row in layer_sparsity(model)},
         agreement=round(agreement.top1, 4) if agreement.top1 == agreement.top1 else None,
+        causes=agreement.causes,
     )
 
 

@@ -84,7 +84,7 @@ def test_image_folder_is_read_through_keras(tmp_path):
 def test_student_is_smaller_and_pick_takes_the_smallest_within_the_drop():
     teacher = compress.build_shipped()
     assert teacher.count_params() / compress.build_student(teacher).count_params() > 4
-    entry = lambda name, acc, gz: {"name": name, "metrics": {"tflite_accuracy": acc, "tflite_gz": gz}}  # noqa: E731
+    entry = lambda name, acc, size: {"name": name, "metrics": {"tflite_accuracy": acc, "tflite_bytes": size}}  # noqa: E731
     base = entry("float", 0.85, 80_000)
     picked = compress.pick([entry("a", 0.845, 20_000), entry("b", 0.80, 5_000), entry("c", 0.86, 30_000)], base)
     assert picked["name"] == "a"
@@ -98,3 +98,17 @@ def test_small_layers_and_probabilities_as_teacher_logits():
     x = np.random.default_rng(0).random((5, 28, 28), dtype=np.float32)
     logits = compress.teacher_logits(probs_teacher, x, probabilities=True)
     np.testing.assert_allclose(np.exp(logits).sum(axis=1), 1.0, rtol=1e-5)  # log-probabilities
+
+
+def test_distil_chooses_t_and_alpha_on_validation_and_trains_a_control_per_seed(monkeypatch):
+    """Wrong behaviour rejected: T and alpha fixed (or chosen on the test set), one seed deciding."""
+    d = tiny_data()
+    teacher = compress.build_shipped()
+    scored = []
+    real = compress.measure.keras_accuracy
+    monkeypatch.setattr(compress.measure, "keras_accuracy", lambda m, x, y: scored.append(len(x)) or real(m, x, y))
+    run = compress.distil(teacher, d, epochs=1, temperatures=(1.0, 4.0), alphas=(0.5,), seeds=(0, 1))
+    assert set(run.grid) == {(1.0, 0.5), (4.0, 0.5)} and (run.temperature, run.alpha) in run.grid
+    assert scored == [len(d.x_val)] * 2  # every choice looked at validation only
+    assert len(run.students) == len(run.scratches) == 2 and run.students[0] is not run.students[1]
+    assert run.students[0].count_params() == run.scratches[0].count_params()

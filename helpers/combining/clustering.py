@@ -69,12 +69,16 @@ def cluster(
             cluster_centroids_init=clustering_api.CentroidInitialization.KMEANS_PLUS_PLUS,
             preserve_sparsity=preserve_sparsity,
         )
-    except (ValueError, RuntimeError, TypeError) as exc:
+    except keras_compat.TFMOT_ERRORS as exc:
         raise keras_compat.tfmot_error(exc, "Clustering", base) from None
     models.compile_model(wrapped, learning_rate)
     if epochs:
         models.train(wrapped, data, epochs, label=label)
-    return models.compile_model(clustering_api.strip_clustering(wrapped), learning_rate)
+    try:
+        stripped = clustering_api.strip_clustering(wrapped)
+    except keras_compat.TFMOT_ERRORS as exc:  # stripping clones the model again (e.g. a TFOpLambda stops it)
+        raise keras_compat.tfmot_error(exc, "Clustering", base) from None
+    return models.compile_model(stripped, learning_rate)
 
 
 def unique_values(model) -> dict[str, int]:
@@ -97,7 +101,7 @@ def preserving_qat(model: keras.Model, data, kind: str, epochs: int = 1, learnin
     copy = models.copy_model(model)
     try:
         qat = _quantize(q, copy, kind)
-    except (ValueError, RuntimeError, TypeError) as exc:
+    except keras_compat.TFMOT_ERRORS as exc:
         raise keras_compat.tfmot_error(exc, kind.upper(), model) from None
     models.compile_model(qat, learning_rate)
     models.train(qat, data, epochs, label=label)

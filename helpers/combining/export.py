@@ -101,16 +101,18 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:60] or "model"
 
 
-def export(entry: dict, data, directory: Path | None = None) -> Exported:
+def export(entry: dict, data, directory: Path | None = None, model_name: str | None = None) -> Exported:
     """Write ``entry``'s .tflite and a model card (JSON + Markdown) to ``directory`` (default
-    ``data/cache/exports``), reload the written file in LiteRT and re-measure it on ``data``."""
+    ``data/cache/exports``), reload the written file in LiteRT and re-measure it on ``data``.
+    ``model_name`` (the source model's name) leads the file names and is named in the card, so the
+    exports of different models do not overwrite each other; the card also lists the data's classes."""
     source = results.artifact_path(entry)
     if source is None:
         raise ExportError(f"{entry.get('name')!r} has no saved .tflite to export; pick an entry with one.")
     blob = source.read_bytes()
     directory = Path(directory) if directory else config.cache_dir() / "exports"
     directory.mkdir(parents=True, exist_ok=True)
-    stem = _slug(entry["name"])
+    stem = _slug(f"{model_name} {entry['name']}" if model_name else entry["name"])
     model_path = directory / f"{stem}.tflite"
     config.write_atomic(model_path, blob)
 
@@ -129,7 +131,9 @@ def export(entry: dict, data, directory: Path | None = None) -> Exported:
     # before issue 22 held TFLM's there and LiteRT's in litert_accuracy).
     logged = m["litert_accuracy"] if isinstance(m.get("litert_accuracy"), float) else m["tflite_accuracy"]
     card = {
-        "name": entry["name"],
+        "name": f"{model_name}: {entry['name']}" if model_name else entry["name"],
+        **({"model": model_name} if model_name else {}),
+        "classes": list(getattr(data, "class_names", ()) or ()),
         "file": model_path.name,
         "sha256": hashlib.sha256(written).hexdigest(),
         "recipe": {"technique": entry.get("technique"), "lesson": entry.get("lesson"), **(entry.get("settings") or {})},
@@ -157,7 +161,8 @@ def model_card_markdown(card: dict) -> str:
         f"| accuracy | {card['accuracy']:.2%} logged, {card['accuracy_remeasured']:.2%} re-measured from the file |\n"
         f"| latency | {card['latency_b1_us']} µs per image (LiteRT, 1 thread, median) |\n"
         f"| input / output | {' / '.join(card['io_types'])} |\n| data | {card['data']} |\n"
-        f"| logged / exported | {card['logged']} / {card['exported']} |\n| sha256 | `{card['sha256']}` |\n\n"
+        + (f"| model | {card['model']} |\n| classes | {', '.join(card['classes'])} |\n" if card.get("model") else "")
+        + f"| logged / exported | {card['logged']} / {card['exported']} |\n| sha256 | `{card['sha256']}` |\n\n"
         f"## Recipe\n\n| setting | value |\n|---|---|\n{recipe}\n"
     )
 

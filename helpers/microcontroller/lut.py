@@ -42,7 +42,7 @@ def weight_tensors(model: bytes, min_size: int = 100) -> list[WeightTensor]:
         if values.size < min_size or values.size != int(np.prod(t.shape)):
             continue
         rows = values.reshape(int(t.shape[0]), -1)
-        found.append(WeightTensor(i, t.name.decode(), tuple(int(s) for s in t.shape), len(np.unique(values)),
+        found.append(WeightTensor(i, t.name.decode() if t.name else f"tensor {i} (no name)", tuple(int(s) for s in t.shape), len(np.unique(values)),
                                   max(len(np.unique(r)) for r in rows)))
     return found
 

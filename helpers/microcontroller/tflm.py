@@ -27,7 +27,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import config, measure
+from .. import config, litert_run, measure
+from . import tflm_ops
 
 _PROBE = Path(__file__).with_name("tflm_probe.py")
 ALIGN = 16
@@ -221,7 +222,11 @@ def smallest_arena(model: bytes, *, use_cache: bool = True) -> Arena:
         except (ValueError, TypeError):
             pass  # a damaged cache file: search again and overwrite it
     with _prober(model) as prober:
-        found = _search(prober)
+        try:
+            found = _search(prober)
+        except MicroError:
+            tflm_ops.raise_for_missing_ops(model, MicroError)
+            raise
     _arena_memo[sha] = found
     try:
         config.write_atomic(cache, json.dumps(dataclasses.asdict(found)).encode())
@@ -258,11 +263,13 @@ def _search(prober: _Prober) -> Arena:
 
 
 def interpreter(model: bytes, arena: int):
-    """A TFLM interpreter for ``model`` with an ``arena``-byte tensor arena (raises MicroError if too small)."""
+    """A TFLM interpreter for ``model`` with an ``arena``-byte tensor arena (raises MicroError if too
+    small, or naming the operators TFLM lacks)."""
     runtime = _runtime()
     try:
         return runtime.Interpreter.from_bytes(bytes(model), arena_size=int(arena))
     except RuntimeError as exc:
+        tflm_ops.raise_for_missing_ops(model, MicroError)
         raise MicroError(f"TFLM could not allocate this model's tensors in {arena:,} B of arena: {exc}") from exc
 
 
@@ -284,8 +291,10 @@ def tflm_predict(model: bytes, x: np.ndarray, arena: int) -> np.ndarray:
     inp, out = interp.get_input_details(0), interp.get_output_details(0)
     shape = tuple(int(s) for s in inp["shape"])
     xq = measure._quantize_input(x, _as_litert_detail(inp))
-    scores = []
+    scores, stateful = [], litert_run.variable_tensors(model) > 0  # LSTM/SVDF state: reset per image, as in Keras
     for i in range(len(xq)):
+        if stateful:
+            interp.reset()
         interp.set_input(xq[i].reshape(shape), 0)
         interp.invoke()
         scores.append(np.array(interp.get_output(0)).reshape(-1))
@@ -306,10 +315,11 @@ class Footprint:
     reference_litert_accuracy: float | None = None  # LiteRT's accuracy in that same reference run
 
     @property
-    def agreement_pp(self) -> float:
-        """|TFLM - LiteRT| accuracy in percentage points, both from the same run (the reference's, if reference)."""
+    def agreement_pp(self) -> float | None:
+        """|TFLM - LiteRT| accuracy in percentage points, both from the same run (the reference's, if
+        reference); None when LiteRT could not run the file, so nothing was compared."""
         litert = self.reference_litert_accuracy if self.reference else self.litert_accuracy
-        return 0.0 if litert is None else abs(self.tflm_accuracy - litert) * 100
+        return None if litert is None else abs(self.tflm_accuracy - litert) * 100
 
     @property
     def accuracy(self) -> float:
@@ -332,7 +342,7 @@ class Footprint:
             "flash B": f"{self.flash:,}",
             "arena B": f"{self.arena:,}{mark}",
             "TFLM acc": f"{self.tflm_accuracy:.2%}{mark}",
-            "LiteRT acc": "n/a (TFLM only)" if self.litert_accuracy is None else f"{self.litert_accuracy:.2%}",
+            "LiteRT acc": "not compared: LiteRT cannot run it (TFLM only)" if self.litert_accuracy is None else f"{self.litert_accuracy:.2%}",
             "µs/inference (host)": f"{self.us_per_inference:,.0f}{mark}",
         }
 

@@ -224,12 +224,15 @@ def prune_and_finetune(
 
     try:
         pruned = keras.models.clone_model(models.copy_model(base), clone_function=wrap)
-    except (ValueError, RuntimeError, TypeError) as exc:
+    except keras_compat.TFMOT_ERRORS as exc:
         raise keras_compat.tfmot_error(exc, "Pruning", base) from None
     models.compile_model(pruned, learning_rate)
     start = time.perf_counter()
     history = models.train(pruned, data, epochs, callbacks=[sparsity_api.UpdatePruningStep(), *callbacks], label=label)
-    stripped = models.compile_model(sparsity_api.strip_pruning(pruned), learning_rate)
+    try:
+        stripped = models.compile_model(sparsity_api.strip_pruning(pruned), learning_rate)
+    except keras_compat.TFMOT_ERRORS as exc:  # stripping clones the model again (e.g. a TFOpLambda stops it)
+        raise keras_compat.tfmot_error(exc, "Pruning", base) from None
     settings = {
         "schedule": {k: dataclasses.asdict(v) for k, v in per_layer.items()}
         if per_layer

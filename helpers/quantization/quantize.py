@@ -16,7 +16,7 @@ import tensorflow as tf
 import tensorflow_model_optimization as tfmot
 import tf_keras as keras
 
-from .. import config, keras_compat, measure, models, results
+from .. import config, conversion_check, keras_compat, measure, models, results
 
 KINDS = ("float32", "dynamic", "float16", "int8")
 REPRESENTATIVE_SAMPLES = 200
@@ -44,10 +44,11 @@ def check_representative(x, model) -> np.ndarray:
             f"The representative images have shape {tuple(x.shape[1:])}, the model expects {expected}: "
             "pass a batch of images shaped like the training data."
         )
-    return x.astype(np.float32)
+    ids = np.dtype(model.inputs[0].dtype.as_numpy_dtype) if model.inputs else np.dtype(np.float32)
+    return x.astype(ids if ids.kind in "iu" else np.float32)  # token ids stay integers
 
 
-def convert(model: keras.Model, kind: str, representative=None) -> bytes:
+def convert(model: keras.Model, kind: str, representative=None, check_on=None) -> bytes:
     """A .tflite flatbuffer of ``model``:
 
     * ``float32``: no optimization;
@@ -55,6 +56,13 @@ def convert(model: keras.Model, kind: str, representative=None) -> bytes:
     * ``float16``: float16 weights (computed in float32 on a CPU);
     * ``int8``: full integer - int8 weights and activations, calibrated on ``representative``
       images, int8 input and output.
+
+    Checked here, as ``measure`` checks it (``conversion_check``): calibration images with NaN/inf
+    or raw 0-255 values, and the file's outputs against the Keras model's on ``check_on`` (the
+    images you will evaluate on; the calibration images if not given) - a ``ConversionWarning``
+    that says what to do. (Setting ``inference_input_type = tf.int8`` without
+    ``Optimize.DEFAULT`` makes the converter say the type "must be tf.float32": integer I/O exists
+    only in a quantized model, so the optimization must be on and calibration given.)
     """
     if kind not in KINDS:
         raise QuantizationSettingsError(f"kind must be one of {KINDS}, not {kind!r}.")
@@ -73,9 +81,17 @@ def convert(model: keras.Model, kind: str, representative=None) -> bytes:
 
         converter.representative_dataset = representative_dataset
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter.inference_input_type = tf.int8
+        if images.dtype.kind == "f":  # integer token ids stay as they are (an Embedding looks them up)
+            converter.inference_input_type = tf.int8
         converter.inference_output_type = tf.int8
-    return converter.convert()
+        rescaled = any(type(la).__name__ in ("Rescaling", "Normalization") for la in model.layers)
+        conversion_check.check_calibration(images, f"int8 conversion of {model.name}", rescaled)
+    tflite = converter.convert()
+    images = check_on if check_on is not None else (representative if kind == "int8" else None)
+    if images is not None:
+        conversion_check.check_converted(lambda x: model.predict(x, batch_size=1000, verbose=0), tflite, images,
+                                         f"{kind} conversion of {model.name}")  # fmt: skip
+    return tflite
 
 
 @dataclasses.dataclass(frozen=True)

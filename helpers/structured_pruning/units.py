@@ -36,6 +36,8 @@ _PASS_THROUGH = (
     keras.layers.AveragePooling2D,
     keras.layers.Dropout,
     keras.layers.Activation,
+    keras.layers.ReLU,
+    keras.layers.ZeroPadding2D,  # pads space, keeps every channel where it was (DenseNet, MobileNet stems)
     keras.layers.InputLayer,
 )
 
@@ -153,7 +155,7 @@ def _walk(model):
         elif not isinstance(layer, (*_PASS_THROUGH, keras.layers.Flatten, keras.layers.Reshape)):
             raise StructuredPruningError(
                 f"{layer.name} is a {type(layer).__name__}, which structured pruning here cannot pass unit indices "
-                "through (supported: Dense, Conv2D, pooling, Flatten, Reshape, Dropout, Activation). "
+                "through (supported: Dense, Conv2D, pooling, ZeroPadding2D, Flatten, Reshape, Dropout, Activation, ReLU). "
                 "Use a Sequential model of those layers."
             )
     if not isinstance(model, keras.Sequential):

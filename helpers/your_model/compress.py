@@ -4,9 +4,8 @@ measure each the workbook's way, and say why the others cannot apply.
 * ``shipped_model``: what the lesson runs as shipped - a small residual CNN with
   BatchNormalization and a skip connection (an architecture none of the lessons uses), trained
   on the fast subset and cached under ``data/cache/models/``.
-* ``load_data``: a reader's data - an ``.npz`` with ``x_train, y_train, x_test, y_test`` (and
-  optionally ``x_val, y_val``), or an image folder with one subfolder per class, read by Keras'
-  own ``image_dataset_from_directory`` - as a ``helpers.data.Dataset``.
+* ``load_data`` (from ``reader_data``): a reader's data - an ``.npz`` or an image folder - checked
+  on the way in, as a ``helpers.data.Dataset``; ``below_chance`` flags a baseline no better than guessing.
 * ``check``: Keras 2 or 3, Sequential/functional/subclassed, input shape vs data, logits vs
   probabilities, labels vs outputs, and which layers each technique takes (found by asking
   TF-MOT itself on a copy, not from a list): a ``Checks`` table plus, per recipe, whether it
@@ -22,7 +21,6 @@ import hashlib
 import html
 import json
 import warnings
-from pathlib import Path
 
 import numpy as np
 import tensorflow_model_optimization as tfmot
@@ -31,13 +29,14 @@ import tf_keras as keras
 from .. import config, conversion_check, data, keras_compat, measure, models
 from ..distillation import distiller
 from ..pruning import magnitude
+from . import reader_data
 
 SHIPPED_EPOCHS = 12
 RECIPES = ("int8 PTQ", "int4 weights (LiteRT Quantizer)", "pruning + fine-tune", "clustering", "distillation")
 
 
-class CapstoneError(config.WorkbookError, ValueError):
-    """Data or settings the capstone cannot work with; the message says what to change."""
+CapstoneError = reader_data.CapstoneError  # data or settings lesson 06 cannot work with
+load_data, below_chance = reader_data.load_data, reader_data.below_chance  # a reader's data, checked on the way in
 
 
 # ----------------------------------------------------------------------------- the shipped model
@@ -90,68 +89,6 @@ def shipped_model(seed: int = models.DEFAULT_SEED) -> tuple[keras.Model, data.Da
     return model, train_data
 
 
-# ----------------------------------------------------------------------------- a reader's data
-
-
-def load_data(source, *, image_size=(28, 28), grayscale: bool = True, scale: float = 1 / 255, mode=None):
-    """A reader's data as a ``Dataset``. ``source``: an ``.npz`` file (arrays ``x_train, y_train,
-    x_test, y_test``, optionally ``x_val, y_val``; used as stored) or a folder of images with one
-    subfolder per class (80/20 train/test split, seed 0, pixels times ``scale``). In fast mode
-    at most 10,000 training and 2,000 test examples are used."""
-    mode = mode or config.current_mode()
-    path = Path(source)
-    if path.is_dir():
-        arrays, names = _image_folder(path, image_size, grayscale, scale)
-    elif path.suffix == ".npz" and path.is_file():
-        with np.load(path, allow_pickle=False) as npz:  # no pickles: an .npz from elsewhere cannot run code
-            missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in npz]
-            if missing:
-                raise CapstoneError(f"{path.name} lacks {missing}; it needs x_train, y_train, x_test, y_test.")
-            arrays = {k: npz[k] for k in npz.files}
-        names = tuple(str(c) for c in range(int(max(arrays["y_train"].max(), arrays["y_test"].max())) + 1))
-    else:
-        raise CapstoneError(
-            f"{source!r}: give an .npz file (x_train, y_train, x_test, y_test) or a folder with one subfolder of "
-            "images per class."
-        )
-    for split in ("train", "test", "val"):
-        if f"y_{split}" in arrays:
-            arrays[f"y_{split}"] = keras_compat.check_labels(arrays[f"y_{split}"])
-            arrays[f"x_{split}"] = np.asarray(arrays[f"x_{split}"], dtype=np.float32)
-            if len(arrays[f"x_{split}"]) != len(arrays[f"y_{split}"]):
-                raise CapstoneError(f"x_{split} and y_{split} hold different numbers of examples.")
-    if mode.fast:
-        for split, limit in (("train", 10_000), ("test", 2_000)):
-            keep = data.balanced_subset(arrays[f"y_{split}"], max(1, limit // len(names)))
-            arrays[f"x_{split}"], arrays[f"y_{split}"] = arrays[f"x_{split}"][keep], arrays[f"y_{split}"][keep]
-    if "x_val" not in arrays:  # choices look at validation, never at the test set
-        n_val = max(1, len(arrays["x_train"]) // 10)
-        arrays["x_val"], arrays["y_val"] = arrays["x_train"][-n_val:], arrays["y_train"][-n_val:]
-        arrays["x_train"], arrays["y_train"] = arrays["x_train"][:-n_val], arrays["y_train"][:-n_val]
-    return data.Dataset(
-        "your data", str(path.name), mode.name, arrays["x_train"], arrays["y_train"], arrays["x_test"],
-        arrays["y_test"], names, arrays["x_val"], arrays["y_val"],
-    )  # fmt: skip
-
-
-def _image_folder(path: Path, image_size, grayscale: bool, scale: float):
-    kwargs = dict(image_size=tuple(image_size), color_mode="grayscale" if grayscale else "rgb", batch_size=None,
-                  seed=0, validation_split=0.2, subset="both", label_mode="int")  # fmt: skip
-    try:
-        train, test = keras.utils.image_dataset_from_directory(path, **kwargs)
-    except ValueError as exc:
-        raise CapstoneError(f"Keras could not read images from {path}: {exc}") from None
-    names = tuple(train.class_names)
-
-    def arrays(ds):
-        xs, ys = zip(*[(x.numpy(), y.numpy()) for x, y in ds], strict=True) if ds.cardinality() else ((), ())
-        x = np.stack(xs).astype(np.float32) * scale if xs else np.zeros((0, *image_size), np.float32)
-        return (x[..., 0] if grayscale else x), np.asarray(ys, dtype=np.int32)
-
-    (x_train, y_train), (x_test, y_test) = arrays(train), arrays(test)
-    return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}, names
-
-
 # ----------------------------------------------------------------------------- the checks
 
 
@@ -168,7 +105,7 @@ class Checks:
         return self.blocked.get(recipe) is None
 
     def _lines(self):
-        lines = [(c, f, "ok" if ok else "!") for c, f, ok in self.rows]
+        lines = list(self.rows)  # (check, finding, ok): a row that reports a problem shows ✗
         lines += [(f"recipe: {r}", "applies" if why is None else f"cannot apply: {why}", why is None)
                   for r, why in self.blocked.items()]  # fmt: skip
         return lines
@@ -193,7 +130,7 @@ def _try(call, model=None) -> str | None:
         return None
     except config.WorkbookError as exc:
         return str(exc)
-    except (ValueError, RuntimeError, TypeError) as exc:
+    except keras_compat.TFMOT_ERRORS as exc:
         return str(keras_compat.tfmot_error(exc, "TF-MOT", model))
 
 
@@ -225,19 +162,30 @@ def check(model, d: data.Dataset, distil: bool = True) -> Checks:
                  + (f"; left as they are: {', '.join(others)}" if others else ""), bool(kernels)))  # fmt: skip
     narrow = [la.name for la in kernels if magnitude.m_by_n_problem(la.kernel.shape)]
     rows.append(("2:4 sparsity", f"cannot group {', '.join(narrow)} (fewer or not a multiple of 4 inputs)" if narrow
-                 else "every kernel can be grouped", True))  # fmt: skip
+                 else "every kernel can be grouped", not narrow))  # fmt: skip
     graph = _try(lambda: keras_compat.require_graph_model(model, "TF-MOT"))
     qat = graph or _try(lambda: tfmot.quantization.keras.quantize_model(models.copy_model(model)), model)
     rows.append(("8-bit QAT (quantize_model)", "supported" if qat is None else qat, qat is None))
-    cluster = graph or _try(
-        lambda: tfmot.clustering.keras.cluster_weights(models.copy_model(model), number_of_clusters=4), model
-    )
+    cluster = graph or _try(lambda: tfmot.clustering.keras.strip_clustering(
+        tfmot.clustering.keras.cluster_weights(models.copy_model(model), number_of_clusters=4)), model)
+    prune = graph or _try(lambda: _prune_and_strip(model), model)
     blocked["int8 PTQ"] = None
     blocked["int4 weights (LiteRT Quantizer)"] = None if _litert_quantizer() else "litert-quantizer is not installed."
-    blocked["pruning + fine-tune"] = graph or (None if kernels else "the model has no Dense or Conv2D layer to prune.")
+    blocked["pruning + fine-tune"] = prune or (None if kernels else "the model has no Dense or Conv2D layer to prune.")
     blocked["clustering"] = cluster or (None if kernels else "the model has no Dense or Conv2D layer to cluster.")
     blocked["distillation"] = None if distil else "not asked for (DISTIL = False)."
     return Checks(rows, blocked, probabilities)
+
+
+def _prune_and_strip(model):
+    """What the pruning recipe does to the graph, without training: wrap each Dense/Conv2D layer of a
+    copy (``clone_model`` with a clone function, as ``pruning.magnitude.prune``), then strip the wrappers."""
+    sparsity = tfmot.sparsity.keras
+
+    def wrap(layer):
+        return sparsity.prune_low_magnitude(layer) if measure.is_kernel_layer(layer) else layer
+
+    return sparsity.strip_pruning(keras.models.clone_model(models.copy_model(model), clone_function=wrap))
 
 
 def _litert_quantizer():
@@ -250,6 +198,20 @@ def _litert_quantizer():
 
 
 # ----------------------------------------------------------------------------- the recipes
+
+
+def pruned_name(pruned) -> tuple[str, str]:
+    """(name, note) for a pruned model, by what was measured: the share of zeros among all its
+    kernel weights (``measure.layer_sparsity``), the kernels left dense and the parameters not pruned."""
+    rows = {r.layer: r for r in measure.layer_sparsity(pruned)}
+    total = sum(r.weights for r in rows.values())
+    zeros = sum(r.weights - r.nonzeros for r in rows.values())
+    share = zeros / total if total else 0.0
+    dense = [name for name, r in rows.items() if r.nonzeros == r.weights]
+    others = measure.count_params(pruned) - total
+    note = (f"{share:.1%} of the {total:,} Dense/Conv2D kernel weights are zero (measured); kernels left dense: "
+            f"{', '.join(dense) or 'none'}; {others:,} other parameters (biases, BatchNormalization ...) not pruned")  # fmt: skip
+    return f"pruned ({share:.0%} of kernel weights zero) + int8", note
 
 
 def measure_and_log(name: str, technique: str, d, model, tflite: bytes | None, settings: dict):
@@ -287,15 +249,18 @@ def small_layers(model, share: float = 0.05) -> tuple[str, ...]:
     return tuple(name for name, size in sizes.items() if size < share * total)
 
 
-def build_student(teacher, widths=(16, 32), name: str = "student") -> keras.Model:
-    """A smaller model for ``teacher``'s inputs and classes: two stride-2 3x3 convs + global
-    average pooling + Dense logits for images, a 32-unit MLP for anything else."""
+def build_student(teacher, widths=(4, 8), name: str = "student") -> keras.Model:
+    """A smaller model for ``teacher``'s inputs and classes: stride-2 3x3 convs (``widths``) +
+    Flatten + Dense logits for images (4,266 parameters for 28x28x1 and 10 classes), a 32-unit MLP
+    for anything else. Flatten, not global average pooling: pooling a 7x7 map leaves the logits
+    only ``widths[-1]`` numbers per image, and a 5k-parameter pooled student stayed ~15 pp under
+    the teacher - below a linear model - where this one can match it (lesson 06, section 10)."""
     shape, classes = tuple(teacher.input_shape[1:]), teacher.output_shape[-1]
     layers = [keras.Input(shape)]
     if len(shape) in (2, 3):
         layers.append(keras.layers.Reshape((*shape[:2], shape[2] if len(shape) == 3 else 1)))
         layers += [keras.layers.Conv2D(w, 3, strides=2, padding="same", activation="relu") for w in widths]
-        layers.append(keras.layers.GlobalAveragePooling2D())
+        layers.append(keras.layers.Flatten())
     else:
         layers += [keras.layers.Flatten(), keras.layers.Dense(32, activation="relu")]
     layers.append(keras.layers.Dense(classes, name="logits"))
@@ -311,31 +276,67 @@ def teacher_logits(teacher, x, probabilities: bool) -> np.ndarray:
     return distiller.teacher_logits(teacher, x)
 
 
-def distil(teacher, d, epochs: int, probabilities: bool = False, temperature: float = 1.0, alpha: float = 0.5,
-           seed: int = 0):  # fmt: skip
-    """(distilled student, student trained from scratch as the control): the same architecture,
-    seed and steps; the distilled one learns from the teacher's soft targets and the labels.
-    T = 1, alpha = 0.5: in a trial on the fast subset with the shipped teacher, T = 2 and T = 4
-    (alpha 0.1, lesson 03's default) gave weaker 5k-parameter students."""
-    logits = teacher_logits(teacher, d.x_train, probabilities)
+@dataclasses.dataclass
+class Distilled:
+    """What ``distil`` trained: the (T, alpha) grid scored on validation, the choice, and per seed
+    the distilled student (at the choice) and the same student trained from scratch (the control)."""
+
+    grid: dict[tuple[float, float], float]  # (temperature, alpha) -> validation accuracy, seed 0
+    temperature: float
+    alpha: float
+    students: list  # one per seed, distilled at (temperature, alpha)
+    scratches: list  # one per seed, labels only, same steps
+    seeds: tuple[int, ...]
+
+
+def _distilled_student(teacher, d, logits, epochs, temperature, alpha, seed):
     keras.utils.set_random_seed(seed)
-    student = build_student(teacher)
-    trainer = distiller.Distiller(student, alpha=alpha, temperature=temperature)
+    trainer = distiller.Distiller(build_student(teacher), alpha=alpha, temperature=temperature)
     trainer.compile(keras.optimizers.Adam(models.LEARNING_RATE))
     trainer.fit(d.x_train, {"labels": d.y_train, "teacher_logits": logits}, epochs=epochs,
-                batch_size=models.BATCH_SIZE, verbose=0, callbacks=[models.EpochLine("distilled ")])  # fmt: skip
-    keras.utils.set_random_seed(seed)
-    scratch = models.compile_model(build_student(teacher, name="student_scratch"))
-    models.train(scratch, d, epochs, label="scratch ")
-    return models.compile_model(student), scratch
+                batch_size=models.BATCH_SIZE, verbose=0)  # fmt: skip
+    return models.compile_model(trainer.student)
 
 
-def pick(entries: list[dict], baseline: dict, max_drop: float = 0.01) -> dict:
-    """The smallest (gzipped .tflite) entry within ``max_drop`` of ``baseline``'s accuracy; the
-    baseline itself if nothing compressed keeps that accuracy."""
-    floor = baseline["metrics"]["tflite_accuracy"] - max_drop
-    keep = [e for e in entries if e["metrics"]["tflite_accuracy"] >= floor] or [baseline]
-    return min(keep, key=lambda e: e["metrics"]["tflite_gz"])
+def distil(teacher, d, epochs: int, probabilities: bool = False, temperatures=(1.0, 4.0), alphas=(0.1, 0.5),
+           seeds=(0, 1)) -> Distilled:  # fmt: skip
+    """Distillation as lesson 03 teaches it: one student per (T, alpha) on seed 0, scored on
+    ``d.x_val`` (never the test set); the best is kept, trained again on the other ``seeds``, and
+    each seed gets a control - the same student from scratch on the labels, same steps.
+    ``alpha`` weighs the hard-label loss (``distiller.Distiller``)."""
+    logits = teacher_logits(teacher, d.x_train, probabilities)
+    grid, trained = {}, {}
+    for temperature in temperatures:
+        for alpha in alphas:
+            student = _distilled_student(teacher, d, logits, epochs, temperature, alpha, seeds[0])
+            grid[(temperature, alpha)] = measure.keras_accuracy(student, d.x_val, d.y_val)
+            trained[(temperature, alpha)] = student
+            print(f"T={temperature:g}, alpha={alpha:g}: validation accuracy {grid[(temperature, alpha)]:.2%}")
+    temperature, alpha = max(grid, key=lambda k: (grid[k], -k[0], k[1]))  # ties: the lower T, the more label weight
+    students = [trained[(temperature, alpha)]]
+    students += [_distilled_student(teacher, d, logits, epochs, temperature, alpha, seed) for seed in seeds[1:]]
+    scratches = []
+    for seed in seeds:
+        keras.utils.set_random_seed(seed)
+        scratch = models.compile_model(build_student(teacher, name="student_scratch"))
+        models.train(scratch, d, epochs, label=f"scratch seed {seed} ")
+        scratches.append(scratch)
+    return Distilled(grid, temperature, alpha, students, scratches, tuple(seeds))
+
+
+def pick(entries: list[dict], baseline: dict, max_drop: float = 0.01, size_key: str = "tflite_bytes",
+         classes: int | None = None, examples: int | None = None) -> dict:  # fmt: skip
+    """The smallest entry (by ``size_key``: raw ``.tflite`` bytes by default - what a device stores;
+    ``"tflite_gz"`` for a download) within ``max_drop`` of ``baseline``'s accuracy, the more accurate
+    on a tie; the baseline itself if nothing compressed keeps that accuracy. With ``classes`` and
+    ``examples`` (the test set's size), ``CapstoneError`` when the baseline is no better than
+    guessing (``reader_data.below_chance``): nothing measured against it means anything."""
+    accuracy = baseline["metrics"]["tflite_accuracy"]
+    flag = reader_data.below_chance(accuracy, classes, examples or 0) if classes else None
+    if flag:
+        raise CapstoneError(flag)
+    keep = [e for e in entries if e["metrics"]["tflite_accuracy"] >= accuracy - max_drop] or [baseline]
+    return min(keep, key=lambda e: (e["metrics"][size_key], -e["metrics"]["tflite_accuracy"]))
 
 
 # ----------------------------------------------------------------------------- exercise self-checks
@@ -353,6 +354,11 @@ def self_check_calibration(measurement) -> bool:
     if measurement.agreement >= conversion_check.MIN_AGREEMENT:
         return verdict(False, f"Agreement {measurement.agreement:.0%}: this one converted fine. Scale the calibration "
                                "images differently from the data (e.g. representative / 255).")  # fmt: skip
+    if not any("scaled differently" in cause for cause in getattr(measurement, "causes", ())):
+        named = "; ".join(getattr(measurement, "causes", ())) or "none recorded"
+        return verdict(False, f"Agreement {measurement.agreement:.0%}, but the cause measure names is not the calibration "
+                               f"({named[:160]}): this file disagrees for another reason (a lossy grid, say). Convert "
+                               "to int8 with calibration images scaled differently from the data.")  # fmt: skip
     return verdict(True, f"Agreement {measurement.agreement:.0%}: the int8 input range was calibrated on other values "
                           "than the model sees, and measure flagged it.")  # fmt: skip
 

@@ -61,7 +61,9 @@ def _walk(config_obj, found: dict[str, set[str]], builtin: set[str], inside_laye
             found["lambda"].add(name or "?")
         elif isinstance(registered, str) and registered not in ("function",) and ">" in registered:
             found["custom"].add(registered.split(">", 1)[1])
-        elif cls == "function" and str(config_obj.get("module", "")).split(".")[0] not in ("keras", "tf_keras"):
+        elif (cls == "function" and str(config_obj.get("module", "")).split(".")[0] not in ("keras", "tf_keras")
+              and str(config_obj.get("config")) not in builtin):  # a built-in loss/metric saved by name
+            # (tf_keras writes compile(loss=keras.losses.sparse_categorical_crossentropy) as module "builtins")
             found["custom"].add(str(config_obj.get("config")))
         elif inside_layers and isinstance(cls, str) and cls.split(">")[-1] not in builtin:
             found["custom"].add(cls.split(">")[-1])
@@ -160,8 +162,21 @@ def load(path, *, trust: bool = False, custom_objects: dict | None = None):
         raise
     except Exception as exc:  # Keras reports unknown classes, bad files and version gaps in many types
         first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
+        missing = [c for c in info["custom"] if c not in custom_objects]
+        if missing:  # trust=True looks classes up where Keras finds them: registered ones, not a class in a script
+            raise ModelFileError(
+                f"{path.name} uses custom classes {', '.join(missing)}, and Keras could not find their code "
+                f"({first[:200]}). trust=True only allows classes Keras already knows (registered with "
+                "`keras.saving.register_keras_serializable`). Import the code that defines them (only if you trust it) "
+                f"and pass it: `helpers.your_model.model_files.load(path, custom_objects={{{missing[0]!r}: {missing[0]}}})`."
+            ) from None
+        keras3 = str(info["keras_version"] or "").startswith("3")
         raise ModelFileError(
             f"Keras could not load {path.name} ({info['format']}, saved by Keras {info['keras_version'] or '?'}): "
-            f"{first[:300]}. If it was saved with another Keras version, load it there and save it again as .keras; "
-            "if it needs custom classes, pass them with custom_objects=."
+            f"{first[:300]}. "
+            + ("The workbook loads Keras 3 files with the Keras 3 that TensorFlow installs; a file from a newer Keras 3 "
+               "may need that version: load it there, rebuild the model with `import tf_keras as keras` (same layers) "
+               "and save it as .h5 or .keras from tf_keras." if keras3 else
+               "If it was saved by another Keras version, save it again as .keras from that version; if it needs "
+               "custom classes, pass them with custom_objects=.")
         ) from None
