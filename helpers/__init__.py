@@ -16,6 +16,8 @@ import platform  # noqa: E402
 from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
+
+config.setup_tf_threads(tf)  # pools sized to the CPUs this process may use (cgroup quota, affinity)
 import tf_keras as keras  # noqa: E402
 
 config.quiet_python_logs()
