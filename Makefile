@@ -4,7 +4,8 @@
 #   make test     unit tests + every notebook once (fast mode; browser test, else nbval): what CI runs
 #   make execute  re-run every notebook in place, full mode, restart-and-run-all
 #   make data     find or fetch Fashion-MNIST and say where it came from
-#   make bench    lesson run times (MODE=fast|full) and the explorers' response time
+#   make bench    each lesson's peak memory, CPU and wall time at 1 and 2 CPUs (MODE=fast|full, CPUS=1,2)
+#                 and the explorers' response time
 #   make precompute  data/precomputed/: the explorers' full-mode references (LESSONS="01 03" for some)
 #   make present  Voila on notebooks/ for presenting live: a lesson without code, explorers live
 
@@ -14,6 +15,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
+comma := ,
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
 .PHONY: lab test execute data setup lint bench clean-cache
@@ -68,7 +70,7 @@ data: $(STAMP)
 	$(BIN)/python -m helpers.data
 
 bench: $(STAMP)
-	$(BIN)/python tools/bench.py --mode $(or $(MODE),fast)
+	$(BIN)/python tools/bench.py --mode $(or $(MODE),fast) --cpus $(or $(CPUS),1$(comma)2)
 
 # data/precomputed/<lesson>.json: the explorers' full-mode references (committed). From the results
 # log's full-mode entries; a lesson without any is executed in full mode first (a temporary copy).
