@@ -27,6 +27,11 @@ import sys
 from pathlib import Path
 
 TARGET = Path("/content/workbook")
+#: Where the workbook lives on GitHub: the one place an instructor sets it (``python tools/hosting.py --home
+#: https://github.com/<owner>/<repo>/tree/<branch>`` rewrites this line, every lesson's first cell and the
+#: README's launch links; tests/test_hosting.py fails when they disagree). Until set, it is this placeholder.
+HOME = "https://github.com/OWNER/REPO/tree/main"
+_HOME = re.compile(r"^https://github\.com/([\w.-]+)/([\w.-]+)/tree/(\S+?)/?$")
 # Colab's own copies stay: replacing its Jupyter front-end stack or NumPy under a running kernel breaks it.
 COLAB_KEEPS = {"numpy", "matplotlib", "ipywidgets", "jupyterlab", "voila", "ipykernel", "scikit-learn"}
 _GITHUB = re.compile(r"colab\.research\.google\.com/github/([\w.-]+)/([\w.-]+)/blob/([^/]+)/")
@@ -50,6 +55,21 @@ if "google.colab" in sys.modules:
 
 class ColabError(RuntimeError):
     """The lesson was opened in a way the bootstrap cannot follow; the message says what to do."""
+
+
+def parse_home(home: str = HOME) -> tuple[str, str, str]:
+    """(owner, repository, branch) of a ``https://github.com/<owner>/<repo>/tree/<branch>`` address.
+    Raises ColabError for anything else."""
+    found = _HOME.match(home.strip())
+    if not found:
+        raise ColabError(f"{home!r} is not a GitHub branch address: write it as https://github.com/<owner>/<repo>/tree/<branch>.")
+    owner, repo, branch = found.groups()
+    return owner, repo.removesuffix(".git"), branch
+
+
+def home_is_set(home: str = HOME) -> bool:
+    """False while ``HOME`` is still the placeholder (no real repository named)."""
+    return parse_home(home)[:2] != ("OWNER", "REPO")
 
 
 def needs_bootstrap(modules=None, find_spec=importlib.util.find_spec) -> bool:
