@@ -7,6 +7,7 @@
 #   make bench    each lesson's peak memory, CPU and wall time at 1 and 2 CPUs (MODE=fast|full, CPUS=1,2)
 #                 and the explorers' response time
 #   make precompute  data/precomputed/: the explorers' full-mode references (LESSONS="01 03" for some)
+#   make assignments  an nbgrader course from the lessons' exercises in build/course (LESSONS="00 03" for some)
 #   make present  Voila on notebooks/ for presenting live: a lesson without code, explorers live
 
 # Python 3.11, 3.12 or 3.13 (the first of python3.11, python3.12, python3.13, python3 found); PYTHON=... overrides.
@@ -74,6 +75,10 @@ bench: $(STAMP)
 
 # data/precomputed/<lesson>.json: the explorers' full-mode references (committed). From the results
 # log's full-mode entries; a lesson without any is executed in full mode first (a temporary copy).
+.PHONY: assignments
+assignments: $(STAMP)
+	$(BIN)/python tools/assignments.py $(LESSONS)
+
 .PHONY: precompute
 precompute: $(STAMP)
 	$(BIN)/python tools/precompute.py $(LESSONS)
