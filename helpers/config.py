@@ -124,7 +124,11 @@ def limit_thread_pools(cpus: int | None = None) -> int:
     container's cgroup quota (a 1-CPU Binder or JupyterHub pod on a 64-core host would get 64 threads).
     ``TF_NUM_INTRAOP_THREADS``/``TF_NUM_INTEROP_THREADS`` (read by TensorFlow's process_util.cc when its
     pools are made) are set unless the user set them already. Returns the thread count. ``setup_tf_threads``
-    applies the same after import through ``tf.config.threading``."""
+    applies the same after import through ``tf.config.threading``.
+
+    LiteRT needs nothing: its default (``num_threads=None``) runs on the calling thread alone (measured:
+    an Interpreter with None starts no worker thread, one with 2 starts one; tests/test_threads.py), which
+    any quota allows, and the workbook's latencies ask for 1 thread explicitly (``measure.LATENCY_THREADS``)."""
     global THREADS
     THREADS = cpus if cpus is not None else usable_cpus()
     for variable in THREAD_VARIABLES:
@@ -142,11 +146,6 @@ def setup_tf_threads(tf) -> None:
             setter(int(os.environ.get(variable) or THREADS))
         except (RuntimeError, ValueError):
             pass
-
-
-def litert_threads() -> int:
-    """LiteRT's ``num_threads`` when a caller asks for the default (``None``): the usable CPUs."""
-    return THREADS
 
 
 THREADS = limit_thread_pools()

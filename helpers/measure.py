@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import tf_keras as keras
 
-from . import config, conversion_check, keras_compat
+from . import conversion_check, keras_compat
 
 LATENCY_THREADS = 1  # one thread: steadier numbers, and what a small device has
 BATCH_LATENCY = 256
@@ -146,8 +146,6 @@ def to_tflite(model) -> bytes:
 def interpreter(tflite: bytes, num_threads: int | None = LATENCY_THREADS, delegates: bool = True):
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    if num_threads is None:  # LiteRT's default: the CPUs this process may use (config.usable_cpus)
-        num_threads = config.litert_threads()
     if delegates:
         return Interpreter(model_content=tflite, num_threads=num_threads)
     return Interpreter(

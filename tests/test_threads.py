@@ -86,7 +86,6 @@ def test_env_variables_set_before_import_but_a_users_choice_is_kept(monkeypatch)
     assert config.limit_thread_pools(1) == 1
     assert config.os.environ["TF_NUM_INTRAOP_THREADS"] == "1"
     assert config.os.environ["TF_NUM_INTEROP_THREADS"] == "5"
-    assert config.litert_threads() == 1
 
 
 def test_tensorflow_pools_follow_the_usable_cpus():
@@ -98,20 +97,30 @@ def test_tensorflow_pools_follow_the_usable_cpus():
     assert config.THREADS == config.usable_cpus()
 
 
-def test_litert_default_threads_are_the_usable_cpus(monkeypatch):
+def test_litert_default_starts_no_worker_thread():
+    """Why config leaves LiteRT's num_threads alone: its default runs on the calling thread (any quota
+    allows it). The wrong assumption this rejects: that LiteRT, like TensorFlow, starts one thread per core."""
+    import os
+
+    import numpy as np
+
     import helpers
 
-    seen = {}
+    task = "/proc/self/task"
+    if not os.path.isdir(task):
+        pytest.skip("counts threads through /proc (Linux)")
+    model = helpers.keras.Sequential([helpers.keras.Input((4,)), helpers.keras.layers.Dense(256), helpers.keras.layers.Dense(256)])
+    blob = helpers.measure.to_tflite(model)
 
-    class FakeInterpreter:
-        def __init__(self, model_content, num_threads, **kwargs):
-            seen["threads"] = num_threads
+    def threads_after(num_threads):
+        before = len(os.listdir(task))
+        interp = helpers.measure.interpreter(blob, num_threads=num_threads)
+        interp.allocate_tensors()
+        interp.set_tensor(interp.get_input_details()[0]["index"], np.zeros((1, 4), np.float32))
+        interp.invoke()
+        return len(os.listdir(task)) - before, interp
 
-    import ai_edge_litert.interpreter as litert
-
-    monkeypatch.setattr(litert, "Interpreter", FakeInterpreter)
-    monkeypatch.setattr(config, "THREADS", 7)
-    helpers.measure.interpreter(b"", num_threads=None)
-    assert seen["threads"] == 7  # not None (LiteRT's own default) and not the host's core count
-    helpers.measure.interpreter(b"")
-    assert seen["threads"] == helpers.measure.LATENCY_THREADS  # latency stays on one thread
+    added, keep = threads_after(None)
+    assert added == 0
+    added_two, keep_two = threads_after(2)
+    assert added_two >= 1  # the count is measurable: two threads do add a worker
