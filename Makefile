@@ -4,8 +4,10 @@
 #   make test     unit tests + every notebook once (fast mode; browser test, else nbval): what CI runs
 #   make execute  re-run every notebook in place, full mode, restart-and-run-all
 #   make data     find or fetch Fashion-MNIST and say where it came from
-#   make bench    lesson run times (MODE=fast|full) and the explorers' response time
+#   make bench    each lesson's peak memory, CPU and wall time at 1 and 2 CPUs (MODE=fast|full, CPUS=1,2)
+#                 and the explorers' response time
 #   make precompute  data/precomputed/: the explorers' full-mode references (LESSONS="01 03" for some)
+#   make assignments  an nbgrader course from the lessons' exercises in build/course (LESSONS="00 03" for some)
 #   make present  Voila on notebooks/ for presenting live: a lesson without code, explorers live
 
 # Python 3.11, 3.12 or 3.13 (the first of python3.11, python3.12, python3.13, python3 found); PYTHON=... overrides.
@@ -14,6 +16,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
+comma := ,
 NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 
 .PHONY: lab test execute data setup lint bench clean-cache
@@ -77,10 +80,14 @@ data: $(STAMP)
 	$(BIN)/python -m helpers.data
 
 bench: $(STAMP)
-	$(BIN)/python tools/bench.py --mode $(or $(MODE),fast)
+	$(BIN)/python tools/bench.py --mode $(or $(MODE),fast) --cpus $(or $(CPUS),1$(comma)2)
 
 # data/precomputed/<lesson>.json: the explorers' full-mode references (committed). From the results
 # log's full-mode entries; a lesson without any is executed in full mode first (a temporary copy).
+.PHONY: assignments
+assignments: $(STAMP)
+	$(BIN)/python tools/assignments.py $(LESSONS)
+
 .PHONY: precompute
 precompute: $(STAMP)
 	$(if $(wildcard $(EXECUTE_CACHE)/results.jsonl),WORKBOOK_CACHE="$(EXECUTE_CACHE)" )$(BIN)/python tools/precompute.py $(LESSONS)

@@ -16,6 +16,8 @@ import platform  # noqa: E402
 from importlib.metadata import PackageNotFoundError, version  # noqa: E402
 
 import tensorflow as tf  # noqa: E402
+
+config.setup_tf_threads(tf)  # pools sized to the CPUs this process may use (cgroup quota, affinity)
 import tf_keras as keras  # noqa: E402
 
 config.quiet_python_logs()
@@ -28,7 +30,7 @@ from . import colab, conversion_check, data, keras_compat, measure, models, prec
 # every explorer shares, then one package per lesson. A module imports only the core, helpers.ui and
 # its own or an earlier lesson's package (tests/test_layout_map.py fails on anything else, and on a cycle).
 PACKAGES = {
-    "ui": ("verdict", "layout", "raster", "board_plots", "board_figure", "pointable_board", "explorer"),
+    "ui": ("verdict", "layout", "raster", "board_plots", "board_figure", "pointable_board", "explorer", "class_board"),
     "baseline": ("figures", "exercises"),  # lesson 00
     "pruning": ("sparsity", "magnitude", "figures", "explorer", "exercises"),  # lesson 01
     "structured_pruning": ("units", "speed", "figures", "explorer", "exercises"),  # lesson 01b

@@ -13,6 +13,7 @@ first), because two of its settings only take effect at TensorFlow's first impor
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import sys
 import tempfile
@@ -37,6 +38,117 @@ class WorkbookError(Exception):
 
 class WorkbookConfigError(WorkbookError, ValueError):
     """A setting the workbook cannot work with; the message says which values are accepted."""
+
+
+# ----------------------------------------------------------------------------- CPUs and thread pools
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
+def cgroup_cpu_quota(root: Path = CGROUP_ROOT) -> float | None:
+    """The CPUs a cgroup CPU quota allows this process (e.g. 1.5), or None when there is no quota.
+
+    cgroup v2: ``<root>/cpu.max`` holds ``"<quota> <period>"`` in microseconds, or ``"max <period>"``
+    for no limit. cgroup v1: ``<root>/cpu/cpu.cfs_quota_us`` (``-1`` = no limit) and
+    ``cpu.cfs_period_us`` (also looked for under ``cpu,cpuacct/``). Source: the Linux kernel's
+    Documentation/admin-guide/cgroup-v2.rst ("cpu.max") and scheduler/sched-bwc.rst (CFS bandwidth).
+    Missing, unreadable or malformed files (Windows, macOS, no cgroup) mean None: never an error.
+    """
+    text = _read(root / "cpu.max")
+    if text is not None:
+        fields = text.split()
+        if len(fields) == 2 and fields[0] != "max":
+            try:
+                quota, period = float(fields[0]), float(fields[1])
+            except ValueError:
+                return None
+            return quota / period if quota > 0 and period > 0 else None
+        return None
+    for folder in ("cpu", "cpu,cpuacct", "cpuacct,cpu"):
+        quota_text, period_text = _read(root / folder / "cpu.cfs_quota_us"), _read(root / folder / "cpu.cfs_period_us")
+        if quota_text is None or period_text is None:
+            continue
+        try:
+            quota, period = float(quota_text), float(period_text)
+        except ValueError:
+            return None
+        return quota / period if quota > 0 and period > 0 else None
+    return None
+
+
+def affinity_cpus() -> int:
+    """How many CPUs the scheduler lets this process run on: ``os.sched_getaffinity`` where it
+    exists (Linux; ``taskset -c 0`` makes it 1), else ``os.cpu_count()`` (macOS, Windows), at least 1."""
+    getaffinity = getattr(os, "sched_getaffinity", None)
+    if getaffinity is not None:
+        try:
+            return max(1, len(getaffinity(0)))
+        except OSError:
+            pass
+    return max(1, os.cpu_count() or 1)
+
+
+def usable_cpus(root: Path = CGROUP_ROOT, affinity: int | None = None) -> int:
+    """The CPUs this process may really use: the affinity count, lowered to a cgroup quota rounded up
+    (a 1.5-CPU quota -> 2 threads; a 0.5-CPU quota -> 1). ``WORKBOOK_THREADS=N`` overrides both.
+    Raises ``WorkbookConfigError`` for a ``WORKBOOK_THREADS`` that is not a positive integer."""
+    override = os.environ.get("WORKBOOK_THREADS", "").strip()
+    if override:
+        if not override.isdigit() or int(override) < 1:
+            raise WorkbookConfigError(
+                f"WORKBOOK_THREADS={override!r} is not a positive whole number. Set it to the number of CPUs "
+                "TensorFlow and LiteRT may use (e.g. WORKBOOK_THREADS=1), or unset it to follow this machine's limits."
+            )
+        return int(override)
+    cpus = affinity if affinity is not None else affinity_cpus()
+    quota = cgroup_cpu_quota(root)
+    if quota is not None:
+        cpus = min(cpus, max(1, math.ceil(quota - 1e-9)))
+    return max(1, cpus)
+
+
+THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+
+
+def limit_thread_pools(cpus: int | None = None) -> int:
+    """Size TensorFlow's thread pools to ``cpus`` (default ``usable_cpus()``) before TensorFlow starts.
+
+    TensorFlow sizes its intra- and inter-op pools from the CPUs it may be scheduled on, which ignores a
+    container's cgroup quota (a 1-CPU Binder or JupyterHub pod on a 64-core host would get 64 threads).
+    ``TF_NUM_INTRAOP_THREADS``/``TF_NUM_INTEROP_THREADS`` (read by TensorFlow's process_util.cc when its
+    pools are made) are set unless the user set them already. Returns the thread count. ``setup_tf_threads``
+    applies the same after import through ``tf.config.threading``.
+
+    LiteRT needs nothing: its default (``num_threads=None``) runs on the calling thread alone (measured:
+    an Interpreter with None starts no worker thread, one with 2 starts one; tests/test_threads.py), which
+    any quota allows, and the workbook's latencies ask for 1 thread explicitly (``measure.LATENCY_THREADS``)."""
+    global THREADS
+    THREADS = cpus if cpus is not None else usable_cpus()
+    for variable in THREAD_VARIABLES:
+        os.environ.setdefault(variable, str(THREADS))
+    return THREADS
+
+
+def setup_tf_threads(tf) -> None:
+    """Set ``tf.config.threading``'s intra/inter-op threads to the thread count (``THREADS``), unless the
+    user set the environment variables. Once TensorFlow has run an op these cannot change (RuntimeError),
+    which is then left as it is: TensorFlow was imported and used before ``helpers``."""
+    for variable, setter in zip(THREAD_VARIABLES, (tf.config.threading.set_intra_op_parallelism_threads,
+                                                   tf.config.threading.set_inter_op_parallelism_threads), strict=True):  # fmt: skip
+        try:
+            setter(int(os.environ.get(variable) or THREADS))
+        except (RuntimeError, ValueError):
+            pass
+
+
+THREADS = limit_thread_pools()
 
 
 # ----------------------------------------------------------------------------- mode

@@ -14,6 +14,7 @@ import pytest
 from helpers import colab
 
 ROOT = Path(__file__).resolve().parents[1]
+HOME = "https://github.com/someone/compression-workbook/tree/main"  # what the lesson's first cell passes
 HREF = "https://colab.research.google.com/github/someone/compression-workbook/blob/main/notebooks/02_quantization.ipynb"
 
 
@@ -25,12 +26,19 @@ def test_bootstrap_is_needed_only_in_colab_without_helpers():
     assert not colab.needs_bootstrap()  # this test session: helpers imports, no google.colab
 
 
-def test_the_repository_and_branch_come_from_colabs_address():
-    assert colab.repository(HREF) == ("https://github.com/someone/compression-workbook", "main")
-    assert colab.repository(HREF.replace("/main/", "/v2.1/") + "#scrollTo=x") == (
-        "https://github.com/someone/compression-workbook", "v2.1")
-    with pytest.raises(colab.ColabError, match="not opened from GitHub.*git clone"):
-        colab.repository("https://colab.research.google.com/drive/1AbC")
+def test_the_repository_and_branch_come_from_the_cells_address():
+    assert colab.repository(HOME) == ("https://github.com/someone/compression-workbook", "main")
+    assert colab.repository(HOME.replace("/main", "/class/2027")) == ("https://github.com/someone/compression-workbook", "class/2027")
+    # an older cell's Colab address still works
+    assert colab.repository(HREF + "#scrollTo=x") == ("https://github.com/someone/compression-workbook", "main")
+    with pytest.raises(colab.ColabError, match="git clone.*%run /content/workbook/helpers/colab.py"):
+        colab.repository("https://colab.research.google.com/drive/1AbC")  # the output frame's or a Drive address
+
+
+def test_the_placeholder_is_never_cloned_but_the_commands_are_given():
+    # the wrong behaviour: cloning github.com/OWNER/REPO and failing with git's "repository not found"
+    with pytest.raises(colab.ColabError, match="does not name its GitHub repository yet.*git clone"):
+        colab.commands("https://github.com/OWNER/REPO/tree/main")
 
 
 def test_colab_keeps_its_own_front_end_and_numpy_but_gets_the_ml_pins():
@@ -69,7 +77,7 @@ def test_bootstrap_runs_the_steps_writes_the_subset_and_moves_into_the_lessons(t
 
     here = os.getcwd()
     try:
-        assert colab.bootstrap(HREF, tmp_path / "wb", run=run)
+        assert colab.bootstrap(HOME, tmp_path / "wb", run=run)
         assert Path.cwd() == tmp_path / "wb" / "notebooks"
     finally:
         os.chdir(here)
@@ -82,11 +90,19 @@ def test_bootstrap_runs_the_steps_writes_the_subset_and_moves_into_the_lessons(t
 def test_a_failing_step_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setattr(colab, "needs_bootstrap", lambda: True)
     with pytest.raises(colab.ColabError, match="failed at step 1.*Restart session"):
-        colab.bootstrap(HREF, tmp_path / "wb", run=lambda cmd, check: types.SimpleNamespace(returncode=128))
+        colab.bootstrap(HOME, tmp_path / "wb", run=lambda cmd, check: types.SimpleNamespace(returncode=128))
 
 
-def test_the_lesson_cell_reads_this_file_from_the_lessons_repository(monkeypatch):
-    """Run BOOTSTRAP as Colab would, with a fake google.colab and a fake network serving this file."""
+def _fake_colab(monkeypatch, urlopen):
+    """google.colab without eval_js: a cell that still read the page's address would fail here."""
+    google = types.ModuleType("google")
+    monkeypatch.setitem(sys.modules, "google", google)
+    monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
+    monkeypatch.setattr("urllib.request.urlopen", urlopen)
+
+
+def test_the_lesson_cell_reads_this_file_from_the_branch_it_names(monkeypatch):
+    """Run the first cell as Colab would, with a fake google.colab and a fake network serving this file."""
     asked = []
 
     class Response:
@@ -97,18 +113,58 @@ def test_the_lesson_cell_reads_this_file_from_the_lessons_repository(monkeypatch
         asked.append(url)
         return Response()
 
-    google = types.ModuleType("google")
-    google_colab = types.ModuleType("google.colab")
-    output = types.ModuleType("google.colab.output")
-    output.eval_js = lambda js: HREF
-    monkeypatch.setitem(sys.modules, "google", google)
-    monkeypatch.setitem(sys.modules, "google.colab", google_colab)
-    monkeypatch.setitem(sys.modules, "google.colab.output", output)
-    monkeypatch.setattr("urllib.request.urlopen", urlopen)
+    _fake_colab(monkeypatch, urlopen)
     namespace = {}
-    exec(colab.BOOTSTRAP, namespace)
-    assert asked == ["https://raw.githubusercontent.com/someone/compression-workbook/main/helpers/colab.py"]
+    exec(colab.bootstrap_cell(HOME.replace("/main", "/term-1")), namespace)
+    assert asked == ["https://raw.githubusercontent.com/someone/compression-workbook/term-1/helpers/colab.py"]
     assert callable(namespace["colab"]["bootstrap"])  # and it ran: helpers imports here, so it did nothing
+
+
+def test_a_cell_that_cannot_fetch_prints_the_commands_by_hand(monkeypatch, capsys):
+    def urlopen(url):
+        raise OSError("HTTP Error 404: Not Found")
+
+    _fake_colab(monkeypatch, urlopen)
+    with pytest.raises(OSError):  # the cell stops (Run all does not go on into a lesson without helpers)
+        exec(colab.BOOTSTRAP, {})
+    out = capsys.readouterr().out
+    assert "Could not fetch the workbook from https://github.com/OWNER/REPO/tree/main (HTTP Error 404" in out
+    assert "!git clone --depth=1 https://github.com/<owner>/<repo> /content/workbook" in out
+    assert "%run /content/workbook/helpers/colab.py" in out
+
+
+def test_pips_conflict_message_is_explained_before_pip_runs(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(colab, "needs_bootstrap", lambda: True)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    seen_before_pip = []
+
+    def run(cmd, check):
+        if cmd[:2] == ["git", "clone"]:
+            _fake_clone(Path(cmd[-1]))
+        elif "-r" in cmd:
+            seen_before_pip.append(capsys.readouterr().out)
+        return types.SimpleNamespace(returncode=0)
+
+    here = os.getcwd()
+    try:
+        colab.bootstrap(HOME, tmp_path / "wb", run=run)
+    finally:
+        os.chdir(here)
+    assert "dependency conflicts" in seen_before_pip[0] and "not a failure" in seen_before_pip[0]
+
+
+def test_by_hand_path_installs_from_the_clone_without_cloning_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(colab, "needs_bootstrap", lambda: True)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    _fake_clone(tmp_path / "wb")
+    ran = []
+    here = os.getcwd()
+    try:
+        assert colab.bootstrap_local(tmp_path / "wb", run=lambda cmd, check: ran.append(cmd) or types.SimpleNamespace(returncode=0))
+    finally:
+        os.chdir(here)
+    assert [c[:4] for c in ran] == [[sys.executable, "-m", "pip", "install"]] * 2
+    assert sys.path[0] == str(tmp_path / "wb")
 
 
 def test_every_lesson_starts_with_the_colab_cell():

@@ -93,3 +93,24 @@ def test_ci_runs_the_readme_test_command():
     assert re.search(r"^make test VENV=.venv-3.13 PYTHON=", ci, re.MULTILINE)  # the second Python
     assert "tools/platforms.py" in ci  # macOS and Windows resolution
     assert "dataset-fashion-mnist" in ci
+
+
+def test_environment_yml_installs_the_workbook_itself():
+    """Binder (repo2docker) installs environment.yml only: it must also install helpers (`-e .`)."""
+    assert re.search(r"^\s+- -e \.\s*$", (ROOT / "environment.yml").read_text(), re.MULTILINE)
+
+
+def test_pip_install_e_finds_every_helpers_package():
+    """pyproject's package list names only packages that exist, and all of them: a stale name
+    (helpers.pruning.magnitude.magnitude.magnitude) made `pip install -e .` fail for Binder, Colab and make setup."""
+    import tomllib
+
+    from setuptools import find_packages
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    on_disk = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "helpers").rglob("__init__.py")}
+    listed = config.get("packages")
+    if isinstance(listed, list):
+        assert set(listed) == on_disk
+    else:
+        assert set(find_packages(str(ROOT), include=listed["find"]["include"])) == on_disk

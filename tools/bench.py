@@ -1,7 +1,10 @@
 """Measure what the workbook promises about speed: lesson run times and explorer response times.
 
-    python tools/bench.py                 # every lesson in fast mode + the explorers
+    python tools/bench.py                 # every lesson's resource envelope in fast mode at 1 and 2 CPUs
+                                          # (tools/envelope.py: peak memory, CPU s, wall s) + the explorers
     python tools/bench.py --mode full     # lessons in full mode (minutes)
+    python tools/bench.py --cpus 2        # the envelope at 2 CPUs only
+    python tools/bench.py --cell-times    # lesson run times split into imports+setup / after imports
     python tools/bench.py --explorers     # only the widgets' cheap-update latency
     python tools/bench.py --speedups      # only lesson 01b's speed targets (tools/speedups.py, full mode)
 
@@ -191,14 +194,21 @@ def main(argv=None) -> int:
     parser.add_argument("--mode", choices=["fast", "full"], default="fast")
     parser.add_argument("--explorers", action="store_true", help="only the explorers' update latency")
     parser.add_argument("--speedups", action="store_true", help="only lesson 01b's speed-ups (tools/speedups.py)")
+    parser.add_argument("--cpus", default="1,2", help="CPU counts for the envelope (taskset on Linux), e.g. 1,2")
+    parser.add_argument("--cell-times", action="store_true", help="per-cell lesson times instead of the envelope")
     parser.add_argument("notebooks", nargs="*", type=Path)
     args = parser.parse_args(argv)
     if args.speedups:
         import subprocess
 
         return subprocess.call([sys.executable, str(ROOT / "tools" / "speedups.py")])
-    if not args.explorers:
+    if not args.explorers and args.cell_times:
         bench_lessons(args.mode, args.notebooks or sorted((ROOT / "notebooks").glob("*.ipynb")))
+    elif not args.explorers:
+        import envelope  # peak memory of the kernel tree, CPU seconds, wall time at 1 and 2 CPUs
+
+        if envelope.main(["--mode", args.mode, "--cpus", args.cpus, *map(str, args.notebooks)]):
+            return 1
     bench_explorers()
     import bench_lowbit  # lesson 02b: its explorer, and the low-bit size targets in this mode
 

@@ -117,8 +117,8 @@ class _Explorer:
         self.status = w.HTML()
         # the board of your runs: a PNG you can point at (click or hover a marker: what it is)
         self.pointable = pointable_board.PointableBoard(on_pick=self._board_point, on_hover=self._board_point)
-        self.board_note = w.HTML(pointable_board.HINT)
-        self.board = w.VBox([self.pointable.image, self.board_note, self.pointable.markers])
+        self.board_note = w.HTML(self.pointable.hint)
+        self.board = w.VBox([self.pointable.image, self.pointable.picker, self.board_note, self.pointable.markers])
         self.last_result = None
         self.reference = w.HTML()  # the full-mode result for the current setting, from data/precomputed/
         refs, problems = _load_references([self.reference_lesson] if self.reference_lesson else [])
@@ -179,7 +179,7 @@ class _Explorer:
 
     def _board_point(self, entry):
         """A marker clicked or hovered: what it is, from the results log (name, technique, size, ...)."""
-        self.board_note.value = pointable_board.describe(entry) if entry else pointable_board.HINT
+        self.board_note.value = pointable_board.describe(entry) if entry else self.pointable.hint
 
     def _show(self, view, message_html: str):
         """After a live update: the message, the reference line, Run enabled only for valid

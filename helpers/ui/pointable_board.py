@@ -7,7 +7,9 @@ the mouse is, in the PNG's own pixels (``dataX``/``dataY``). The figure is saved
 (``ax.transData``): the nearest marker within ``PICK_RADIUS_PX`` is the one pointed at.
 
 Without ipyevents' front end (a static render, an old install) the board still draws; only
-pointing does nothing, and the drop-down of the panel still picks points.
+pointing does nothing. Where a click cannot be read (no ipyevents, or Colab: its own widget front end,
+ipywidgets 7.7.1 with a custom widget manager, in which ipyevents was not verified), ``picker`` — a
+drop-down of the board's markers, hidden elsewhere — picks a point instead, and ``hint`` says so.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import html
 import json
 import math
+import sys
 
 import ipywidgets as w
 
@@ -22,6 +25,22 @@ from . import board_figure, board_plots
 
 HINT = "<span style='color:#78909c'>Click or hover a marker on the board to read what it is.</span>"
 PICK_RADIUS_PX = 14  # in the PNG's pixels: a marker is ~7 px across; a click this near picks it
+PICKER_HINT = ("<span style='color:#78909c'>Clicks on the board cannot be read here (Colab's widget front end, "
+               "or no ipyevents): choose a marker in the list under the board to read what it is.</span>")  # fmt: skip
+PICK_PROMPT = "(choose a point on the board)"
+
+
+def clicks_readable(modules=None) -> bool:
+    """False where a click on the board may not reach Python: in Colab (``google.colab`` imported) or
+    without ipyevents installed. There the board shows its ``picker`` drop-down instead."""
+    modules = sys.modules if modules is None else modules
+    if "google.colab" in modules:
+        return False
+    try:
+        import ipyevents  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 class PointableBoard:
@@ -42,6 +61,13 @@ class PointableBoard:
         self.points: list[tuple[float, float, dict]] = []  # (x, y) in PNG pixels from the top left
         self.size_px = (1, 1)
         self.events = None
+        readable = clicks_readable()
+        self.hint = HINT if readable else PICKER_HINT
+        # the fallback for pointing: every marker by name; shown only where clicks cannot be read
+        self.picker = w.Dropdown(options=[(PICK_PROMPT, "")], value="", description="point",
+                                 layout=w.Layout(width="460px", display=None if not readable else "none"))  # fmt: skip
+        self._by_key: dict[str, dict] = {}
+        self.picker.observe(self._picked, "value")
         try:
             from ipyevents import Event
         except ImportError:  # pointing is a bonus: the board works without it
@@ -63,7 +89,30 @@ class PointableBoard:
         listed = [{"name": e.get("name", ""), "fx": round(x / width, 4), "fy": round(y / height, 4)}
                   for x, y, e in self.points]  # fmt: skip
         self.markers.value = f"<span class='wb-markers' data-markers='{html.escape(json.dumps(listed))}'></span>"
+        self._fill_picker()
         return fig
+
+    def _fill_picker(self):
+        """The picker lists the drawn markers (name, technique; the reference layer marked), keyed by
+        position so two entries with one name stay apart. The current choice stays if still drawn."""
+        by_key, options = {}, [(PICK_PROMPT, "")]
+        for i, (_, _, e) in enumerate(self.points):
+            key = f"{i}:{e.get('id', e.get('name', ''))}"
+            label = f"{e.get('name', '?')} · {e.get('technique', '?')}" + (" (full mode, precomputed)" if e.get("reference") else "")
+            by_key[key] = e
+            options.append((label, key))
+        current = self.picker.value if self.picker.value in by_key else ""
+        self._by_key = by_key
+        self.picker.unobserve(self._picked, "value")
+        try:
+            self.picker.options, self.picker.value = options, current
+        finally:
+            self.picker.observe(self._picked, "value")
+
+    def _picked(self, change):
+        entry = self._by_key.get(change["new"])
+        if entry is not None and self.on_pick:
+            self.on_pick(entry)
 
     def _positions(self, fig, entries, size_key):
         scale = board_plots.BOARD_AXES.get(size_key, (1.0, ""))[0]
