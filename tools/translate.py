@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,36 @@ def check(lesson: str, paths: Paths = Paths()) -> Report:
     ids = {cell_id for cell_id, _ in cells}
     report.orphans = [cell_id for cell_id in entries if cell_id not in ids]
     return report
+
+
+_CODE = re.compile(r"`[^`\n]+`")
+_URL = re.compile(r"https?://[^\s<>)\]]+")
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+
+
+def structure_problems(english_text: str, zh: str) -> list[str]:
+    """What a translation must keep of its English cell: every code span, URL and number, the same headings
+    (levels, in order), code fences, ``<details>`` blocks and table rows. Empty when it keeps them all."""
+    problems = []
+    for what, pattern in (("code span", _CODE), ("link", _URL), ("number", _NUMBER)):
+        lost = sorted(set(pattern.findall(english_text)) - set(pattern.findall(zh)))
+        if lost:
+            problems.append(f"lost {what}(s) {lost}")
+
+    def shape(text: str) -> list[str]:
+        lines = [line.strip() for line in text.splitlines()]
+        return [
+            "#" * (len(line) - len(line.lstrip("#"))) if line.startswith("#") else line[:3] if line.startswith("```")
+            else "<details>" if line.startswith("<details>") else "|" if line.startswith("|") else ""
+            for line in lines
+        ]
+
+    def kinds(text: str) -> list[str]:
+        return [k for k in shape(text) if k]
+
+    if kinds(english_text) != kinds(zh):
+        problems.append(f"structure differs: English {kinds(english_text)} vs translation {kinds(zh)}")
+    return problems
 
 
 def build_text(lesson: str, paths: Paths = Paths()) -> str:
