@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -176,3 +177,13 @@ def test_cli_exit_codes(sandbox, monkeypatch, capsys):
     assert translate.main([]) == 2
     assert translate.main(["refresh", "00_baseline", "nosuchcell"]) == 1
     assert "no markdown cell nosuchcell" in capsys.readouterr().err
+
+
+def test_the_chinese_readme_is_linked_and_lists_the_translated_lessons():
+    assert "[README.zh-CN.md](README.zh-CN.md)" in "".join((ROOT / "README.md").read_text().splitlines(True)[:4])
+    readme = (ROOT / "README.zh-CN.md").read_text(encoding="utf-8")
+    assert "[English README](README.md)" in readme
+    listed = set(re.findall(r"`zh-CN/(\w+)\.ipynb`", readme))
+    assert listed == set(TRANSLATED)  # every translated lesson, no lesson that is not there yet
+    for target in re.findall(r"\]\(([^)#]+)\)", readme):
+        assert (ROOT / target).exists(), f"README.zh-CN.md links to a missing {target}"
