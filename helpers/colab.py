@@ -99,6 +99,12 @@ def commands(href: str, target: Path = TARGET) -> list[list[str]]:
     return run
 
 
+def lesson_folder(href: str) -> str:
+    """The lesson's folder in the workbook: ``notebooks`` or, for the Chinese edition, ``notebooks/zh-CN``
+    (its kernel then runs there, which is how ``helpers.i18n`` knows the lesson is a Chinese one)."""
+    return "notebooks/zh-CN" if "/notebooks/zh-CN/" in (href or "") else "notebooks"
+
+
 def bootstrap(href: str, target: Path = TARGET, run=subprocess.run) -> bool:
     """Fetch and install the workbook in Colab (see the module's text); False when nothing was needed."""
     if not needs_bootstrap():
@@ -113,7 +119,7 @@ def bootstrap(href: str, target: Path = TARGET, run=subprocess.run) -> bool:
             raise ColabError(f"Setting up the workbook in Colab failed at step {i + 1} ({' '.join(cmd[:4])} ...); "
                              "see the lines above, then Runtime > Restart session and run this cell again.")
     sys.path.insert(0, str(target))
-    os.chdir(target / "notebooks")
+    os.chdir(target / lesson_folder(href))
     print(f"Colab: installed the workbook from {repository(href)[0]} ({repository(href)[1]}) and its pinned stack "
           f"into {target}; Colab's own Jupyter, NumPy and Matplotlib stay.")
     return True

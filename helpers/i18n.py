@@ -8,8 +8,8 @@ messages stay English.
 
 Which language: ``WORKBOOK_LANG`` (``zh-CN``/``zh`` or ``en``) when set; otherwise Chinese when the notebook lies
 in a ``zh-CN`` folder, read from ``JPY_SESSION_NAME`` (the notebook path jupyter_server gives each kernel it
-starts: jupyter_server/services/sessions/sessionmanager.py, ``get_kernel_env``) or else from the kernel's
-working directory (the notebook's folder under JupyterLab, Voilà and nbconvert).
+starts: jupyter_server/services/sessions/sessionmanager.py, ``get_kernel_env``) or from the kernel's working
+directory (the notebook's folder under JupyterLab, Voilà and nbconvert; in Colab, where ``helpers.colab`` moves).
 """
 
 from __future__ import annotations
@@ -65,8 +65,9 @@ def language() -> str:
                 "or leave it unset (the notebook's folder decides)."
             ) from None
     session = os.environ.get("JPY_SESSION_NAME")
-    where = Path(session).parent if session else Path.cwd()
-    return CHINESE if CHINESE in where.parts else ENGLISH
+    places = [Path(session).parent] if session else []
+    places.append(Path.cwd())  # Colab sets no useful session name; helpers.colab moves into the lesson's folder
+    return CHINESE if any(CHINESE in place.parts for place in places) else ENGLISH
 
 
 def t(english: str, **fields) -> str:

@@ -47,11 +47,14 @@ def test_the_notebook_path_decides(monkeypatch, session, expected):
     assert i18n.language() == expected
 
 
-def test_the_session_path_wins_over_the_working_directory(monkeypatch, tmp_path):
+def test_the_working_directory_counts_too(monkeypatch, tmp_path):
+    """Voila, nbconvert and Colab (helpers.colab moves there) run the kernel in the notebook's folder."""
     (tmp_path / "zh-CN").mkdir()
     monkeypatch.chdir(tmp_path / "zh-CN")
-    assert i18n.language() == "zh-CN"  # Voila and nbconvert: the kernel runs in the notebook's folder
-    monkeypatch.setenv("JPY_SESSION_NAME", str(tmp_path / "00_baseline.ipynb"))
+    assert i18n.language() == "zh-CN"
+    monkeypatch.setenv("JPY_SESSION_NAME", "/content/some-colab-session-name")
+    assert i18n.language() == "zh-CN"
+    monkeypatch.chdir(tmp_path)
     assert i18n.language() == "en"
 
 
