@@ -72,7 +72,7 @@ execute: $(STAMP)
 # notebooks/zh-CN/<lesson>.ipynb = the English lesson with its markdown from translations/zh-CN/<lesson>.json
 # (tools/translate.py; fails naming the cell when a translation is missing or older than the English).
 .PHONY: zh
-zh:
+zh: $(STAMP)
 	$(BIN)/python tools/translate.py build
 
 data: $(STAMP)
