@@ -9,6 +9,7 @@
 #   make precompute  data/precomputed/: the explorers' full-mode references (LESSONS="01 03" for some)
 #   make assignments  an nbgrader course from the lessons' exercises in build/course (LESSONS="00 03" for some)
 #   make present  Voila on notebooks/ for presenting live: a lesson without code, explorers live
+#   make zh       notebooks/zh-CN/: the Chinese edition, built from the English lessons + translations/zh-CN/
 
 # Python 3.11, 3.12 or 3.13 (the first of python3.11, python3.12, python3.13, python3 found); PYTHON=... overrides.
 PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do command -v $$p >/dev/null 2>&1 && { echo $$p; break; }; done)
@@ -39,6 +40,7 @@ ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 # (the API calls a lesson teaches), for the Voila button inside JupyterLab and for make present.
 PRESENT_TEMPLATE := JUPYTER_PATH=$(CURDIR)/share/jupyter$(if $(JUPYTER_PATH),:$(JUPYTER_PATH),)
 
+# The file browser shows notebooks/zh-CN/ (the Chinese edition) next to the English lessons.
 lab: $(STAMP)
 	$(PRESENT_TEMPLATE) $(BIN)/jupyter lab --notebook-dir=notebooks $(ALLOW_ROOT) --VoilaConfiguration.template=workbook
 
@@ -46,6 +48,7 @@ lab: $(STAMP)
 # to bottom in fast mode (FAST=0: full mode) and shows text, tables, figures and live explorers,
 # without code except the cells tagged show-in-voila (the calls the lesson teaches). Inside `make lab`, the same view is the Voila button of a notebook's toolbar, or
 # http://localhost:8888/voila/render/02_quantization.ipynb (tests/test_browser.py checks it).
+# Voila's tree lists subfolders too: the Chinese edition is under zh-CN/.
 PORT ?= 8866
 .PHONY: present
 present: $(STAMP)
@@ -75,6 +78,14 @@ execute: $(STAMP)
 			--NotebookClient.record_timing=False "$$nb" || exit 1; \
 		$(BIN)/python tests/hygiene.py --strip-metadata "$$nb" || exit 1; \
 	done
+	@# The Chinese notebooks carry the English code cells and outputs: rebuild them from the fresh outputs.
+	$(MAKE) zh
+
+# notebooks/zh-CN/<lesson>.ipynb = the English lesson with its markdown from translations/zh-CN/<lesson>.json
+# (tools/translate.py; fails naming the cell when a translation is missing or older than the English).
+.PHONY: zh
+zh: $(STAMP)
+	$(BIN)/python tools/translate.py build
 
 data: $(STAMP)
 	$(BIN)/python -m helpers.data

@@ -24,7 +24,7 @@ config.quiet_python_logs()
 
 import importlib  # noqa: E402
 
-from . import colab, conversion_check, data, keras_compat, measure, models, precomputed, results  # noqa: E402
+from . import colab, conversion_check, data, i18n, keras_compat, measure, models, precomputed, results  # noqa: E402
 
 # The map (helpers/README.md says the same in prose): the core above, then the user-interface plumbing
 # every explorer shares, then one package per lesson. A module imports only the core, helpers.ui and
@@ -71,6 +71,7 @@ __all__ = [
     "conversion_check",
     "data",
     "distillation",
+    "i18n",
     "keras",
     "keras_compat",
     "low_bit",
@@ -113,19 +114,21 @@ def setup(seed: int = DEFAULT_SEED) -> config.Mode:
             "TensorFlow was imported before helpers. Restart the kernel and run "
             "`import helpers` before any other import."
         )
+    t = i18n.t  # Chinese in a notebook under notebooks/zh-CN/ (helpers/i18n.py)
+    i18n.language()  # a WORKBOOK_LANG it does not understand fails here, before any output
     print(
-        f"mode: {mode.name.upper()} (WORKBOOK_FAST={'1' if mode.fast else '0'})"
-        + (" - class-balanced subset, few epochs" if mode.fast else " - all data, full training")
-        + f" · seed {seed}"
+        t("mode: {mode} (WORKBOOK_FAST={flag})", mode=mode.name.upper(), flag="1" if mode.fast else "0")
+        + t(" - class-balanced subset, few epochs" if mode.fast else " - all data, full training")
+        + t(" · seed {seed}", seed=seed)
     )
     print(
         f"python {platform.python_version()} · tensorflow {tf.__version__} · tf_keras {keras.__version__}"
         f" · tfmot {_version('tensorflow-model-optimization')} · ai-edge-litert {_version('ai-edge-litert')}"
     )
-    print(f"data: {data.describe_source()}")
+    print(t("data: {source}", source=data.describe_source()))
     log = config.native_log_path()
     if log is not None:
-        print(f"TensorFlow's C++ log lines go to {config.display_path(log)}, not to this notebook.")
+        print(t("TensorFlow's C++ log lines go to {path}, not to this notebook.", path=config.display_path(log)))
     return mode
 
 

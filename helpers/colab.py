@@ -149,6 +149,12 @@ def commands(href: str, target: Path = TARGET) -> list[list[str]]:
     return run
 
 
+def lesson_folder(href: str) -> str:
+    """The lesson's folder in the workbook: ``notebooks`` or, for the Chinese edition, ``notebooks/zh-CN``
+    (its kernel then runs there, which is how ``helpers.i18n`` knows the lesson is a Chinese one)."""
+    return "notebooks/zh-CN" if "/notebooks/zh-CN/" in (href or "") else "notebooks"
+
+
 def bootstrap(href: str, target: Path = TARGET, run=subprocess.run) -> bool:
     """Fetch and install the workbook in Colab (see the module's text); False when nothing was needed."""
     if not needs_bootstrap():

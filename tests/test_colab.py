@@ -87,6 +87,23 @@ def test_bootstrap_runs_the_steps_writes_the_subset_and_moves_into_the_lessons(t
     assert "Colab: installed the workbook from https://github.com/someone/compression-workbook" in capsys.readouterr().out
 
 
+def test_a_chinese_lesson_runs_in_its_own_folder(tmp_path, monkeypatch):
+    """notebooks/zh-CN/ lessons: the kernel must run there, or helpers.i18n would speak English."""
+    zh = HREF.replace("/notebooks/", "/notebooks/zh-CN/")
+    assert colab.repository(zh) == colab.repository(HREF)
+    assert (colab.lesson_folder(HREF), colab.lesson_folder(zh)) == ("notebooks", "notebooks/zh-CN")
+    monkeypatch.setattr(colab, "needs_bootstrap", lambda: True)
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    _fake_clone(tmp_path / "wb")
+    (tmp_path / "wb" / "notebooks" / "zh-CN").mkdir(parents=True, exist_ok=True)
+    here = os.getcwd()
+    try:
+        assert colab.bootstrap(zh, tmp_path / "wb", run=lambda cmd, check: types.SimpleNamespace(returncode=0))
+        assert Path.cwd() == tmp_path / "wb" / "notebooks" / "zh-CN"
+    finally:
+        os.chdir(here)
+
+
 def test_a_failing_step_says_what_to_do(tmp_path, monkeypatch):
     monkeypatch.setattr(colab, "needs_bootstrap", lambda: True)
     with pytest.raises(colab.ColabError, match="failed at step 1.*Restart session"):

@@ -19,7 +19,7 @@ import ipywidgets as w
 import tf_keras as keras
 from IPython.display import display
 
-from .. import precomputed, results
+from .. import i18n, precomputed, results
 from . import layout, pointable_board
 
 
@@ -74,8 +74,8 @@ class _Progress(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         acc = (logs or {}).get("accuracy")
-        self.label.value = f"epoch {epoch + 1}/{self.params['epochs']}" + (
-            f" · train accuracy {acc:.1%}" if acc else ""
+        self.label.value = i18n.t("epoch {epoch}/{epochs}", epoch=epoch + 1, epochs=self.params["epochs"]) + (
+            i18n.t(" · train accuracy {accuracy}", accuracy=f"{acc:.1%}") if acc else ""
         )
 
 
@@ -94,7 +94,7 @@ class _Explorer:
         if self.run_button.disabled:
             return None
         self.run_button.disabled = True
-        self.status.value = busy
+        self.status.value = i18n.t(busy)
         try:
             result = action()
             report(result)
@@ -103,7 +103,7 @@ class _Explorer:
         except Exception as exc:  # a failed run must not cost the panel or the board
             last = traceback.format_exception_only(type(exc), exc)[-1].strip()
             self.status.value = _message(
-                "error", [f"The run failed: {last}. Earlier points are kept; try other settings."]
+                "error", [i18n.t("The run failed: {error}. Earlier points are kept; try other settings.", error=last)]
             )
         finally:
             self.run_button.disabled = bool(self._problems())
@@ -112,7 +112,7 @@ class _Explorer:
     def _run_row(self, label: str, progress_width: str = "240px"):
         """The widgets every explorer has: message line, Run button, progress, status, board."""
         self.message = w.HTML()
-        self.run_button = w.Button(description=label, button_style="primary", icon="play")
+        self.run_button = w.Button(description=i18n.t(label), button_style="primary", icon="play")
         self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width=progress_width))
         self.status = w.HTML()
         # the board of your runs: a PNG you can point at (click or hover a marker: what it is)
@@ -167,7 +167,8 @@ class _Explorer:
         """After a Run that measured a model: say what it gave and put it on the board."""
         self.last_result = m
         self.status.value = (
-            f"<b>{html.escape(m.name)}</b>: accuracy {m.tflite_accuracy:.2%}, {detail} — added to the board"
+            f"<b>{html.escape(m.name)}</b>: "
+            + i18n.t("accuracy {accuracy}, {detail} — added to the board", accuracy=f"{m.tflite_accuracy:.2%}", detail=detail)
         )
         self._draw_board(highlight=entry.get("id"))
 

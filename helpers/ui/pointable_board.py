@@ -21,9 +21,18 @@ import sys
 
 import ipywidgets as w
 
+from .. import i18n
 from . import board_figure, board_plots
 
-HINT = "<span style='color:#78909c'>Click or hover a marker on the board to read what it is.</span>"
+_HINT_TEXT = "Click or hover a marker on the board to read what it is."
+HINT = f"<span style='color:#78909c'>{_HINT_TEXT}</span>"
+
+
+def hint() -> str:
+    """``HINT`` in the notebook's language (helpers/i18n.py)."""
+    return f"<span style='color:#78909c'>{html.escape(i18n.t(_HINT_TEXT))}</span>"
+
+
 PICK_RADIUS_PX = 14  # in the PNG's pixels: a marker is ~7 px across; a click this near picks it
 PICKER_HINT = ("<span style='color:#78909c'>Clicks on the board cannot be read here (Colab's widget front end, "
                "or no ipyevents): choose a marker in the list under the board to read what it is.</span>")  # fmt: skip

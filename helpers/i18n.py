@@ -1,0 +1,76 @@
+"""The notebook's language for the few strings helpers print outside the lesson's prose.
+
+English is the source of every string: code calls ``t("English text")`` and gets it back unchanged unless the
+notebook is a Chinese one and ``ZH`` has the text. A string missing from ``ZH`` stays English (never an error).
+Covered: ``helpers.setup()``'s lines and what every explorer shares (Run buttons, busy/status words, the board
+hint, the progress label). Figures keep English labels (translations/zh-CN/README.md says why); error
+messages stay English.
+
+Which language: ``WORKBOOK_LANG`` (``zh-CN``/``zh`` or ``en``) when set; otherwise Chinese when the notebook lies
+in a ``zh-CN`` folder, read from ``JPY_SESSION_NAME`` (the notebook path jupyter_server gives each kernel it
+starts: jupyter_server/services/sessions/sessionmanager.py, ``get_kernel_env``) or from the kernel's working
+directory (the notebook's folder under JupyterLab, Voilà and nbconvert; in Colab, where ``helpers.colab`` moves).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .config import WorkbookConfigError
+
+ENGLISH, CHINESE = "en", "zh-CN"
+_ACCEPTED = {"en": ENGLISH, "en-us": ENGLISH, "en-gb": ENGLISH, "zh": CHINESE, "zh-cn": CHINESE, "zh_cn": CHINESE}
+
+#: Chinese for English source strings (``{name}`` fields are filled after the lookup, by the caller).
+ZH = {
+    # helpers.setup()
+    "mode: {mode} (WORKBOOK_FAST={flag})": "模式：{mode}（WORKBOOK_FAST={flag}）",
+    " - class-balanced subset, few epochs": " - 各类别均衡的子集，少量训练轮次",
+    " - all data, full training": " - 全部数据，完整训练",
+    " · seed {seed}": " · 随机种子 {seed}",
+    "data: {source}": "数据：{source}",
+    "TensorFlow's C++ log lines go to {path}, not to this notebook.": "TensorFlow 的 C++ 日志写入 {path}，不会出现在本笔记本中。",
+    # helpers/ui/explorer.py: what every explorer shares
+    "epoch {epoch}/{epochs}": "第 {epoch}/{epochs} 轮",
+    " · train accuracy {accuracy}": " · 训练准确率 {accuracy}",
+    "The run failed: {error}. Earlier points are kept; try other settings.": "运行失败：{error}。之前的点都保留着，请换一组设置再试。",
+    "accuracy {accuracy}, {detail} — added to the board": "准确率 {accuracy}，{detail} — 已加入看板",
+    "Click or hover a marker on the board to read what it is.": "点击或悬停看板上的标记，查看它代表什么。",
+    # the lessons' Run buttons and busy lines (01, 01b, 02, 02b, 03)
+    "Run: prune + fine-tune": "运行：剪枝 + 微调",
+    "pruning and fine-tuning …": "正在剪枝并微调 …",
+    "Run: rebuild + fine-tune + measure": "运行：重建 + 微调 + 测量",
+    "rebuilding, fine-tuning and measuring …": "正在重建、微调并测量 …",
+    "Run: whole model": "运行：整个模型",
+    "fake-quantizing every kernel and evaluating …": "正在对每个权重核做伪量化并评估 …",
+    "Run: write + measure the file": "运行：写出文件并测量",
+    "Writing the file and measuring it…": "正在写出文件并测量…",
+    "Run: train a student": "运行：训练学生模型",
+}
+
+
+def language() -> str:
+    """``"zh-CN"`` or ``"en"`` for this kernel, read each call (see the module docstring for the order).
+
+    Raises ``WorkbookConfigError`` for a ``WORKBOOK_LANG`` it does not know.
+    """
+    wanted = os.environ.get("WORKBOOK_LANG", "").strip()
+    if wanted:
+        try:
+            return _ACCEPTED[wanted.lower()]
+        except KeyError:
+            raise WorkbookConfigError(
+                f"WORKBOOK_LANG={wanted!r} is not understood. Use WORKBOOK_LANG=zh-CN (Chinese) or WORKBOOK_LANG=en, "
+                "or leave it unset (the notebook's folder decides)."
+            ) from None
+    session = os.environ.get("JPY_SESSION_NAME")
+    places = [Path(session).parent] if session else []
+    places.append(Path.cwd())  # Colab sets no useful session name; helpers.colab moves into the lesson's folder
+    return CHINESE if any(CHINESE in place.parts for place in places) else ENGLISH
+
+
+def t(english: str, **fields) -> str:
+    """``english`` in the notebook's language, its ``{name}`` fields filled from ``fields``."""
+    text = ZH.get(english, english) if language() == CHINESE else english
+    return text.format(**fields) if fields else text

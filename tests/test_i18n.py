@@ -1,0 +1,121 @@
+"""helpers/i18n.py: a notebook under notebooks/zh-CN/ gets setup()'s lines and the explorers' shared labels in
+Chinese; every other notebook gets the English source strings unchanged."""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+import helpers
+from helpers import i18n
+from helpers.config import WorkbookConfigError
+from helpers.ui import explorer, pointable_board
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def english_kernel(monkeypatch, tmp_path):
+    """No language hint at all: an English notebook's kernel."""
+    monkeypatch.delenv("WORKBOOK_LANG", raising=False)
+    monkeypatch.delenv("JPY_SESSION_NAME", raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+def test_english_by_default():
+    assert i18n.language() == "en"
+    assert i18n.t("Run: prune + fine-tune") == "Run: prune + fine-tune"
+    assert i18n.t("epoch {epoch}/{epochs}", epoch=2, epochs=5) == "epoch 2/5"
+
+
+@pytest.mark.parametrize(
+    "session, expected",
+    [
+        ("/home/me/workbook/notebooks/zh-CN/00_baseline.ipynb", "zh-CN"),
+        ("notebooks/zh-CN/01_pruning.ipynb", "zh-CN"),
+        ("/home/me/workbook/notebooks/00_baseline.ipynb", "en"),
+        # the typical wrong test, a substring match, would call these Chinese:
+        ("/home/zhang/notebooks/zh-CN-notes/00_baseline.ipynb", "en"),
+        ("/srv/zh/notebooks/02_quantization.ipynb", "en"),
+    ],
+)
+def test_the_notebook_path_decides(monkeypatch, session, expected):
+    monkeypatch.setenv("JPY_SESSION_NAME", session)
+    assert i18n.language() == expected
+
+
+def test_the_working_directory_counts_too(monkeypatch, tmp_path):
+    """Voila, nbconvert and Colab (helpers.colab moves there) run the kernel in the notebook's folder."""
+    (tmp_path / "zh-CN").mkdir()
+    monkeypatch.chdir(tmp_path / "zh-CN")
+    assert i18n.language() == "zh-CN"
+    monkeypatch.setenv("JPY_SESSION_NAME", "/content/some-colab-session-name")
+    assert i18n.language() == "zh-CN"
+    monkeypatch.chdir(tmp_path)
+    assert i18n.language() == "en"
+
+
+def test_workbook_lang_overrides_and_bad_values_are_explained(monkeypatch):
+    monkeypatch.setenv("JPY_SESSION_NAME", "/w/notebooks/zh-CN/00_baseline.ipynb")
+    monkeypatch.setenv("WORKBOOK_LANG", "en")
+    assert i18n.language() == "en"
+    monkeypatch.setenv("WORKBOOK_LANG", "zh")
+    assert i18n.language() == "zh-CN"
+    monkeypatch.setenv("WORKBOOK_LANG", "chinese")
+    with pytest.raises(WorkbookConfigError, match="WORKBOOK_LANG='chinese'.*zh-CN"):
+        i18n.language()
+
+
+def _fields(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+@pytest.mark.parametrize("english", sorted(i18n.ZH))
+def test_chinese_keeps_every_field(english):
+    """A translation that drops or renames a {field} would print a hole or raise KeyError."""
+    assert _fields(i18n.ZH[english]) == _fields(english)
+    assert re.search(r"[\u4e00-\u9fff]", i18n.ZH[english]), "not translated"
+
+
+def test_every_explorer_run_label_and_busy_line_has_chinese():
+    """A new explorer's Run button must come with its Chinese (else it stays English in the Chinese edition)."""
+    used = set()
+    for path in (ROOT / "helpers").rglob("*.py"):
+        used |= set(re.findall(r'_run_row\(\s*"([^"]+)"', path.read_text(encoding="utf-8")))
+        used |= set(re.findall(r'_guarded_run\(\s*"([^"]+)"', path.read_text(encoding="utf-8")))
+    assert len(used) >= 8
+    assert used - set(i18n.ZH) == set()
+
+
+def test_setup_speaks_chinese_in_a_chinese_notebook(capsys, monkeypatch):
+    monkeypatch.setenv("JPY_SESSION_NAME", "/w/notebooks/zh-CN/00_baseline.ipynb")
+    helpers.setup()
+    out = capsys.readouterr().out
+    assert "模式：FAST（WORKBOOK_FAST=1） - 各类别均衡的子集，少量训练轮次 · 随机种子 42" in out
+    assert "数据：" in out and "mode:" not in out
+    assert "tensorflow 2.21" in out  # version lines are names and numbers, the same in both
+
+
+def test_setup_stays_english_elsewhere(capsys):
+    helpers.setup()
+    out = capsys.readouterr().out
+    assert "mode: FAST (WORKBOOK_FAST=1)" in out and "模式" not in out
+
+
+class _Bare(explorer._Explorer):
+    def _board_point(self, entry):
+        pass
+
+
+def test_explorer_shared_labels_follow_the_language(monkeypatch):
+    panel = _Bare()
+    panel._run_row("Run: prune + fine-tune")
+    assert panel.run_button.description == "Run: prune + fine-tune"
+    assert panel.board_note.value == pointable_board.HINT
+    monkeypatch.setenv("WORKBOOK_LANG", "zh-CN")
+    panel._run_row("Run: prune + fine-tune")
+    assert panel.run_button.description == "运行：剪枝 + 微调"
+    assert "点击或悬停看板上的标记" in panel.board_note.value
