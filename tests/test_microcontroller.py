@@ -1,4 +1,4 @@
-"""Lesson 05's helpers: TFLM arena search, TFLM vs LiteRT, LUT compression, boards and fit, C export."""
+"""Lesson 05's helpers: TFLM arena search, TFLM vs LiteRT, LUT compression, devices and fit, C export."""
 
 from __future__ import annotations
 
@@ -193,7 +193,7 @@ def test_lut_with_too_few_bits_or_per_tensor_says_why(clustered, tiny):
         lut.lut_compress(measure.to_tflite(tiny[0]), 4)
 
 
-# ----------------------------------------------------------------------------- boards and fit
+# ----------------------------------------------------------------------------- devices and fit
 
 
 MODELS = [
@@ -206,45 +206,45 @@ MODELS = [
 
 
 def test_fit_rows_and_best_fit():
-    m0 = dataclasses.replace(devices.SMALLEST_BOARD, runtime=footprint.NO_RUNTIME)  # the model alone
-    rows = {r.name: r for r in devices.fit_rows(MODELS, m0)}
+    m0 = dataclasses.replace(devices.SMALLEST_DEVICE, runtime=footprint.NO_RUNTIME)  # the model alone
+    rows = {r.name: r for r in devices.footprint_rows(MODELS, m0)}
     assert not rows["big"].fits_flash and rows["big"].fits_ram
     assert rows["ram hungry"].fits_flash and not rows["ram hungry"].fits_ram
     assert rows["fits"].fits and rows["tiny"].fits
-    assert devices.best_fit(MODELS, m0).name == "tiny twin"  # tie at 88 %: less flash wins
-    esp = devices.BOARDS["ESP32 · 4 MB flash / 520 KB RAM"]
-    assert devices.best_fit(MODELS, esp).name == "big"
-    assert devices.best_fit(MODELS, devices.parse_board("10 KB", "64 KiB")) is None
-    edge = devices.parse_board(200_000, 30_000, runtime=footprint.NO_RUNTIME)
-    assert devices.fit_rows([MODELS[2]], edge)[0].fits  # equal to the budget fits
-    assert devices.best_fit([], m0) is None
+    assert devices.best_that_fits(MODELS, m0).name == "tiny twin"  # tie at 88 %: less flash wins
+    esp = devices.DEVICES["ESP32 · 4 MB flash / 520 KB RAM"]
+    assert devices.best_that_fits(MODELS, esp).name == "big"
+    assert devices.best_that_fits(MODELS, devices.parse_device("10 KB", "64 KiB")) is None
+    edge = devices.parse_device(200_000, 30_000, runtime=footprint.NO_RUNTIME)
+    assert devices.footprint_rows([MODELS[2]], edge)[0].fits  # equal to the budget fits
+    assert devices.best_that_fits([], m0) is None
 
 
 def test_fit_counts_the_runtime_allowance():
     """The presets carry a runtime allowance: a 30 KB arena no longer "fits" 32 KB of RAM."""
-    m0 = devices.SMALLEST_BOARD
+    m0 = devices.SMALLEST_DEVICE
     rt = m0.runtime
     assert rt == footprint.Runtime() and rt.ram > 0
-    rows = {r.name: r for r in devices.fit_rows(MODELS, m0)}
+    rows = {r.name: r for r in devices.footprint_rows(MODELS, m0)}
     assert rows["fits"].fits_flash and not rows["fits"].fits_ram  # 30,000 + 16 slack + 7 KiB > 32 KiB
     assert rows["tiny"].fits and rows["tiny"].runtime_flash == rt.flash(devices.DEFAULT_OP_TYPES)
     assert rows["tiny"].runtime_ram == rt.ram + footprint.arena_declaration(3000) - 3000
-    assert devices.best_fit(MODELS, m0).name == "tiny twin"
+    assert devices.best_that_fits(MODELS, m0).name == "tiny twin"
     # exactly at the budget with everything counted fits; one byte more does not
     ops = 2
     need_flash = 25_000 + rt.flash(ops)
     need_ram = footprint.arena_declaration(3_000) + rt.ram
     model = [{"name": "edge", "accuracy": 0.8, "flash": 25_000, "arena": 3_000, "op_types": ops}]
-    assert devices.fit_rows(model, devices.parse_board(need_flash, need_ram))[0].fits
-    assert not devices.fit_rows(model, devices.parse_board(need_flash - 1, need_ram))[0].fits_flash
-    assert not devices.fit_rows(model, devices.parse_board(need_flash, need_ram - 1))[0].fits_ram
+    assert devices.footprint_rows(model, devices.parse_device(need_flash, need_ram))[0].fits
+    assert not devices.footprint_rows(model, devices.parse_device(need_flash - 1, need_ram))[0].fits_flash
+    assert not devices.footprint_rows(model, devices.parse_device(need_flash, need_ram - 1))[0].fits_ram
 
 
 def test_board_presets_are_what_the_table_says():
-    assert [b.flash // 1024 for b in devices.BOARDS.values()] == [256, 1024, 4096]
-    assert [b.ram // 1024 for b in devices.BOARDS.values()] == [32, 256, 520]
-    table = devices.board_table()
-    assert all(b.example in table and b.source for b in devices.BOARDS.values())
+    assert [b.flash // 1024 for b in devices.DEVICES.values()] == [256, 1024, 4096]
+    assert [b.ram // 1024 for b in devices.DEVICES.values()] == [32, 256, 520]
+    table = devices.device_table()
+    assert all(b.example in table and b.source for b in devices.DEVICES.values())
 
 
 @pytest.mark.parametrize(
@@ -262,11 +262,11 @@ def test_board_presets_are_what_the_table_says():
 )
 def test_bad_budgets_say_which_and_why(flash, ram, words):
     with pytest.raises(tflm.MicroError, match=words):
-        devices.parse_board(flash, ram)
+        devices.parse_device(flash, ram)
 
 
 def test_parse_board_reads_units():
-    b = devices.parse_board("256 KiB", "0.5 MB")
+    b = devices.parse_device("256 KiB", "0.5 MB")
     assert (b.flash, b.ram) == (262_144, 500_000)
 
 
@@ -285,11 +285,11 @@ def test_log_models_keeps_int8_models_that_tflm_runs(tiny, clustered):
     assert set(found) == {"tiny int8", "tiny LUT"}
     assert found["tiny int8"]["flash"] == len(blob)
     assert found["tiny int8"]["arena"] == tflm.smallest_arena(blob).bytes
-    row = devices.fit_rows([found["tiny int8"]], devices.SMALLEST_BOARD)[0]
+    row = devices.footprint_rows([found["tiny int8"]], devices.SMALLEST_DEVICE)[0]
     assert devices.artifact_bytes(row) == blob
     results.artifact_path(damaged).unlink()
     with pytest.raises(tflm.MicroError, match="no longer"):
-        devices.artifact_bytes(devices.FitRow("damaged", 0.7, 1, 1, True, True, damaged["id"]))
+        devices.artifact_bytes(devices.FootprintRow("damaged", 0.7, 1, 1, True, True, damaged["id"]))
 
 
 # ----------------------------------------------------------------------------- C export
@@ -371,12 +371,12 @@ def test_c_export_compiles_to_the_same_bytes(tiny, tmp_path):
 
 
 def test_fit_explorer_presets_custom_and_bad_budgets():
-    ex = microcontroller_explorer.FitToBoardExplorer(MODELS)
-    assert ex.board == devices.SMALLEST_BOARD and ex.best.name == "tiny twin"
+    ex = microcontroller_explorer.FootprintExplorer(MODELS)
+    assert ex.board == devices.SMALLEST_DEVICE and ex.best.name == "tiny twin"
     assert "tiny twin" in ex.verdict.value and ex._figure is not None
     ex.preset.value = "ESP32 · 4 MB flash / 520 KB RAM"
     assert ex.best.name == "big" and ex.flash.value == "4096 KiB"
-    ex.flash.value = "150 KB"  # typing makes it a custom board
+    ex.flash.value = "150 KB"  # typing makes it a custom device
     assert ex.preset.value == ex.CUSTOM and ex.best.name == "ram hungry"
     figure = ex._figure
     for bad in ("0 KB", "-1 MB", "12 parsecs"):
@@ -391,7 +391,7 @@ def test_fit_explorer_presets_custom_and_bad_budgets():
 
 
 def test_fit_explorer_with_no_models_and_a_failing_reload(monkeypatch):
-    ex = microcontroller_explorer.FitToBoardExplorer([])
+    ex = microcontroller_explorer.FootprintExplorer([])
     assert "No int8 models" in ex.message.value and "None of your models fits" in ex.verdict.value
 
     def broken(_data=None):
@@ -403,16 +403,16 @@ def test_fit_explorer_with_no_models_and_a_failing_reload(monkeypatch):
 
 
 def test_board_pick_check(capsys):
-    m0 = devices.SMALLEST_BOARD
-    assert microcontroller_exercises.board_pick("tiny twin", MODELS, m0)
-    assert not microcontroller_exercises.board_pick("big", MODELS, m0)
+    m0 = devices.SMALLEST_DEVICE
+    assert microcontroller_exercises.device_pick("tiny twin", MODELS, m0)
+    assert not microcontroller_exercises.device_pick("big", MODELS, m0)
     assert "flash" in capsys.readouterr().out
-    assert not microcontroller_exercises.board_pick("ram hungry", MODELS, m0)
+    assert not microcontroller_exercises.device_pick("ram hungry", MODELS, m0)
     assert "arena" in capsys.readouterr().out
-    assert not microcontroller_exercises.board_pick("tiny", MODELS, m0)
+    assert not microcontroller_exercises.device_pick("tiny", MODELS, m0)
     assert "more accurate" in capsys.readouterr().out
-    assert not microcontroller_exercises.board_pick("nope", MODELS, m0)
-    assert not microcontroller_exercises.board_pick(None, MODELS, m0)
+    assert not microcontroller_exercises.device_pick("nope", MODELS, m0)
+    assert not microcontroller_exercises.device_pick(None, MODELS, m0)
     assert "Not answered" in capsys.readouterr().out
 
 
@@ -429,11 +429,11 @@ def test_fit_explorer_shows_the_precomputed_full_mode_reference_without_starring
             _reference_entry("05/student", "student 22k int8", 0.8587, 25_288, 3_264)]
     precomputed.save("05", precomputed.build("05", refs, produced_by="a test"))
     assert {m["name"] for m in devices.reference_models()} == {"CNN int8", "student 22k int8"}
-    ex = microcontroller_explorer.FitToBoardExplorer([])  # a fresh clone: nothing run yet, the reference shows at once
+    ex = microcontroller_explorer.FootprintExplorer([])  # a fresh clone: nothing run yet, the reference shows at once
     assert ex.show_reference.value and {r.name for r in ex.rows if r.reference} == {"CNN int8", "student 22k int8"}
     # the CNN's 31.7 KB arena fits 32 KB on the model-only count, not with the firmware's RAM counted
     assert ex.best is None and "Full-mode reference: student 22k int8 at 85.87% fits" in ex.verdict.value
-    ex = microcontroller_explorer.FitToBoardExplorer(MODELS)
+    ex = microcontroller_explorer.FootprintExplorer(MODELS)
     assert not ex.show_reference.value and not any(r.reference for r in ex.rows)  # your models first
     ex.show_reference.value = True
     assert any(r.reference for r in ex.rows) and "Full-mode reference: student 22k int8" in ex.verdict.value
@@ -447,26 +447,26 @@ def test_fit_explorer_with_a_damaged_reference_says_so_and_works(tmp_path):
 
     precomputed.path("05").parent.mkdir(parents=True, exist_ok=True)
     precomputed.path("05").write_text("{broken")
-    ex = microcontroller_explorer.FitToBoardExplorer(MODELS)
+    ex = microcontroller_explorer.FootprintExplorer(MODELS)
     assert "damaged" in ex.message.value and ex.best.name == "tiny twin" and ex.show_reference.disabled
 
 
 def test_fit_figure_redraws_in_place_and_rebuilds_only_for_other_models():
-    chart = microcontroller_figures.FitFigure()
-    m0, esp = devices.SMALLEST_BOARD, devices.BOARDS["ESP32 · 4 MB flash / 520 KB RAM"]
-    fig = chart.update(devices.fit_rows(MODELS, m0), m0, devices.best_fit(MODELS, m0))
+    chart = microcontroller_figures.FootprintFigure()
+    m0, esp = devices.SMALLEST_DEVICE, devices.DEVICES["ESP32 · 4 MB flash / 520 KB RAM"]
+    fig = chart.update(devices.footprint_rows(MODELS, m0), m0, devices.best_that_fits(MODELS, m0))
     bars = chart._bars[0]
     colors_m0 = bars.get_facecolor().copy()
     assert chart.starred == "tiny twin"
-    assert chart.update(devices.fit_rows(MODELS, esp), esp, devices.best_fit(MODELS, esp)) is fig
+    assert chart.update(devices.footprint_rows(MODELS, esp), esp, devices.best_that_fits(MODELS, esp)) is fig
     assert chart._bars[0] is bars and not np.array_equal(bars.get_facecolor(), colors_m0)  # recoloured, not rebuilt
     labels = [t.get_text() for t in chart._axes[0].get_yticklabels()]
     assert labels[0] == "big · 92.0%" and chart.starred == "big" and chart._lines[1].get_xdata()[0] == esp.ram
     star_x, star_y = chart._star_text.get_position()
     assert chart._star_text.get_visible() and star_y == chart._y[0] and star_x > 300_000  # after big's flash bar
-    chart.update(devices.fit_rows(MODELS, esp), esp, None)
+    chart.update(devices.footprint_rows(MODELS, esp), esp, None)
     assert chart.starred is None and not chart._star_text.get_visible()
-    chart.update(devices.fit_rows(MODELS[:2], esp), esp, None)
+    chart.update(devices.footprint_rows(MODELS[:2], esp), esp, None)
     assert chart._bars[0] is not bars and len(chart._bars[0].get_paths()) == 2 and chart.fig is fig
 
 
@@ -480,7 +480,7 @@ def _pixels(png: bytes) -> np.ndarray:
 
 @pytest.mark.parametrize("dpi", [72, 100])  # at 72 dpi the figure's height in pixels is fractional
 def test_fit_figure_png_keeps_the_names_as_pixels_and_draws_the_same_chart(dpi):
-    """The names' pixels must reproduce the text exactly, at the same place, on every board."""
+    """The names' pixels must reproduce the text exactly, at the same place, on every device."""
     import matplotlib as mpl
 
     with mpl.rc_context({"figure.dpi": dpi}):
@@ -488,23 +488,23 @@ def test_fit_figure_png_keeps_the_names_as_pixels_and_draws_the_same_chart(dpi):
 
 
 def _names_as_pixels():
-    m0, esp = devices.SMALLEST_BOARD, devices.BOARDS["ESP32 · 4 MB flash / 520 KB RAM"]
-    rows = devices.fit_rows(MODELS, m0)
-    chart = microcontroller_figures.FitFigure()
-    chart.update(rows, m0, devices.best_fit(MODELS, m0))
+    m0, esp = devices.SMALLEST_DEVICE, devices.DEVICES["ESP32 · 4 MB flash / 520 KB RAM"]
+    rows = devices.footprint_rows(MODELS, m0)
+    chart = microcontroller_figures.FootprintFigure()
+    chart.update(rows, m0, devices.best_that_fits(MODELS, m0))
     first = _pixels(chart.png())  # names drawn as text, then kept
     assert chart._names is not None and not chart._axes[0].yaxis.get_major_ticks()[0].label1.get_visible()
     assert np.array_equal(_pixels(chart.png()), first)  # the raster where the text was
-    chart.update(devices.fit_rows(MODELS, esp), esp, devices.best_fit(MODELS, esp))
-    fresh = microcontroller_figures.FitFigure()
-    fresh.update(devices.fit_rows(MODELS, esp), esp, devices.best_fit(MODELS, esp))
+    chart.update(devices.footprint_rows(MODELS, esp), esp, devices.best_that_fits(MODELS, esp))
+    fresh = microcontroller_figures.FootprintFigure()
+    fresh.update(devices.footprint_rows(MODELS, esp), esp, devices.best_that_fits(MODELS, esp))
     redrawn, drawn = _pixels(chart.png()), _pixels(fresh.png())
     assert redrawn.shape == drawn.shape and np.array_equal(redrawn, drawn)
-    assert not np.array_equal(redrawn, first)  # another board: other colours and budget lines
-    chart.update(devices.fit_rows(MODELS[:3], esp), esp, None)  # other models: names drawn anew
+    assert not np.array_equal(redrawn, first)  # another device: other colours and budget lines
+    chart.update(devices.footprint_rows(MODELS[:3], esp), esp, None)  # other models: names drawn anew
     assert chart._names is None
-    fewer = microcontroller_figures.FitFigure()
-    fewer.update(devices.fit_rows(MODELS[:3], esp), esp, None)
+    fewer = microcontroller_figures.FootprintFigure()
+    fewer.update(devices.footprint_rows(MODELS[:3], esp), esp, None)
     assert np.array_equal(_pixels(chart.png()), _pixels(fewer.png()))
 
 

@@ -100,9 +100,9 @@ def test_runtime_allowance_adds_up_and_cites():
     assert "16 KB on an Arm Cortex M3" in table and all(f in table for f in footprint.SOURCES)
     assert footprint.NO_RUNTIME.flash(5) == 0 and footprint.NO_RUNTIME.ram == 0
     for bad in ({"stack": -1}, {"app_ram": 1.5}, {"core_flash": True}):
-        with pytest.raises(footprint.FitError, match="whole number"):
+        with pytest.raises(footprint.FootprintError, match="whole number"):
             footprint.Runtime(**bad)
-    with pytest.raises(footprint.FitError, match="op_types"):
+    with pytest.raises(footprint.FootprintError, match="op_types"):
         rt.flash(-1)
 
 
@@ -113,18 +113,18 @@ def test_arena_declaration_is_aligned_with_slack():
     assert footprint.arena_declaration(5000) == 5024
     assert footprint.arena_declaration(5000, margin=0.1) == 5520
     for bad in (0, -5, 1.5, True):
-        with pytest.raises(footprint.FitError, match="positive whole"):
+        with pytest.raises(footprint.FootprintError, match="positive whole"):
             footprint.arena_declaration(bad)
-    with pytest.raises(footprint.FitError, match="margin"):
+    with pytest.raises(footprint.FootprintError, match="margin"):
         footprint.arena_declaration(100, margin=2)
 
 
 def test_honest_fit():
     rt = footprint.Runtime()
-    f = footprint.honest_fit(30_000, 7_600, 3, 256 * 1024, 32 * 1024, rt)
+    f = footprint.honest_footprint(30_000, 7_600, 3, 256 * 1024, 32 * 1024, rt)
     assert f.flash == 30_000 + rt.flash(3) and f.ram == 7_600 + 16 + rt.ram and f.fits
     assert "fits" in f.line() and "NOT" not in f.line()
-    tight = footprint.honest_fit(30_000, 7_600, 3, f.flash, f.ram - 1, rt)
+    tight = footprint.honest_footprint(30_000, 7_600, 3, f.flash, f.ram - 1, rt)
     assert not tight.fits and "does NOT fit" in tight.line()
 
 

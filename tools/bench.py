@@ -149,11 +149,11 @@ def bench_explorers(repeats: int = 30) -> None:
     models = helpers.microcontroller.devices.log_models(data)  # arenas measured once (cached); not part of a change
     with contextlib.redirect_stdout(io.StringIO()):
         start = time.perf_counter()
-        fit = helpers.microcontroller.explorer.FitToBoardExplorer(models, data=data)
+        fit = helpers.microcontroller.explorer.FootprintExplorer(models, data=data)
         built = (time.perf_counter() - start) * 1000
     print(f"lesson 05 fit-to-board explorer built in {built:.0f} ms (no model runs): {len(models)} of your int8 models, "
           f"{len(fit.reference_models)} full-mode reference models")  # fmt: skip
-    boards = list(helpers.microcontroller.devices.BOARDS)
+    boards = list(helpers.microcontroller.devices.DEVICES)
     fit_changes = [("preset", boards[1]), ("preset", boards[2]), ("preset", boards[0]), ("flash", "512 KiB"),
                    ("ram", "64 KiB"), ("flash", "0 KB"), ("flash", "128 KiB"), ("show_reference", False),
                    ("show_reference", True), ("preset", boards[0])]  # fmt: skip

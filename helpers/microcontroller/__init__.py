@@ -1,6 +1,6 @@
 """Lesson 05, models on a microcontroller with TensorFlow Lite for Microcontrollers (TFLM).
 
-A *device* here is a microcontroller with a flash and a RAM budget (the size-vs-accuracy *board* is
+A *device* here is a microcontroller with a flash and a RAM budget (the size-vs-accuracy *device* is
 another thing: ``helpers.ui.board_plots``).
 
 * ``tflm``: TFLM's host interpreter: run a model, find its smallest tensor arena (``tflm_probe``).

@@ -34,7 +34,7 @@ def c_source(model: bytes, name: str = "g_model", arena: int | None = None, marg
     """(header, source) of a C++ pair for a TFLM firmware project: the model as a 16-byte aligned
     array, its length, and the arena to declare (the measured smallest plus ``margin``, rounded up
     to 16 B). The arena was measured on this 64-bit host: TFLM's bookkeeping is smaller on a 32-bit
-    board, but optimized kernels may ask for scratch space, so confirm it on the board."""
+    device, but optimized kernels may ask for scratch space, so confirm it on the device."""
     name = _c_name(name)
     blob = bytes(model)
     guard = name.upper() + "_H_"
@@ -58,7 +58,7 @@ def c_source(model: bytes, name: str = "g_model", arena: int | None = None, marg
             + f", rounded up to 16 B, plus {tflm.ALIGN} B of alignment slack (TFLM aligns the arena start to 16 B).",
             f"// Declare it 16-byte aligned: {arena_declaration_line(name)}",
             "// (alignas before the declaration: clang, and so Arm Compiler 6 and Apple clang, reject it after the name.)",
-            "// Confirm the size on the board with RecordingMicroAllocator.",
+            "// Confirm the size on the device with RecordingMicroAllocator.",
             f"constexpr std::size_t {name}_arena_size = {declared};",
         ]
     lines += ["", f"#endif  // {guard}", ""]

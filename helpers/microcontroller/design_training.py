@@ -1,4 +1,4 @@
-"""Lesson 05, "Design for the budget": training a board-sized CNN well, and the width search.
+"""Lesson 05, "Design for the budget": training a device-sized CNN well, and the width search.
 
 * ``Recipe``: what the lesson's research found worth its time (cosine learning-rate schedule with a
   one-epoch warm-up, BatchNorm folded at conversion, light augmentation: random shifts of one
@@ -93,7 +93,7 @@ def train(model, data, recipe: Recipe, label: str = "") -> dict:
 def _key(design, recipe: Recipe, data, seed: int) -> str:
     text = json.dumps([designs.parse(design).spec, dataclasses.asdict(recipe), data.fingerprint, seed,
                        keras.__version__], sort_keys=True)
-    return "board-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+    return "device-" + hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
 @dataclasses.dataclass
@@ -244,7 +244,7 @@ def estimator_arenas(design_names, images: np.ndarray) -> dict:
     """``{design: smallest TFLM arena in bytes}`` of each design as an untrained int8 file (the arena
     depends on the graph, not the weights' values): what lesson 05 checks its estimator against.
     Needs TFLM. Kept by ``tools/precompute.py 05`` as the sweep ``estimator`` - never logged as
-    results-log entries (an untrained model is no experiment to put on a board)."""
+    results-log entries (an untrained model is no experiment to put on a device)."""
     from . import tflm
     return {d: int(tflm.smallest_arena(designs.untrained_int8(d, images)).bytes) for d in design_names}
 

@@ -1,4 +1,4 @@
-"""Lesson 05, "Design for the budget": a CNN built for a board's flash and arena, sized before training.
+"""Lesson 05, "Design for the budget": a CNN built for a device's flash and arena, sized before training.
 
 A design is a short spec string, e.g. ``"c16s2 c32s2 c64s1 gap"``: ``cNsS`` is a 3×3 convolution
 with N filters and stride S (batch normalization + ReLU after it, folded into the convolution at

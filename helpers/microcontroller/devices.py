@@ -1,7 +1,7 @@
-"""Lesson 05: which models fit a microcontroller board's flash and RAM.
+"""Lesson 05: which models fit a microcontroller device's flash and RAM.
 
-``Board`` / ``BOARDS`` / ``parse_board``: a board's budget (presets, or two sizes typed by the
-reader); ``fit_rows`` / ``best_fit``: every model against it, counting the firmware's runtime
+``Device`` / ``DEVICES`` / ``parse_device``: a device's budget (presets, or two sizes typed by the
+reader); ``footprint_rows`` / ``best_that_fits``: every model against it, counting the firmware's runtime
 (helpers/footprint.py); ``log_models`` / ``reference_models``: the int8 models of the results log
 and of lesson 05's full-mode reference, with the tensor arena each needs (helpers/tflm.py).
 """
@@ -17,7 +17,7 @@ from . import footprint, lut, tflm
 
 
 @dataclasses.dataclass(frozen=True)
-class Board:
+class Device:
     name: str
     flash: int
     ram: int
@@ -27,25 +27,25 @@ class Board:
     runtime: footprint.Runtime = footprint.Runtime()
 
 
-BOARDS = {
-    "Cortex-M0+ · 256 KB flash / 32 KB RAM": Board(
+DEVICES = {
+    "Cortex-M0+ · 256 KB flash / 32 KB RAM": Device(
         "Cortex-M0+ · 256 KB flash / 32 KB RAM", 256 * tflm.KIB, 32 * tflm.KIB,
-        "Microchip SAMD21G18 (Arduino Zero, MKR boards)",
+        "Microchip SAMD21G18 (Arduino Zero, MKR devices)",
         "SAMD21 family datasheet: 256 KB flash, 32 KB SRAM for the G18 part"),
-    "Cortex-M4F · 1 MB flash / 256 KB RAM": Board(
+    "Cortex-M4F · 1 MB flash / 256 KB RAM": Device(
         "Cortex-M4F · 1 MB flash / 256 KB RAM", 1024 * tflm.KIB, 256 * tflm.KIB,
         "Nordic nRF52840 (Arduino Nano 33 BLE Sense)",
         "nRF52840 product specification: 1 MB flash, 256 KB RAM"),
-    "ESP32 · 4 MB flash / 520 KB RAM": Board(
+    "ESP32 · 4 MB flash / 520 KB RAM": Device(
         "ESP32 · 4 MB flash / 520 KB RAM", 4 * 1024 * tflm.KIB, 520 * tflm.KIB,
         "Espressif ESP32-WROOM-32 module",
         "ESP32 datasheet: 520 KB on-chip SRAM; the WROOM-32 module carries 4 MB of SPI flash"),
 }
-SMALLEST_BOARD = min(BOARDS.values(), key=lambda b: (b.flash, b.ram))
+SMALLEST_DEVICE = min(DEVICES.values(), key=lambda b: (b.flash, b.ram))
 
 
-def parse_board(flash, ram, name: str = "custom board", runtime: footprint.Runtime | None = None) -> Board:
-    """A Board from two sizes (bytes, or text like '256 KiB'); nonsense raises tflm.MicroError saying which.
+def parse_device(flash, ram, name: str = "custom device", runtime: footprint.Runtime | None = None) -> Device:
+    """A Device from two sizes (bytes, or text like '256 KiB'); nonsense raises tflm.MicroError saying which.
     ``runtime``: the firmware allowance counted by "fits" (default ``footprint.Runtime()``)."""
     sizes = {}
     for what, value in (("flash", flash), ("RAM", ram)):
@@ -55,18 +55,18 @@ def parse_board(flash, ram, name: str = "custom board", runtime: footprint.Runti
             raise tflm.MicroError(f"{what} budget: {exc}") from None
         if sizes[what] < tflm.KIB:
             raise tflm.MicroError(f"{what} budget: {sizes[what]} B is below 1 KiB - no TFLM model fits that; check the unit.")
-    return Board(name, sizes["flash"], sizes["RAM"], runtime=footprint.Runtime() if runtime is None else runtime)
+    return Device(name, sizes["flash"], sizes["RAM"], runtime=footprint.Runtime() if runtime is None else runtime)
 
 
-def board_table() -> str:
-    lines = ["| board | flash | RAM | example part | where the figures come from |", "|---|---|---|---|---|"]
-    for b in BOARDS.values():
+def device_table() -> str:
+    lines = ["| device | flash | RAM | example part | where the figures come from |", "|---|---|---|---|---|"]
+    for b in DEVICES.values():
         lines.append(f"| {b.name.split(' · ')[0]} | {b.flash // tflm.KIB:,} KiB | {b.ram // tflm.KIB:,} KiB | {b.example} | {b.source} |")
     return "\n".join(lines)
 
 
 @dataclasses.dataclass(frozen=True)
-class FitRow:
+class FootprintRow:
     name: str
     accuracy: float
     flash: int
@@ -75,7 +75,7 @@ class FitRow:
     fits_ram: bool
     id: str | None = None  # the results-log entry, when the model came from there
     reference: bool = False  # a full-mode result from data/precomputed/, not a model made here
-    runtime_flash: int = 0  # the board's runtime allowance counted against flash (footprint.Runtime.flash)
+    runtime_flash: int = 0  # the device's runtime allowance counted against flash (footprint.Runtime.flash)
     runtime_ram: int = 0  # RAM besides the arena, plus the arena declaration's alignment slack
 
     @property
@@ -86,25 +86,25 @@ class FitRow:
 DEFAULT_OP_TYPES = 3  # operator kernels assumed linked in when a model's own count is unknown
 
 
-def fit_rows(models: list[dict], board: Board) -> list[FitRow]:
-    """Each model (dicts with name, accuracy, flash, arena, optionally op_types) against ``board``,
-    most accurate first. "Fits" is the honest fit (``board_fit``): model + the board's runtime
+def footprint_rows(models: list[dict], device: Device) -> list[FootprintRow]:
+    """Each model (dicts with name, accuracy, flash, arena, optionally op_types) against ``device``,
+    most accurate first. "Fits" is the honest fit (``board_fit``): model + the device's runtime
     allowance for flash; the arena as declared (aligned, with slack) + runtime RAM for RAM."""
     rows = []
     for m in models:
         flash, arena = int(m["flash"]), int(m["arena"])
-        rt = board.runtime
+        rt = device.runtime
         extra_flash = rt.flash(int(m.get("op_types") or DEFAULT_OP_TYPES))
         extra_ram = rt.ram + (footprint.arena_declaration(arena) - arena if rt != footprint.NO_RUNTIME else 0)
-        rows.append(FitRow(m["name"], float(m["accuracy"]), flash, arena, flash + extra_flash <= board.flash,
-                           arena + extra_ram <= board.ram, m.get("id"), bool(m.get("reference")), extra_flash, extra_ram))
+        rows.append(FootprintRow(m["name"], float(m["accuracy"]), flash, arena, flash + extra_flash <= device.flash,
+                           arena + extra_ram <= device.ram, m.get("id"), bool(m.get("reference")), extra_flash, extra_ram))
     return sorted(rows, key=lambda r: (-r.accuracy, r.flash))
 
 
-def best_fit(models: list[dict], board: Board, *, reference: bool = False) -> FitRow | None:
+def best_that_fits(models: list[dict], device: Device, *, reference: bool = False) -> FootprintRow | None:
     """The most accurate model that fits both flash and RAM (smaller flash breaks ties), or None.
     Only the reader's own models count, unless ``reference`` asks for the precomputed ones."""
-    fitting = [r for r in fit_rows(models, board) if r.fits and r.reference == reference]
+    fitting = [r for r in footprint_rows(models, device) if r.fits and r.reference == reference]
     return fitting[0] if fitting else None
 
 
@@ -113,7 +113,7 @@ def best_fit(models: list[dict], board: Board, *, reference: bool = False) -> Fi
 
 def reference_models(ref=None) -> list[dict]:
     """Lesson 05's full-mode footprints from data/precomputed/05_microcontroller.json (``ref``:
-    an already loaded ``precomputed.Reference``), as fit-to-board models marked ``reference``."""
+    an already loaded ``precomputed.Reference``), as fit-to-device models marked ``reference``."""
     from .. import precomputed
     ref = precomputed.load("05") if ref is None else ref
     found = []
@@ -126,13 +126,13 @@ def reference_models(ref=None) -> list[dict]:
 
 
 def _device_accuracy(metrics: dict) -> float:
-    """The accuracy on the board: TFLM's where it was measured (``tflm_accuracy``), else LiteRT's
+    """The accuracy on the device: TFLM's where it was measured (``tflm_accuracy``), else LiteRT's
     (``tflite_accuracy``; TFLM agrees with it on int8 models within 0.1 pp, lesson 05 section 3)."""
     value = metrics.get("tflm_accuracy")
     return float(value if isinstance(value, (int, float)) else metrics.get("tflite_accuracy") or 0.0)
 
 
-def artifact_bytes(row: FitRow, log: Path | None = None) -> bytes:
+def artifact_bytes(row: FootprintRow, log: Path | None = None) -> bytes:
     """The .tflite of a fit row that came from the results log (tflm.MicroError if it is gone)."""
     entry = next((e for e in results.load(log) if e.get("id") == row.id), None)
     path = results.artifact_path(entry, log) if entry else None
@@ -156,7 +156,7 @@ def log_models(data=None, log: Path | None = None) -> list[dict]:
         logged_arena = metrics.get("tflm_arena")
         try:
             if tflm.input_type(blob) != "INT8" and not lut.weight_tensors(blob):
-                continue  # a float model: boards run int8
+                continue  # a float model: devices run int8
             if isinstance(logged_arena, int) and not isinstance(logged_arena, bool):
                 arena = logged_arena
             elif tflm.available():

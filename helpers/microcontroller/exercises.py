@@ -36,27 +36,27 @@ def predict_arena_head(answer, design: str = "c16s2 c32s2 c64s1 gap") -> bool:
                            "(rounding up); bytes = height × width × channels.")
 
 
-def board_pick(answer, models: list[dict], board) -> bool:
-    """Exercise: the name of the most accurate model that fits ``board``'s flash and RAM."""
+def device_pick(answer, models: list[dict], device) -> bool:
+    """Exercise: the name of the most accurate model that fits ``device``'s flash and RAM."""
     from . import devices
     if unanswered(answer):
         return False
-    best = devices.best_fit(models, board)
+    best = devices.best_that_fits(models, device)
     if best is None:
-        return verdict(False, f"Nothing measured here fits {board.name}; run the footprint cells first.")
-    rows = {r.name: r for r in devices.fit_rows(models, board)}
+        return verdict(False, f"Nothing measured here fits {device.name}; run the footprint cells first.")
+    rows = {r.name: r for r in devices.footprint_rows(models, device)}
     picked = rows.get(str(answer).strip())
     if picked is None:
         return verdict(False, f"No model is called {answer!r}; copy a name from the footprint table.")
     if picked.name == best.name:
         return verdict(True, f"{best.name}: {best.accuracy:.2%} with {best.flash:,} B flash and {best.arena:,} B "
-                              f"arena, the most accurate model that fits {board.name}.")
+                              f"arena, the most accurate model that fits {device.name}.")
     if not picked.fits_flash:
-        return verdict(False, f"{picked.name!r} needs {picked.flash:,} B of flash; the board has {board.flash:,} B. "
+        return verdict(False, f"{picked.name!r} needs {picked.flash:,} B of flash; the device has {device.flash:,} B. "
                                "Flash holds the model as stored: gzip does not help on the device.")
     if not picked.fits_ram:
         return verdict(False, f"{picked.name!r} fits the flash but its tensor arena needs {picked.arena:,} B of RAM; "
-                               f"the board has {board.ram:,} B.")
+                               f"the device has {device.ram:,} B.")
     return verdict(False, f"{picked.name!r} fits, at {picked.accuracy:.2%}; another model that fits both budgets is "
                            "more accurate.")
 

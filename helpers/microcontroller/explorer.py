@@ -1,4 +1,4 @@
-"""Lesson 05's fit-to-board explorer: which int8 models fit a microcontroller's flash and RAM.
+"""Lesson 05's fit-to-device explorer: which int8 models fit a microcontroller's flash and RAM.
 
 Every change is cheap (no model runs; the arenas were measured once): parse the budget, recheck
 the fit of every model, redraw the chart (helpers/figures.py) as PNG bytes in an ``Image``.
@@ -18,21 +18,21 @@ from ..ui.explorer import _load_references, _message
 from . import devices, figures, tflm
 
 
-class FitToBoardExplorer:
-    """Lesson 05's fit-to-board explorer: which int8 models fit a microcontroller's flash and RAM.
+class FootprintExplorer:
+    """Lesson 05's fit-to-device explorer: which int8 models fit a microcontroller's flash and RAM.
 
     Every model in ``models`` (dicts with name, accuracy, flash, arena: ``devices.log_models``)
-    is drawn as flash and arena bars against the chosen board's budget; the most accurate model
+    is drawn as flash and arena bars against the chosen device's budget; the most accurate model
     that fits both is starred and named. Lesson 05's full-mode footprints (data/precomputed/)
     can be shown beside them as a grey reference (at once when the log has no models yet);
-    they are never starred or exported. Choose a preset board or type a custom flash / RAM
+    they are never starred or exported. Choose a preset device or type a custom flash / RAM
     budget ("256 KiB", "1 MB", 32768); nonsense budgets get a message and the last good chart
     stays. Every change is cheap (no model runs): the arenas were measured once.
     """
 
     CUSTOM = "custom"
 
-    def __init__(self, models: list[dict], board: str | None = None, data=None):
+    def __init__(self, models: list[dict], device: str | None = None, data=None):
         self.models, self.data = list(models), data
         refs, self.reference_problems = _load_references(("05",))
         self.reference_models = devices.reference_models(refs[0]) if refs else []
@@ -41,9 +41,9 @@ class FitToBoardExplorer:
                                          description=f"show the {precomputed.LABEL} reference",
                                          disabled=not self.reference_models, indent=False)
         self.show_reference.observe(lambda _c: self.update(), names="value")
-        names = list(devices.BOARDS)
-        start = devices.BOARDS.get(board or devices.SMALLEST_BOARD.name, devices.SMALLEST_BOARD)
-        self.preset = w.Dropdown(options=[*names, self.CUSTOM], value=start.name, description="board",
+        names = list(devices.DEVICES)
+        start = devices.DEVICES.get(device or devices.SMALLEST_DEVICE.name, devices.SMALLEST_DEVICE)
+        self.preset = w.Dropdown(options=[*names, self.CUSTOM], value=start.name, description="device",
                                  layout=w.Layout(width="420px"))
         text = {"style": {"description_width": "60px"}, "layout": w.Layout(width="190px"), "continuous_update": False}
         self.flash = w.Text(f"{start.flash // tflm.KIB} KiB", description="flash", **text)
@@ -52,8 +52,8 @@ class FitToBoardExplorer:
         self.chart = w.Image(format="png", layout=w.Layout(width="100%"))  # PNG bytes: one draw per move
         self.reload_button = w.Button(description="Reload log", tooltip="re-read the results log (new int8 models get their arena measured once)")
         self.board, self.best, self.rows = start, None, []
-        self._charts: dict[tuple, figures.FitFigure] = {}  # one figure per set of rows, redrawn in place
-        self._chart = figures.FitFigure()
+        self._charts: dict[tuple, figures.FootprintFigure] = {}  # one figure per set of rows, redrawn in place
+        self._chart = figures.FootprintFigure()
         self._syncing = False
         self.preset.observe(lambda _c: self._preset_changed(), names="value")
         for box in (self.flash, self.ram):
@@ -64,10 +64,10 @@ class FitToBoardExplorer:
     def _preset_changed(self):
         if self.preset.value == self.CUSTOM:
             return self.update()
-        board = devices.BOARDS[self.preset.value]
+        device = devices.DEVICES[self.preset.value]
         self._syncing = True
         try:
-            self.flash.value, self.ram.value = f"{board.flash // tflm.KIB} KiB", f"{board.ram // tflm.KIB} KiB"
+            self.flash.value, self.ram.value = f"{device.flash // tflm.KIB} KiB", f"{device.ram // tflm.KIB} KiB"
         finally:
             self._syncing = False
         return self.update()
@@ -88,16 +88,16 @@ class FitToBoardExplorer:
         """The figure shown (None until something was drawn)."""
         return self._chart.fig
 
-    def current_board(self) -> devices.Board:
+    def current_device(self) -> devices.Device:
         """The preset, or the custom budget parsed from the two boxes (MicroError says what is wrong)."""
         if self.preset.value != self.CUSTOM:
-            return devices.BOARDS[self.preset.value]
-        return devices.parse_board(self.flash.value, self.ram.value, name="custom board")
+            return devices.DEVICES[self.preset.value]
+        return devices.parse_device(self.flash.value, self.ram.value, name="custom device")
 
     def update(self):
         """Re-check the budget and redraw: fits / does not fit for every model, the best that fits."""
         try:
-            board = self.current_board()
+            device = self.current_device()
         except tflm.MicroError as exc:
             self.message.value = _message("error", [str(exc), "The chart below still shows the last valid budget."])
             return None
@@ -105,21 +105,21 @@ class FitToBoardExplorer:
             "No int8 models in the results log for this data set yet: run lesson 05 (and 04), then Reload log."
         ]
         self.message.value = _message("note", notes + self.reference_problems)
-        self.board = board
+        self.board = device
         shown = self.models + (self.reference_models if self.show_reference.value else [])
-        self.rows = devices.fit_rows(shown, board)
-        self.best = devices.best_fit(shown, board)
+        self.rows = devices.footprint_rows(shown, device)
+        self.best = devices.best_that_fits(shown, device)
         own = [r for r in self.rows if not r.reference]
         fitting = sum(r.fits for r in own)
         if self.best is not None:
             self.verdict.value = (
-                f"<b>{fitting} of {len(own)}</b> of your models fit {html.escape(board.name)}. "
+                f"<b>{fitting} of {len(own)}</b> of your models fit {html.escape(device.name)}. "
                 f"Best that fits: <b>{html.escape(self.best.name)}</b> at {self.best.accuracy:.2%} "
                 f"({self.best.flash:,} B flash, {self.best.arena:,} B arena)."
             )
         else:
-            self.verdict.value = f"<b>None of your models fits</b> {html.escape(board.name)} ({board.flash:,} B flash, {board.ram:,} B RAM)."
-        ref_best = devices.best_fit(shown, board, reference=True)
+            self.verdict.value = f"<b>None of your models fits</b> {html.escape(device.name)} ({device.flash:,} B flash, {device.ram:,} B RAM)."
+        ref_best = devices.best_that_fits(shown, device, reference=True)
         if ref_best is not None:
             self.verdict.value += (
                 f" <span style='color:#78909c'>Full-mode reference: {html.escape(ref_best.name)} at "
@@ -127,19 +127,19 @@ class FitToBoardExplorer:
             )
         if self.rows:
             self._chart = self._chart_for(self.rows)
-            self._chart.update(self.rows, board, self.best)
+            self._chart.update(self.rows, device, self.best)
             self.chart.value = self._chart.png()
         self.chart.layout.display = "" if self.rows else "none"
         return self.best
 
-    def _chart_for(self, rows) -> figures.FitFigure:
+    def _chart_for(self, rows) -> figures.FootprintFigure:
         """The figure drawn for this set of rows (the reference shown or not: two sets), kept so
         that toggling back does not lay out every bar and name again (~150 ms)."""
         key = figures.rows_key(rows)
         if key not in self._charts:
             if len(self._charts) >= 4:  # after a few reloads: drop the oldest
                 self._charts.pop(next(iter(self._charts)))
-            self._charts[key] = figures.FitFigure()
+            self._charts[key] = figures.FootprintFigure()
         return self._charts[key]
 
     def reload(self):

@@ -1,13 +1,13 @@
-"""Lesson 05's fit-to-board chart: each model's flash and tensor arena against a board's budget.
+"""Lesson 05's fit-to-device chart: each model's flash and tensor arena against a device's budget.
 
-``fit_bars`` draws it once (a figure for a lesson's cell). ``FitFigure`` keeps one figure and
-redraws it in place for the fit-to-board explorer (helpers/microcontroller/explorer.py), where every widget
+``footprint_bars`` draws it once (a figure for a lesson's cell). ``FootprintFigure`` keeps one figure and
+redraws it in place for the fit-to-device explorer (helpers/microcontroller/explorer.py), where every widget
 move must answer within 100 ms (``tools/bench.py --explorers`` measures it). What keeps a redraw
 cheap, from profiling it (most of a draw's time is text: ~40 rows of model names):
 
 - the bars are built once per set of models; a move changes only colours, widths, the budget
   lines, limits and titles;
-- the model names change only with the set of models, so :meth:`FitFigure.png` draws them once
+- the model names change only with the set of models, so :meth:`FootprintFigure.png` draws them once
   and pastes their pixels into later PNGs (helpers/ui/raster.py);
 - titles and axis labels sit at fixed positions (matplotlib otherwise measures every tick label
   of both axes to place them on each draw).
@@ -28,20 +28,20 @@ STAR = "★"
 STAR_COLOR = "#b8860b"  # dark goldenrod: the best model that fits (yours, never a reference)
 
 
-def fit_bars(rows, board, best=None):
-    """Each model's flash and tensor arena against ``board``'s budget (log scale; the dashed line
-    is the budget). ``rows``: ``micro_boards.fit_rows`` (most accurate first). Green fits both, red misses
-    at least one, grey is a full-mode reference; the pale part of a bar is the board's runtime
+def footprint_bars(rows, device, best=None):
+    """Each model's flash and tensor arena against ``device``'s budget (log scale; the dashed line
+    is the budget). ``rows``: ``micro_boards.footprint_rows`` (most accurate first). Green fits both, red misses
+    at least one, grey is a full-mode reference; the pale part of a bar is the device's runtime
     allowance. ``best`` (a row, or None) is starred. Returns a new pyplot figure."""
-    return FitFigure(pyplot=True).update(rows, board, best)
+    return FootprintFigure(pyplot=True).update(rows, device, best)
 
 
-def _fit_color(r) -> str:
+def _footprint_color(r) -> str:
     return "#b0bec5" if r.reference else "tab:green" if r.fits else "tab:red"
 
 
 def rows_key(rows) -> tuple:
-    """What a figure's bars and names depend on (not the board): equal keys, same figure."""
+    """What a figure's bars and names depend on (not the device): equal keys, same figure."""
     return tuple((r.name, r.flash, r.arena, r.reference, r.accuracy) for r in rows)
 
 
@@ -54,10 +54,10 @@ def _label(r) -> str:
     return f"{r.name[:38]} · {r.accuracy:.1%}" + (" (ref.)" if r.reference else "")
 
 
-class FitFigure:
-    """The fit-to-board chart as one figure redrawn in place.
+class FootprintFigure:
+    """The fit-to-device chart as one figure redrawn in place.
 
-    ``update(rows, board, best)`` sets it for a board (rebuilding the bars only when the models
+    ``update(rows, device, best)`` sets it for a device (rebuilding the bars only when the models
     differ) and returns the figure; ``png()`` draws it as PNG bytes at the figure's own dpi.
     ``pyplot=False`` makes a figure outside pyplot (nothing shows it by itself; an explorer shows
     its PNG). ``starred`` is the name of the starred row (or None).
@@ -68,17 +68,17 @@ class FitFigure:
         self.fig, self._shape, self.starred = None, None, None
         self._names = None  # the model names as pixels (raster.Patch), once png() has drawn them
 
-    def update(self, rows, board, best=None):
+    def update(self, rows, device, best=None):
         shape = rows_key(rows)
         if self.fig is None or shape != self._shape:
             self._build(rows)
             self._shape = shape
-        colors = [_fit_color(r) for r in rows]
-        flash = [r.flash + r.runtime_flash for r in rows]  # model + the board's runtime allowance (pale part)
+        colors = [_footprint_color(r) for r in rows]
+        flash = [r.flash + r.runtime_flash for r in rows]  # model + the device's runtime allowance (pale part)
         ram = [r.arena + r.runtime_ram for r in rows]
         for i, (bars, line, ax, values, own, budget, label) in enumerate((
-            (self._bars[0], self._lines[0], self._axes[0], flash, [r.flash for r in rows], board.flash, "flash: model + runtime"),
-            (self._bars[1], self._lines[1], self._axes[1], ram, [r.arena for r in rows], board.ram, "RAM: arena + runtime"),
+            (self._bars[0], self._lines[0], self._axes[0], flash, [r.flash for r in rows], device.flash, "flash: model + runtime"),
+            (self._bars[1], self._lines[1], self._axes[1], ram, [r.arena for r in rows], device.ram, "RAM: arena + runtime"),
         )):  # fmt: skip
             bars.set_facecolor(colors)
             self._totals[i].set_facecolor(colors)
@@ -87,7 +87,7 @@ class FitFigure:
             ax.set_xlim(min([*own, budget]) / 2, max([*values, budget]) * 1.6)  # the model's own part shows too
             ax.set_title(f"{label} (budget {budget / 1024:,.0f} KiB)", fontsize=9, y=1.0)  # y: placed, not measured
         self._star(rows, best, flash)
-        self._title.set_text(board.name)
+        self._title.set_text(device.name)
         return self.fig
 
     def _star(self, rows, best, flash):

@@ -1,9 +1,9 @@
-"""Lesson 05: an honest fit - the model plus what the firmware around it needs, against a board.
+"""Lesson 05: an honest fit - the model plus what the firmware around it needs, against a device.
 
-A board's flash holds the model *and* the program: TFLM's interpreter, the kernels of the operators
+A device's flash holds the model *and* the program: TFLM's interpreter, the kernels of the operators
 the model uses, the application. Its RAM holds the tensor arena *and* TFLM's objects outside it,
 the stack and the application's buffers. ``Runtime`` is that allowance (every default with its
-source; edit them for your firmware); ``honest_fit`` adds it up; ``arena_declaration`` gives the
+source; edit them for your firmware); ``honest_footprint`` adds it up; ``arena_declaration`` gives the
 arena a firmware should declare: 16-byte aligned, with the alignment slack TFLM may lose when it
 aligns the start of the buffer it is given (``MicroAllocator::Create`` aligns the arena pointer up
 to ``MicroArenaBufferAlignment()`` = 16 and shrinks the usable size by the bytes skipped).
@@ -21,7 +21,7 @@ KIB = 1024
 ALIGN = 16
 
 
-class FitError(config.WorkbookError, ValueError):
+class FootprintError(config.WorkbookError, ValueError):
     """A runtime allowance or an arena that makes no sense; the message says which and what to do."""
 
 
@@ -34,7 +34,7 @@ SOURCES = {
     "persistent_ram": "assumption: the MicroInterpreter, its op resolver and error reporter live outside the arena "
                       "(a few hundred bytes on a 32-bit build); 1 KiB allowed",
     "stack": "assumption: 2 KiB; Zephyr's default main stack is 1 KiB, TFLM's kernels call a few levels deep "
-             "(measure it on the board by stack painting)",
+             "(measure it on the device by stack painting)",
     "app_flash": "assumption: 8 KiB for start-up code, the HAL, a sensor driver and serial output",
     "app_ram": "assumption: 4 KiB for a sensor buffer (one 28×28 image is 784 B), globals and the heap",
 }
@@ -55,12 +55,12 @@ class Runtime:
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise FitError(f"Runtime.{field.name} must be a whole number of bytes ≥ 0, not {value!r}.")
+                raise FootprintError(f"Runtime.{field.name} must be a whole number of bytes ≥ 0, not {value!r}.")
 
     def flash(self, op_types: int) -> int:
         """Flash for the program: the core, ``op_types`` operator kernels, the application."""
         if isinstance(op_types, bool) or not isinstance(op_types, int) or op_types < 0:
-            raise FitError(f"op_types must be a count of operator types ≥ 0, not {op_types!r}.")
+            raise FootprintError(f"op_types must be a count of operator types ≥ 0, not {op_types!r}.")
         return self.core_flash + self.flash_per_op * op_types + self.app_flash
 
     @property
@@ -84,15 +84,15 @@ def arena_declaration(arena: int, margin: float = 0.0) -> int:
     plus 16 B of alignment slack (TFLM aligns the arena's start up to 16 B inside the buffer).
     Declare it ``alignas(16)`` as well; the slack covers a linker that ignores that."""
     if isinstance(arena, bool) or not isinstance(arena, int) or arena <= 0:
-        raise FitError(f"The arena must be a positive whole number of bytes, not {arena!r}.")
+        raise FootprintError(f"The arena must be a positive whole number of bytes, not {arena!r}.")
     if not 0 <= margin <= 1:
-        raise FitError(f"margin is a fraction from 0 to 1 (0.1 = 10 %), not {margin!r}.")
+        raise FootprintError(f"margin is a fraction from 0 to 1 (0.1 = 10 %), not {margin!r}.")
     grown = -(-int(arena * (1 + margin) * 1000) // 1000) if margin else arena  # ceil, robust to float noise
     return -(-grown // ALIGN) * ALIGN + ALIGN
 
 
 @dataclasses.dataclass(frozen=True)
-class HonestFit:
+class HonestFootprint:
     model_flash: int
     runtime_flash: int
     arena: int  # as declared (arena_declaration)
@@ -119,11 +119,11 @@ class HonestFit:
                 + ("fits" if self.fits else "does NOT fit"))
 
 
-def honest_fit(model_flash: int, arena: int, op_types: int, flash_budget: int, ram_budget: int,
-               runtime: Runtime | None = None) -> HonestFit:
-    """Model + runtime + application against a board's flash and RAM (bytes)."""
+def honest_footprint(model_flash: int, arena: int, op_types: int, flash_budget: int, ram_budget: int,
+               runtime: Runtime | None = None) -> HonestFootprint:
+    """Model + runtime + application against a device's flash and RAM (bytes)."""
     runtime = Runtime() if runtime is None else runtime
-    return HonestFit(int(model_flash), runtime.flash(op_types), arena_declaration(int(arena)), runtime.ram,
+    return HonestFootprint(int(model_flash), runtime.flash(op_types), arena_declaration(int(arena)), runtime.ram,
                      int(flash_budget), int(ram_budget))
 
 

@@ -2,7 +2,7 @@
 
 ``weight_tensors`` lists what can be rewritten (and how many index bits each tensor needs);
 ``lut_compress`` rewrites the tensors as ``bits``-bit indices into value tables, decoded on the
-board by TFLM's DECODE operator: clustered weights (lesson 04) become flash savings.
+device by TFLM's DECODE operator: clustered weights (lesson 04) become flash savings.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Lesson 05: the models on TensorFlow Lite for Microcontrollers (TFLM), as a board would run them.
+"""Lesson 05: the models on TensorFlow Lite for Microcontrollers (TFLM), as a device would run them.
 
 ``tflite_micro`` is TFLM's interpreter built for the host, so what is measured here is what the
 firmware needs: the model's bytes as stored (flash - nothing is gzipped on a device) and the
@@ -9,7 +9,7 @@ tensor arena (RAM). Pieces:
 * ``tflm_predict`` / ``footprint``: TFLM accuracy with exactly that arena, against LiteRT's.
 
 Beside it: helpers/microcontroller/lut.py (TFLM's look-up-table compression), helpers/microcontroller/devices.py
-(which models fit a board's budget) and helpers/microcontroller/c_export.py (the model as a C++ array).
+(which models fit a device's budget) and helpers/microcontroller/c_export.py (the model as a C++ array).
 """
 
 from __future__ import annotations
@@ -240,7 +240,7 @@ def _search(prober: _Prober) -> Arena:
     while not prober.works(upper):
         if upper >= ARENA_CEILING:
             raise MicroError(f"TFLM could not run this model even with {ARENA_CEILING // KIB**2} MiB of arena "
-                             "(an operator TFLM lacks, or a float model? TFLM boards run int8 models).")
+                             "(an operator TFLM lacks, or a float model? TFLM devices run int8 models).")
         upper *= 2
     recorded = int(prober.ask(f"record {upper}") or -1)
     hi = upper
@@ -285,7 +285,7 @@ def _as_litert_detail(detail: dict) -> dict:
 
 
 def tflm_predict(model: bytes, x: np.ndarray, arena: int) -> np.ndarray:
-    """Class scores of TFLM on every image of ``x``, one inference at a time as on a board
+    """Class scores of TFLM on every image of ``x``, one inference at a time as on a device
     (int8 inputs quantized and outputs dequantized with the model's own scale and zero point)."""
     interp = interpreter(model, arena)
     inp, out = interp.get_input_details(0), interp.get_output_details(0)

@@ -37,5 +37,5 @@ def raise_for_missing_ops(model: bytes, error=RuntimeError) -> None:
         raise error(
             f"TFLM has no kernel for {', '.join(ops)}, which this model uses: no arena makes it run. Replace the layer "
             "that makes it (e.g. a reduce-product or a custom op in attention code) by one TFLM supports, or keep this "
-            "model for LiteRT (phones, Linux boards)."
+            "model for LiteRT (phones, Linux devices)."
         )
