@@ -159,7 +159,7 @@ def bootstrap(href: str, target: Path = TARGET, run=subprocess.run) -> bool:
     """Fetch and install the workbook in Colab (see the module's text); False when nothing was needed."""
     if not needs_bootstrap():
         return False
-    return _install(commands(href, target), target, "{} ({})".format(*repository(href)), run)
+    return _install(commands(href, target), target, "{} ({})".format(*repository(href)), run, lesson_folder(href))
 
 
 def bootstrap_local(target: Path, run=subprocess.run) -> bool:
@@ -171,7 +171,7 @@ def bootstrap_local(target: Path, run=subprocess.run) -> bool:
     return _install(steps, target, str(target), run)
 
 
-def _install(steps: list[list[str]], target: Path, source: str, run) -> bool:
+def _install(steps: list[list[str]], target: Path, source: str, run, folder: str = "notebooks") -> bool:
     for i, cmd in enumerate(steps):
         if "-r" in cmd:  # after the clone: write the Colab subset of the pins next to requirements.txt
             pins = colab_requirements((target / "requirements.txt").read_text(encoding="utf-8"))
@@ -182,7 +182,7 @@ def _install(steps: list[list[str]], target: Path, source: str, run) -> bool:
             raise ColabError(f"Setting up the workbook in Colab failed at step {i + 1} ({' '.join(cmd[:4])} ...); "
                              "see the lines above, then Runtime > Restart session and run this cell again.")
     sys.path.insert(0, str(target))
-    os.chdir(target / "notebooks")
+    os.chdir(target / folder)
     print(f"Colab: installed the workbook from {source} and its pinned stack into {target}; Colab's own Jupyter, "
           "NumPy, Matplotlib and ipywidgets stay. Explorers: where a click on a board cannot be read, a list under "
           "the board picks a point.")  # fmt: skip

@@ -71,7 +71,7 @@ class PointableBoard:
         self.size_px = (1, 1)
         self.events = None
         readable = clicks_readable()
-        self.hint = HINT if readable else PICKER_HINT
+        self._readable = readable
         # the fallback for pointing: every marker by name; shown only where clicks cannot be read
         self.picker = w.Dropdown(options=[(PICK_PROMPT, "")], value="", description="point",
                                  layout=w.Layout(width="460px", display=None if not readable else "none"))  # fmt: skip
@@ -88,6 +88,11 @@ class PointableBoard:
         )
         self.hover_events.on_dom_event(self._event)
 
+
+    @property
+    def hint(self) -> str:
+        """What to do with the board, in the notebook's language: click or hover, or the list where clicks cannot be read."""
+        return hint() if self._readable else PICKER_HINT
     def draw(self, entries, highlight=(), size_key="tflite_gz", title="", reference=()):
         """Redraw the board (one ``BoardFigure``, redrawn in place) and remember where each marker
         is. Returns the figure."""
