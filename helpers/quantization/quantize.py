@@ -383,7 +383,8 @@ def explorer_run(
     """The Run button: whole-model accuracy with fake-quantized kernels, packed size, a point on
     the board (hollow, placed at the packed size) and in the results log. The packed size is stored
     as ``packed_bytes`` only: no file was written, so there is no ``tflite_gz`` (and the point is
-    no candidate for a Pareto front of real files). ``key`` makes a re-run replace its entry."""
+    no candidate for a Pareto front of real files). ``key`` makes a re-run replace its entry; its first part
+    names the lesson that logs it ("02b/..." from lesson 02b)."""
     bits = check_bits(bits)
     fq = fake_quantized_model(model, bits, per_channel, symmetric)
     accuracy = measure.keras_accuracy(fq, data.x_test, data.y_test)
@@ -395,6 +396,6 @@ def explorer_run(
         entry = results.record(
             "quantization", name, metrics,
             {"bits": bits, "per_channel": per_channel, "symmetric": symmetric, "simulated": True},
-            lesson="02", data=data, key=key or f"02/explorer/{name}",
+            lesson=(key or "02/").split("/")[0], data=data, key=key or f"02/explorer/{name}",
         )  # fmt: skip
     return metrics, entry
