@@ -622,7 +622,8 @@ def _check_controls_visible(panel, where: str) -> None:
     """No control is squeezed out of sight by its box (it happens when a box may shrink to 0)."""
     clipped = panel.evaluate(
         """(panel) => [...panel.querySelectorAll('.widget-slider, .widget-dropdown, .widget-text, .widget-toggle-buttons')]
-          .filter(el => {
+          .filter(el => el.offsetParent !== null)  // a control hidden on purpose (e.g. the board's picker
+          .filter(el => {                           // where clicks can be read) is not squeezed
             const box = el.parentElement.closest('.widget-box');
             const w = el.getBoundingClientRect().width;
             return w < 20 || (box && box.getBoundingClientRect().width < 0.9 * w);
