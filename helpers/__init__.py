@@ -32,10 +32,10 @@ from . import colab, conversion_check, data, i18n, keras_compat, measure, models
 PACKAGES = {
     "ui": ("verdict", "layout", "raster", "board_plots", "board_figure", "pointable_board", "explorer", "class_board"),
     "baseline": ("figures", "exercises"),  # lesson 00
-    "pruning": ("sparsity", "magnitude", "figures", "explorer", "exercises"),  # lesson 01
+    "pruning": ("sparsity", "schedule", "magnitude", "figures", "explorer", "exercises"),  # lesson 01
     "structured_pruning": ("units", "speed", "figures", "explorer", "exercises"),  # lesson 01b
-    "quantization": ("quantize", "figures", "explorer", "exercises"),  # lesson 02
-    "low_bit": ("quantizer", "mixed_precision", "explorer", "exercises"),  # lesson 02b
+    "quantization": ("quantize", "qat", "figures", "explorer", "exercises"),  # lesson 02
+    "low_bit": ("quantizer", "sizes", "mixed_precision", "explorer", "exercises"),  # lesson 02b
     "distillation": ("distiller", "studies", "figures", "explorer", "exercises"),  # lesson 03
     "combining": ("clustering", "export", "figures", "board_explorer", "latency_explorer", "exercises"),  # 04
     "microcontroller": (  # lesson 05

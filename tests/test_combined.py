@@ -13,8 +13,8 @@ from helpers import measure, models, results
 from helpers.combining import board_explorer, clustering, export
 from helpers.combining import exercises as combining_exercises
 from helpers.combining import figures as combining_figures
-from helpers.pruning import magnitude
-from helpers.quantization import quantize
+from helpers.pruning import magnitude, schedule
+from helpers.quantization import qat, quantize
 from helpers.ui import board_plots
 
 
@@ -31,7 +31,7 @@ def trained():
 def pruned(trained):
     model, d = trained
     steps = 6 * models.steps_per_epoch(len(d.x_train))
-    return magnitude.prune_and_finetune(model, d, magnitude.gradual_schedule(0.8, steps), 6).model
+    return magnitude.prune_and_finetune(model, d, schedule.gradual_schedule(0.8, steps), 6).model
 
 
 # ----------------------------------------------------------------------------- clustering
@@ -69,7 +69,7 @@ def test_pcqat_keeps_sparsity_and_plain_qat_does_not(pruned, trained):
     shipped = {}
     for kind in ("pcqat", "qat", "pqat", "cqat"):
         q = clustering.preserving_qat(pc, d, kind, epochs=2, learning_rate=1e-3)
-        shipped[kind] = clustering.stage("B", kind, d, pc, quantize.convert_qat(q))
+        shipped[kind] = clustering.stage("B", kind, d, pc, qat.convert_qat(q))
     assert shipped["pcqat"].sparsity > 0.7
     assert shipped["qat"].sparsity < 0.5 * shipped["pcqat"].sparsity
     assert shipped["pcqat"].max_unique <= 5  # 4 clusters (+ zero) per output channel

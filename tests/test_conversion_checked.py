@@ -12,7 +12,7 @@ import tf_keras as keras
 from test_pruning import tiny_data
 
 from helpers import config, conversion_check, measure, models
-from helpers.low_bit import quantizer
+from helpers.low_bit import quantizer, sizes
 from helpers.quantization import quantize
 
 
@@ -67,7 +67,7 @@ def test_0_255_calibration_of_a_0_1_model_is_flagged_at_conversion_for_both_path
 def test_a_negative_float_size_is_not_predicted(trained):
     model, _ = trained
     with pytest.raises(config.WorkbookError, match="float32 .tflite's size"):
-        quantizer.predict_bytes(model, quantizer.uniform_plan(model, 4), "dynamic", -5)
+        sizes.predict_bytes(model, quantizer.uniform_plan(model, 4), "dynamic", -5)
 
 
 def test_token_id_models_convert_to_int8_with_integer_inputs():

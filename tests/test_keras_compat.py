@@ -16,9 +16,10 @@ from helpers import config, conversion_check, data, keras_compat, measure, model
 from helpers.combining import clustering
 from helpers.distillation import distiller
 from helpers.keras_compat import ModelError
-from helpers.pruning import magnitude
-from helpers.pruning.magnitude import PruningSettingsError, ScheduleSettings
-from helpers.quantization import quantize
+from helpers.pruning import magnitude, schedule
+from helpers.pruning.schedule import ScheduleSettings
+from helpers.pruning.sparsity import PruningSettingsError
+from helpers.quantization import qat, quantize
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +42,9 @@ def keras3_mlp():
 def test_keras3_model_gets_a_message_with_the_rebuild_recipe(technique):
     model, d = keras3_mlp(), tiny_data()
     call = {
-        "pruning": lambda: magnitude.prune_and_finetune(model, d, magnitude.gradual_schedule(0.5, 10), 1),
+        "pruning": lambda: magnitude.prune_and_finetune(model, d, schedule.gradual_schedule(0.5, 10), 1),
         "clustering": lambda: clustering.cluster(model, d, 8),
-        "qat": lambda: quantize.quantization_aware(model, d),
+        "qat": lambda: qat.quantization_aware(model, d),
     }[technique]
     with pytest.raises(ModelError, match="Keras 2 .tf_keras.") as info:
         call()
@@ -66,7 +67,7 @@ def test_subclassed_model_is_refused_with_the_reason():
     net = _subclassed()
     assert keras_compat.structure(net) == "subclassed"
     with pytest.raises(ModelError, match="subclassed model.*Sequential or functional"):
-        magnitude.prune_and_finetune(net, tiny_data(), magnitude.gradual_schedule(0.5, 10), 1)
+        magnitude.prune_and_finetune(net, tiny_data(), schedule.gradual_schedule(0.5, 10), 1)
 
 
 # ----------------------------------------------------------------------------- 2. QAT on unsupported layers
@@ -76,7 +77,7 @@ def test_subclassed_model_is_refused_with_the_reason():
 def test_qat_names_the_unsupported_layer_and_the_ways_out(layer):
     model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), layer(), keras.layers.Dense(10)])
     with pytest.raises(ModelError) as info:
-        quantize.quantization_aware(model, tiny_data(), epochs=1)
+        qat.quantization_aware(model, tiny_data(), epochs=1)
     text = str(info.value)
     assert model.layers[1].name in text
     assert "quantize_annotate_layer" in text and "preprocessing" in text and "post-training int8" in text
@@ -112,14 +113,14 @@ def test_distiller_and_teacher_logits_refuse_a_softmax_teacher():
 
 def test_no_mask_update_note_names_frequency_not_begin_step():
     settings = ScheduleSettings("constant", 0.0, 0.8, begin_step=0, end_step=0, frequency=100)
-    preview = magnitude.explorer_preview(settings, 64, 1)  # 64 training steps
+    preview = schedule.explorer_preview(settings, 64, 1)  # 64 training steps
     note = " ".join(preview.notes)
     assert len(preview.prune_steps) == 0
     assert "frequency 100" in note and "step 100" in note and "begin_step" not in note
 
 
 def test_no_mask_update_note_names_a_late_begin_step():
-    preview = magnitude.explorer_preview(ScheduleSettings("constant", 0.0, 0.8, 500, 0, 10), 64, 1)
+    preview = schedule.explorer_preview(ScheduleSettings("constant", 0.0, 0.8, 500, 0, 10), 64, 1)
     note = " ".join(preview.notes)
     assert "begin_step 500 comes after the last training step" in note
     assert "end_step" not in note  # ConstantSparsity has none: the hint must not name it

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from helpers import keras, measure
-from helpers.low_bit import mixed_precision, quantizer
+from helpers.low_bit import mixed_precision, quantizer, sizes
 from helpers.low_bit.quantizer import Choice, LowBitSettingsError
 
 
@@ -163,7 +163,7 @@ def test_predicted_size_matches_the_real_file(request, arch, plan, mode):
     model, flat = request.getfixturevalue(arch)
     x = np.random.default_rng(0).random((20, *model.input_shape[1:]), dtype=np.float32)
     real = len(quantizer.quantize_plan(model, flat, plan, mode, x))
-    predicted = quantizer.predict_bytes(model, plan, mode, len(flat))
+    predicted = sizes.predict_bytes(model, plan, mode, len(flat))
     # 150 B: far below one layer's scales (12 B x 96 channels) or a 4-bit vs 2-bit layer (>= 1.5 KB)
     assert abs(predicted - real) <= 150, (predicted, real)
 
@@ -171,15 +171,15 @@ def test_predicted_size_matches_the_real_file(request, arch, plan, mode):
 def test_fake_quantize_uses_the_symmetric_narrow_grid_per_channel_and_block():
     w = np.random.default_rng(1).normal(size=(64, 6)).astype(np.float32)
     for bits, block in ((4, 0), (2, 0), (4, 32)):
-        q = quantizer.fake_quantize(w, bits, block)
+        q = sizes.fake_quantize(w, bits, block)
         groups = w.T.reshape(6, -1, block or 64)
         scale = np.abs(groups).max(-1, keepdims=True) / (2 ** (bits - 1) - 1)
         levels = q.T.reshape(groups.shape) / scale
         assert np.allclose(levels, np.round(levels), atol=1e-4)
         assert np.abs(np.round(levels)).max() == 2 ** (bits - 1) - 1, "narrow range: +-(2^(b-1)-1)"
-    errors = [quantizer.weight_error(w, Choice(b)) for b in (32, 8, 4, 2)]
+    errors = [sizes.weight_error(w, Choice(b)) for b in (32, 8, 4, 2)]
     assert errors[0] == 0 and errors == sorted(errors)
-    assert quantizer.weight_error(w, Choice(4, 32)) < quantizer.weight_error(w, Choice(4))
+    assert sizes.weight_error(w, Choice(4, 32)) < sizes.weight_error(w, Choice(4))
 
 
 def _table():
@@ -197,21 +197,21 @@ def test_allocator_picks_the_least_damage_that_fits(mlp):
     # no loss is needed; among lossless plans the smallest: int8 where it costs nothing, logits float
     assert loose.predicted_drop == 0
     assert {n: c.bits for n, c in loose.plan.items()} == {"dense_0": 8, "dense_1": 8, "logits": 32}
-    all4 = quantizer.predict_bytes(model, quantizer.uniform_plan(model, 4), "dynamic", len(flat))
+    all4 = sizes.predict_bytes(model, quantizer.uniform_plan(model, 4), "dynamic", len(flat))
     tight = mixed_precision.allocate(model, table, all4 + 200, len(flat))
     assert tight.predicted_bytes <= all4 + 200
     # exhaustive: no other plan under the budget has a smaller summed drop
-    sizes = {}
+    drops = {}
     for b0 in (32, 8, 4, 2):
         for b1 in (32, 8, 4, 2):
             for b2 in (32, 8, 4, 2):
                 plan = {"dense_0": Choice(b0), "dense_1": Choice(b1), "logits": Choice(b2)}
                 if b0 == b1 == b2 == 32:
                     continue
-                size = quantizer.predict_bytes(model, plan, "dynamic", len(flat))
+                size = sizes.predict_bytes(model, plan, "dynamic", len(flat))
                 if size <= all4 + 200:
-                    sizes[(b0, b1, b2)] = table["dense_0"][b0] + table["dense_1"][b1] + table["logits"][b2]
-    assert tight.predicted_drop == pytest.approx(min(sizes.values()))
+                    drops[(b0, b1, b2)] = table["dense_0"][b0] + table["dense_1"][b1] + table["logits"][b2]
+    assert tight.predicted_drop == pytest.approx(min(drops.values()))
     assert tight.plan["logits"].bits != 2, "the sensitive output layer is not pushed to 2 bits"
 
 
@@ -238,7 +238,7 @@ def test_sensitivity_measures_every_layer_and_width(mlp):
 def test_allocator_respects_the_widths_allowed_per_layer(mlp):
     model, flat = mlp
     plan = {"dense_0": Choice(8), "dense_1": Choice(4), "logits": Choice(4)}
-    budget = quantizer.predict_bytes(model, plan, "dynamic", len(flat)) + 100
+    budget = sizes.predict_bytes(model, plan, "dynamic", len(flat)) + 100
     free = mixed_precision.allocate(model, _table(), budget, len(flat))
     limited = mixed_precision.allocate(model, _table(), budget, len(flat), options={"dense_0": (32, 8)})
     assert free.plan["dense_0"].bits == 4, "unrestricted, the cheap-to-quantize big layer goes to 4 bits"
@@ -250,7 +250,7 @@ def test_allocator_respects_the_widths_allowed_per_layer(mlp):
 
 def test_allocator_only_proposes_what_the_mode_can_store(mlp):
     model, flat = mlp
-    budget = quantizer.predict_bytes(model, quantizer.uniform_plan(model, 4), "weight_only", len(flat)) + 100
+    budget = sizes.predict_bytes(model, quantizer.uniform_plan(model, 4), "weight_only", len(flat)) + 100
     found = mixed_precision.allocate(model, _table(), budget, len(flat), mode="weight_only")
     assert all(c.bits in (32, 8, 4) for c in found.plan.values()), "weight-only has no int2"
     static = mixed_precision.allocate(model, _table(), len(flat), len(flat), mode="static")
@@ -269,7 +269,7 @@ def test_stored_kernel_reads_the_files_own_weights(mlp, bits):
         kernel = model.get_layer(layer).kernel.numpy()
         stored = quantizer.stored_kernel(blob, model, layer)
         assert stored.shape == kernel.shape
-        np.testing.assert_allclose(stored, quantizer.fake_quantize(kernel, bits), atol=1e-6)
+        np.testing.assert_allclose(stored, sizes.fake_quantize(kernel, bits), atol=1e-6)
         assert not np.allclose(stored, kernel, atol=1e-6), "a quantized file does not hold the float weights"
     np.testing.assert_array_equal(quantizer.stored_kernel(float_file, model, "dense_0"), model.get_layer("dense_0").kernel.numpy())
     with pytest.raises(LowBitSettingsError, match="not a Dense layer"):

@@ -10,7 +10,7 @@ from test_pruning import tiny_data
 
 from helpers import measure, models, precomputed, results
 from helpers.low_bit import exercises as low_bit_exercises
-from helpers.low_bit import quantizer
+from helpers.low_bit import quantizer, sizes
 from helpers.low_bit.explorer import MixedPrecisionExplorer, option, parse
 from helpers.low_bit.quantizer import Choice
 
@@ -41,7 +41,7 @@ def test_a_change_updates_the_predicted_size_and_the_layer_error(explorer, setup
     before = explorer.last_good
     explorer.layer_controls["dense_0"].value = "int2"
     after = explorer.last_good
-    assert after["bytes"] == quantizer.predict_bytes(base, after["plan"], "dynamic", len(flat)) < before["bytes"]
+    assert after["bytes"] == sizes.predict_bytes(base, after["plan"], "dynamic", len(flat)) < before["bytes"]
     assert after["errors"]["dense_0"] > before["errors"]["dense_0"]
     assert f"{after['bytes']:,} B" in explorer.summary.value
     assert not explorer.run_button.disabled
@@ -69,7 +69,7 @@ def test_an_invalid_plan_gives_a_message_and_keeps_the_last_good_view(explorer, 
 
 def test_allocate_sets_the_controls_to_a_plan_under_the_budget(explorer, setup):
     base, _, flat = setup
-    budget = quantizer.predict_bytes(base, quantizer.uniform_plan(base, 4), "dynamic", len(flat)) + 500
+    budget = sizes.predict_bytes(base, quantizer.uniform_plan(base, 4), "dynamic", len(flat)) + 500
     explorer.budget.value = budget / 1000
     found = explorer.allocate()
     assert found.predicted_bytes <= budget
@@ -92,7 +92,7 @@ def test_run_writes_the_real_file_measures_it_and_adds_it_to_the_board(explorer,
 def test_int4_size_check_accepts_the_prediction_and_explains_a_float_answer(setup, capsys):
     base, _, flat = setup
     real = len(quantizer.quantize_plan(base, flat, quantizer.uniform_plan(base, 4), "dynamic"))
-    assert low_bit_exercises.int4_raw_bytes(quantizer.predict_bytes(base, quantizer.uniform_plan(base, 4), "dynamic", len(flat)),
+    assert low_bit_exercises.int4_raw_bytes(sizes.predict_bytes(base, quantizer.uniform_plan(base, 4), "dynamic", len(flat)),
                                         base, len(flat), real)  # fmt: skip
     assert not low_bit_exercises.int4_raw_bytes(len(flat), base, len(flat), real)
     assert "float32 file" in capsys.readouterr().out

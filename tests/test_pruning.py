@@ -9,8 +9,9 @@ import pytest
 import tensorflow_model_optimization as tfmot
 
 from helpers import data, measure, models, results
-from helpers.pruning import magnitude
-from helpers.pruning.magnitude import PruningSettingsError, ScheduleSettings
+from helpers.pruning import magnitude, schedule
+from helpers.pruning.schedule import ScheduleSettings
+from helpers.pruning.sparsity import PruningSettingsError
 
 sk = tfmot.sparsity.keras
 
@@ -90,7 +91,7 @@ def test_valid_settings_build_tfmot_schedules():
 
 def test_curve_comes_from_tfmot_and_follows_zhu_gupta():
     settings = ScheduleSettings("polynomial", 0.5, 0.9, 0, 100, 10, 3.0)
-    steps, target, prune_steps = magnitude.schedule_curve(settings.build(), 150)
+    steps, target, prune_steps = schedule.schedule_curve(settings.build(), 150)
     assert steps[0] == 1 and steps[-1] == 150  # the wrapper counts training steps from 1
     expected = 0.9 + (0.5 - 0.9) * (1 - 50 / 100) ** 3
     assert target[steps == 50][0] == pytest.approx(expected, abs=1e-6)
@@ -99,7 +100,7 @@ def test_curve_comes_from_tfmot_and_follows_zhu_gupta():
 
 
 def test_constant_curve_is_flat():
-    steps, target, prune_steps = magnitude.schedule_curve(ScheduleSettings("constant", 0, 0.7, 5, 0, 20).build(), 60)
+    steps, target, prune_steps = schedule.schedule_curve(ScheduleSettings("constant", 0, 0.7, 5, 0, 20).build(), 60)
     assert np.allclose(target, 0.7) and len(target) == 60
     assert list(prune_steps) == [5, 25, 45]
 
@@ -114,7 +115,7 @@ def test_preview_agrees_with_real_tfmot_training(begin, frequency, prunes):
                      (np.arange(2048) % 10).astype(np.int32), np.zeros((10, 28, 28), np.float32),
                      np.arange(10, dtype=np.int32), data.FASHION_CLASSES)  # fmt: skip
     settings = ScheduleSettings("constant", 0.0, 0.8, begin, 0, frequency)
-    preview = magnitude.explorer_preview(settings, magnitude.steps_per_epoch(2048), 1)
+    preview = schedule.explorer_preview(settings, magnitude.steps_per_epoch(2048), 1)
     assert (len(preview.prune_steps) > 0) is prunes
     result = magnitude.prune_and_finetune(models.build_mlp(), d, settings, 1)
     assert magnitude.kernel_sparsity(result.model) == pytest.approx(0.8 if prunes else 0.0, abs=0.001)
@@ -123,26 +124,26 @@ def test_preview_agrees_with_real_tfmot_training(begin, frequency, prunes):
 
 
 def test_preview_never_raises_and_reports_problems():
-    preview = magnitude.explorer_preview(ScheduleSettings(final_sparsity=1.2, frequency=0), 50, 0)
+    preview = schedule.explorer_preview(ScheduleSettings(final_sparsity=1.2, frequency=0), 50, 0)
     assert len(preview.problems) == 3 and len(preview.steps) == 0
 
 
 def test_preview_notes_a_schedule_longer_than_training():
-    preview = magnitude.explorer_preview(ScheduleSettings("polynomial", 0.0, 0.9, 0, 500, 10), 100, 2)
+    preview = schedule.explorer_preview(ScheduleSettings("polynomial", 0.0, 0.9, 0, 500, 10), 100, 2)
     assert preview.problems == [] and preview.epoch_steps == [100, 200]
     note = " ".join(preview.notes)
     assert "ends at step 500" in note and "200 steps" in note and "not 90%" in note
 
 
 def test_preview_notes_too_few_mask_updates():
-    preview = magnitude.explorer_preview(ScheduleSettings("polynomial", 0.0, 0.9, 0, 90, 60), 100, 1)
+    preview = schedule.explorer_preview(ScheduleSettings("polynomial", 0.0, 0.9, 0, 90, 60), 100, 1)
     assert any("mask updates" in note for note in preview.notes)
 
 
 def test_gradual_schedule_fits_inside_training():
-    settings = magnitude.gradual_schedule(0.9, 300)
+    settings = schedule.gradual_schedule(0.9, 300)
     assert settings.problems() == [] and settings.end_step == 210 and settings.final_sparsity == 0.9
-    assert magnitude.explorer_preview(settings, 100, 3).notes == []
+    assert schedule.explorer_preview(settings, 100, 3).notes == []
 
 
 # ----------------------------------------------------------------------------- prune and fine-tune
@@ -152,7 +153,7 @@ def test_prune_and_finetune_reaches_the_target_and_leaves_the_base_alone(trained
     base, d = trained
     before = [w.copy() for w in base.get_weights()]
     steps = magnitude.steps_per_epoch(len(d.x_train)) * 4
-    result = magnitude.prune_and_finetune(base, d, magnitude.gradual_schedule(0.75, steps), 4)
+    result = magnitude.prune_and_finetune(base, d, schedule.gradual_schedule(0.75, steps), 4)
     assert magnitude.kernel_sparsity(result.model) == pytest.approx(0.75, abs=0.002)
     assert all(np.array_equal(a, b) for a, b in zip(before, base.get_weights(), strict=True))
     assert not any("prune" in type(layer).__name__.lower() for layer in result.model.layers)  # stripped
@@ -162,10 +163,10 @@ def test_prune_and_finetune_reaches_the_target_and_leaves_the_base_alone(trained
 def test_keep_dense_and_per_layer_schedules(trained):
     base, d = trained
     steps = magnitude.steps_per_epoch(len(d.x_train)) * 2
-    kept = magnitude.prune_and_finetune(base, d, magnitude.gradual_schedule(0.8, steps), 2, keep_dense=("logits",))
+    kept = magnitude.prune_and_finetune(base, d, schedule.gradual_schedule(0.8, steps), 2, keep_dense=("logits",))
     sparsity = {r.layer: r.sparsity for r in measure.layer_sparsity(kept.model)}
     assert sparsity["logits"] == 0 and sparsity["dense_0"] == pytest.approx(0.8, abs=0.002)
-    per_layer = magnitude.prune_and_finetune(base, d, {"dense_1": magnitude.gradual_schedule(0.5, steps)}, 2)
+    per_layer = magnitude.prune_and_finetune(base, d, {"dense_1": schedule.gradual_schedule(0.5, steps)}, 2)
     sparsity = {r.layer: r.sparsity for r in measure.layer_sparsity(per_layer.model)}
     assert sparsity == {"dense_0": 0.0, "dense_1": pytest.approx(0.5, abs=0.002), "logits": 0.0}
 
@@ -173,7 +174,7 @@ def test_keep_dense_and_per_layer_schedules(trained):
 def test_unknown_layer_names_are_refused(trained):
     base, d = trained
     with pytest.raises(PruningSettingsError, match="No layer named .'dense_9'."):
-        magnitude.prune_and_finetune(base, d, {"dense_9": magnitude.gradual_schedule(0.5, 10)}, 1)
+        magnitude.prune_and_finetune(base, d, {"dense_9": schedule.gradual_schedule(0.5, 10)}, 1)
 
 
 def test_two_four_structure(trained):

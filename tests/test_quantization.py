@@ -11,7 +11,7 @@ from test_pruning import tiny_data
 
 from helpers import measure, models, results
 from helpers.quantization import explorer as quantization_explorer
-from helpers.quantization import quantize
+from helpers.quantization import qat, quantize
 from helpers.quantization.quantize import QuantizationSettingsError
 
 
@@ -156,8 +156,8 @@ def test_qat_is_at_chance_before_fit_and_converts_to_int8_after(trained):
     wrapped = tfmot.quantization.keras.quantize_model(models.build_mlp())
     models.compile_model(wrapped)
     assert measure.keras_accuracy(wrapped, d.x_test, d.y_test) <= 0.2
-    qat = quantize.quantization_aware(model, d, epochs=1)
-    flatbuffer = quantize.convert_qat(qat)
+    trained_qat = qat.quantization_aware(model, d, epochs=1)
+    flatbuffer = qat.convert_qat(trained_qat)
     assert {t.dtype for t in quantize.stored_weights(flatbuffer) if np.prod(t.shape) >= 1024} == {"int8"}
     assert measure.tflite_accuracy(flatbuffer, d.x_test, d.y_test) > 0.5
 
@@ -165,7 +165,7 @@ def test_qat_is_at_chance_before_fit_and_converts_to_int8_after(trained):
 @pytest.mark.parametrize("bits", [4, 3])
 def test_nbit_qat_runs_in_litert_with_few_distinct_values(trained, bits):
     model, d = trained
-    flatbuffer = quantize.convert_qat(quantize.nbit_qat(model, d, bits, epochs=1))
+    flatbuffer = qat.convert_qat(qat.nbit_qat(model, d, bits, epochs=1))
     tensors = quantize.stored_weights(flatbuffer)
     assert tensors and max(t.distinct_values for t in tensors) <= 2**bits - 1  # narrow range: zero at 0
     assert measure.tflite_predict(flatbuffer, d.x_test[:10]).shape == (10, 10)
@@ -230,6 +230,6 @@ def test_qat_epochs_give_enough_steps():
     def sized(n):
         return types.SimpleNamespace(x_train=np.zeros((n, 1)))
 
-    assert quantize.qat_epochs(sized(55_000)) == 1
-    assert quantize.qat_epochs(sized(10_000)) == 6
-    assert quantize.qat_epochs(sized(1_290)) * 11 >= quantize.MIN_QAT_STEPS
+    assert qat.qat_epochs(sized(55_000)) == 1
+    assert qat.qat_epochs(sized(10_000)) == 6
+    assert qat.qat_epochs(sized(1_290)) * 11 >= qat.MIN_QAT_STEPS

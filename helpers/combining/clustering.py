@@ -92,7 +92,7 @@ def preserving_qat(model: keras.Model, data, kind: str, epochs: int = 1, learnin
     ``qat``: plain ``quantize_model`` (destroys both, for comparison); ``pqat``: keeps zeros
     (``Default8BitPrunePreserveQuantizeScheme``); ``cqat``: keeps the cluster values;
     ``pcqat``: keeps both (``Default8BitClusterPreserveQuantizeScheme(preserve_sparsity=True)``).
-    Returns the QAT model; convert it with ``quantize.convert_qat``.
+    Returns the QAT model; convert it with ``helpers.quantization.qat.convert_qat``.
     """
     q = tfmot.quantization.keras
     if kind not in QAT_KINDS:

@@ -1,7 +1,7 @@
 """Lesson 02b's per-layer mixed-precision explorer: choose how each layer is stored, see the file.
 
-Cheap view (every control change): the predicted raw file size (``quantizer.predict_bytes``) and each
-layer's relative weight error on LiteRT Quantizer's grid (``quantizer.weight_error``, cached per
+Cheap view (every control change): the predicted raw file size (``sizes.predict_bytes``) and each
+layer's relative weight error on LiteRT Quantizer's grid (``sizes.weight_error``, cached per
 layer and choice). **Run** writes the real file with LiteRT Quantizer, measures it like every model
 (accuracy on the whole test set, raw and gzipped bytes, latency) and adds it to the board.
 **Allocate** proposes bits per layer under the byte budget from a sensitivity table measured once
@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 
 from .. import measure, precomputed, results
 from ..ui.explorer import _Explorer, _message
-from . import mixed_precision, quantizer
+from . import mixed_precision, quantizer, sizes
 from .quantizer import Choice, LowBitSettingsError
 
 OPTIONS = ["float32", "int8", "int4", "int2", "int4 block-32", "int4 block-64", "int4 block-128"]
@@ -123,7 +123,7 @@ class MixedPrecisionExplorer(_Explorer):
     def error(self, name: str, choice: Choice) -> float:
         key = (name, choice)
         if key not in self._errors:
-            self._errors[key] = quantizer.weight_error(self._kernels[name], choice)
+            self._errors[key] = sizes.weight_error(self._kernels[name], choice)
         return self._errors[key]
 
     def preview(self) -> dict:
@@ -133,7 +133,7 @@ class MixedPrecisionExplorer(_Explorer):
         if all(c.bits == 32 for c in plan.values()):
             size = len(self.float_tflite)
         else:
-            size = quantizer.predict_bytes(self.model, plan, mode, len(self.float_tflite))
+            size = sizes.predict_bytes(self.model, plan, mode, len(self.float_tflite))
         errors = {name: self.error(name, choice) for name, choice in plan.items()}
         return {"plan": plan, "mode": mode, "bytes": size, "ratio": len(self.float_tflite) / size, "errors": errors}
 

@@ -12,17 +12,16 @@ import numpy as np
 
 from .. import measure
 from .quantizer import (
-    _STATIC_PER_LAYER,
     BITS,
     CALIBRATION_SAMPLES,
     MODES,
     SUPPORTED,
     Choice,
     LowBitSettingsError,
-    layer_bytes,
     layers,
     quantize_plan,
 )
+from .sizes import _STATIC_PER_LAYER, layer_bytes
 
 
 def sensitivity(model, float_tflite: bytes, x, y, mode: str = "dynamic", bits_list=(8, 4, 2)) -> dict:

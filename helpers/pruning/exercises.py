@@ -53,7 +53,7 @@ def per_layer_choice(
     the most sensitive one (the lesson's scan), so pruning it above ``MAX_OUTPUT_SPARSITY`` saves
     almost nothing and risks the most."""
     from .. import measure
-    from . import magnitude
+    from . import magnitude, schedule
     if unanswered(choice):
         return False
     if not isinstance(choice, dict) or not choice:
@@ -73,7 +73,7 @@ def per_layer_choice(
                               f"({share:.1%} of them) and is the most sensitive layer in the scan. Pruning it saves "
                               "almost nothing and costs the most: keep it dense (or light) and prune where the bytes are.")  # fmt: skip
     steps = magnitude.steps_per_epoch(len(data.x_train)) * epochs
-    schedules = {k: magnitude.gradual_schedule(v, steps) for k, v in choice.items() if v > 0}
+    schedules = {k: schedule.gradual_schedule(v, steps) for k, v in choice.items() if v > 0}
     if not schedules:
         return verdict(False, "Every sparsity is 0: nothing is pruned, so nothing shrinks.")
     result = magnitude.prune_and_finetune(base, data, schedules, epochs)

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 
 from .. import precomputed
 from ..ui.explorer import _count, _Explorer, _message, _pct, _Progress
-from . import figures, magnitude
+from . import figures, magnitude, schedule
 
 
 class ScheduleExplorer(_Explorer):
@@ -22,11 +22,11 @@ class ScheduleExplorer(_Explorer):
     """
 
     def __init__(
-        self, base, finetune_data, eval_data, defaults: magnitude.ScheduleSettings | None = None, epochs: int = 4
+        self, base, finetune_data, eval_data, defaults: schedule.ScheduleSettings | None = None, epochs: int = 4
     ):
         self.base, self.finetune_data, self.eval_data = base, finetune_data, eval_data
         self.steps_in_epoch = magnitude.steps_per_epoch(len(finetune_data.x_train))
-        d = defaults or magnitude.ScheduleSettings(
+        d = defaults or schedule.ScheduleSettings(
             "polynomial", 0.5, 0.9, 0, int(0.7 * epochs * self.steps_in_epoch), max(1, self.steps_in_epoch // 4), 3.0
         )
         most = 10 * self.steps_in_epoch
@@ -48,7 +48,7 @@ class ScheduleExplorer(_Explorer):
         self.epochs = w.IntSlider(epochs, min=1, max=10, description="epochs", style=style, layout=layout)
         self.curve = w.Output()
         self._run_row("Run: prune + fine-tune")
-        self.last_preview: magnitude.Preview | None = None
+        self.last_preview: schedule.Preview | None = None
         for control in self._controls():
             control.observe(lambda _change: self.update(), names="value")
         self.run_button.on_click(lambda _button: self.run())
@@ -58,8 +58,8 @@ class ScheduleExplorer(_Explorer):
     def _controls(self):
         return [self.kind, self.initial, self.final, self.begin, self.end, self.frequency, self.power, self.epochs]
 
-    def settings(self) -> magnitude.ScheduleSettings:
-        return magnitude.ScheduleSettings(
+    def settings(self) -> schedule.ScheduleSettings:
+        return schedule.ScheduleSettings(
             kind=self.kind.value,
             initial_sparsity=round(float(self.initial.value), 4),
             final_sparsity=round(float(self.final.value), 4),
@@ -69,11 +69,11 @@ class ScheduleExplorer(_Explorer):
             power=float(self.power.value),
         )
 
-    def update(self) -> magnitude.Preview:
+    def update(self) -> schedule.Preview:
         """Re-validate and redraw the curve: cheap, runs on every change."""
         polynomial = self.kind.value == "polynomial"
         self.initial.disabled = self.power.disabled = self.end.disabled = not polynomial
-        preview = magnitude.explorer_preview(self.settings(), self.steps_in_epoch, int(self.epochs.value))
+        preview = schedule.explorer_preview(self.settings(), self.steps_in_epoch, int(self.epochs.value))
         self.last_preview = preview
         self.message.value = _message("error", preview.problems) + _message("note", preview.notes)
         self.reference.value = self._reference_html(self._reference_lines)
