@@ -372,7 +372,7 @@ def test_c_export_compiles_to_the_same_bytes(tiny, tmp_path):
 
 def test_fit_explorer_presets_custom_and_bad_budgets():
     ex = microcontroller_explorer.FootprintExplorer(MODELS)
-    assert ex.board == devices.SMALLEST_DEVICE and ex.best.name == "tiny twin"
+    assert ex.device == devices.SMALLEST_DEVICE and ex.best.name == "tiny twin"
     assert "tiny twin" in ex.verdict.value and ex._figure is not None
     ex.preset.value = "ESP32 · 4 MB flash / 520 KB RAM"
     assert ex.best.name == "big" and ex.flash.value == "4096 KiB"

@@ -151,13 +151,13 @@ def bench_explorers(repeats: int = 30) -> None:
         start = time.perf_counter()
         fit = helpers.microcontroller.explorer.FootprintExplorer(models, data=data)
         built = (time.perf_counter() - start) * 1000
-    print(f"lesson 05 fit-to-board explorer built in {built:.0f} ms (no model runs): {len(models)} of your int8 models, "
+    print(f"lesson 05 footprint explorer built in {built:.0f} ms (no model runs): {len(models)} of your int8 models, "
           f"{len(fit.reference_models)} full-mode reference models")  # fmt: skip
-    boards = list(helpers.microcontroller.devices.DEVICES)
-    fit_changes = [("preset", boards[1]), ("preset", boards[2]), ("preset", boards[0]), ("flash", "512 KiB"),
+    presets = list(helpers.microcontroller.devices.DEVICES)
+    fit_changes = [("preset", presets[1]), ("preset", presets[2]), ("preset", presets[0]), ("flash", "512 KiB"),
                    ("ram", "64 KiB"), ("flash", "0 KB"), ("flash", "128 KiB"), ("show_reference", False),
-                   ("show_reference", True), ("preset", boards[0])]  # fmt: skip
-    _report("lesson 05 fit-to-board explorer, one control change (budget check + fit + bars + PNG redraw)",
+                   ("show_reference", True), ("preset", presets[0])]  # fmt: skip
+    _report("lesson 05 footprint explorer, one control change (budget check + fit + bars + PNG redraw)",
             _time_changes(fit, fit_changes, repeats))  # fmt: skip
 
 

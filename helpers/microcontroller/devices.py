@@ -88,7 +88,7 @@ DEFAULT_OP_TYPES = 3  # operator kernels assumed linked in when a model's own co
 
 def footprint_rows(models: list[dict], device: Device) -> list[FootprintRow]:
     """Each model (dicts with name, accuracy, flash, arena, optionally op_types) against ``device``,
-    most accurate first. "Fits" is the honest fit (``board_fit``): model + the device's runtime
+    most accurate first. "Fits" is the honest fit (``footprint``): model + the device's runtime
     allowance for flash; the arena as declared (aligned, with slack) + runtime RAM for RAM."""
     rows = []
     for m in models:

@@ -51,7 +51,7 @@ class FootprintExplorer:
         self.message, self.verdict = w.HTML(), w.HTML()
         self.chart = w.Image(format="png", layout=w.Layout(width="100%"))  # PNG bytes: one draw per move
         self.reload_button = w.Button(description="Reload log", tooltip="re-read the results log (new int8 models get their arena measured once)")
-        self.board, self.best, self.rows = start, None, []
+        self.device, self.best, self.rows = start, None, []
         self._charts: dict[tuple, figures.FootprintFigure] = {}  # one figure per set of rows, redrawn in place
         self._chart = figures.FootprintFigure()
         self._syncing = False
@@ -105,7 +105,7 @@ class FootprintExplorer:
             "No int8 models in the results log for this data set yet: run lesson 05 (and 04), then Reload log."
         ]
         self.message.value = _message("note", notes + self.reference_problems)
-        self.board = device
+        self.device = device
         shown = self.models + (self.reference_models if self.show_reference.value else [])
         self.rows = devices.footprint_rows(shown, device)
         self.best = devices.best_that_fits(shown, device)

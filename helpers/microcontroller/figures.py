@@ -30,7 +30,7 @@ STAR_COLOR = "#b8860b"  # dark goldenrod: the best model that fits (yours, never
 
 def footprint_bars(rows, device, best=None):
     """Each model's flash and tensor arena against ``device``'s budget (log scale; the dashed line
-    is the budget). ``rows``: ``micro_boards.footprint_rows`` (most accurate first). Green fits both, red misses
+    is the budget). ``rows``: ``devices.footprint_rows`` (most accurate first). Green fits both, red misses
     at least one, grey is a full-mode reference; the pale part of a bar is the device's runtime
     allowance. ``best`` (a row, or None) is starred. Returns a new pyplot figure."""
     return FootprintFigure(pyplot=True).update(rows, device, best)
