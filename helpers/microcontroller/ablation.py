@@ -22,7 +22,8 @@ GAP_DESIGN = "c16s2 c32s2 c64s1 gap"
 def variants(recipe: design_training.Recipe, design: str) -> dict[str, tuple[str, str, design_training.Recipe]]:
     """``{name: (what changed, design, recipe)}``: the recipe itself first, then each change.
     The epochs follow ``recipe`` (15 in full mode); "starting point" trains 4/5 as long, as the
-    recipe it reproduces (REFERENCE.md: constant Adam 2e-3, 12 epochs, no BatchNorm, no shifts)."""
+    plain training it stands for (constant Adam 2e-3, 12 epochs, no BatchNorm, no shifts: none of the
+    training tricks this lesson adds)."""
     r = recipe
     replace = dataclasses.replace
     return {
@@ -35,7 +36,7 @@ def variants(recipe: design_training.Recipe, design: str) -> dict[str, tuple[str
         "GAP head, more augmentation": (f"design {GAP_DESIGN}, shifts ±2 px + horizontal flips", GAP_DESIGN,
                                         replace(r, shift=2, flip=True)),
         "starting point": ("none of it: no BatchNorm, no shifts, constant Adam 2e-3, 4/5 of the epochs "
-                           "(REFERENCE.md's recipe)", design,
+                           "(plain training)", design,
                            replace(r, batch_norm=False, shift=0, schedule="constant", warmup_epochs=0,
                                    learning_rate=2e-3, epochs=max(1, round(r.epochs * 0.8)))),
     }
