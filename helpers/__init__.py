@@ -39,7 +39,8 @@ PACKAGES = {
     "distillation": ("distiller", "studies", "figures", "explorer", "exercises"),  # lesson 03
     "combining": ("clustering", "export", "figures", "board_explorer", "latency_explorer", "exercises"),  # 04
     "microcontroller": (  # lesson 05
-        "tflm", "tflm_ops", "lut", "footprint", "devices", "c_export", "designs", "design_training", "ablation",
+        "tflm",
+        "tflm_run", "tflm_ops", "lut", "footprint", "devices", "c_export", "designs", "design_training", "ablation",
         "int4",
         "figures", "explorer", "exercises",
     ),

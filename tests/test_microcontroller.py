@@ -12,7 +12,7 @@ import pytest
 from test_pruning import tiny_data
 
 from helpers import keras, measure, models, results
-from helpers.microcontroller import c_export, devices, footprint, lut, tflm
+from helpers.microcontroller import c_export, devices, footprint, lut, tflm, tflm_run
 from helpers.microcontroller import exercises as microcontroller_exercises
 from helpers.microcontroller import explorer as microcontroller_explorer
 from helpers.microcontroller import figures as microcontroller_figures
@@ -140,20 +140,20 @@ def test_interpreter_too_small_arena_is_a_clear_error(tiny):
 def test_tflm_agrees_with_litert(tiny):
     _, blob, d = tiny
     arena = tflm.smallest_arena(blob).bytes
-    tflm_out = np.argmax(tflm.tflm_predict(blob, d.x_test, arena), 1)
+    tflm_out = np.argmax(tflm_run.tflm_predict(blob, d.x_test, arena), 1)
     litert = np.argmax(measure.tflite_predict(blob, d.x_test), 1)
     assert np.mean(tflm_out == litert) >= 0.99
-    fp = tflm.footprint("tiny", blob, d.x_test, d.y_test)
+    fp = tflm_run.footprint("tiny", blob, d.x_test, d.y_test)
     assert fp.flash == len(blob) and fp.arena == arena and fp.images == len(d.x_test)
     assert fp.agreement_pp <= 1.0 and fp.tflm_accuracy == pytest.approx(float(np.mean(tflm_out == d.y_test)))
-    assert "tiny" in tflm.footprint_table([fp]) and f"{fp.flash:,}" in tflm.footprint_table([fp])
+    assert "tiny" in tflm_run.footprint_table([fp]) and f"{fp.flash:,}" in tflm_run.footprint_table([fp])
 
 
 def test_tflm_runs_a_float_model_like_litert(tiny):
     """Float inputs and outputs (e.g. a PCQAT model, or plain float32) pass through unquantized."""
     model, _, d = tiny
     blob = measure.to_tflite(model)
-    tflm_out = tflm.tflm_predict(blob, d.x_test[:50], 64 * 1024)
+    tflm_out = tflm_run.tflm_predict(blob, d.x_test[:50], 64 * 1024)
     assert np.allclose(tflm_out, measure.tflite_predict(blob, d.x_test[:50]), atol=1e-4)
 
 
@@ -176,8 +176,8 @@ def test_lut_round_trip_keeps_predictions_and_saves_flash(clustered, tiny):
     assert len(lut_model) < 0.75 * len(clustered)
     a, b = tflm.smallest_arena(clustered).bytes, tflm.smallest_arena(lut_model).bytes
     assert b > a  # the decoded weights live in the arena
-    assert np.array_equal(tflm.tflm_predict(clustered, d.x_test, a), tflm.tflm_predict(lut_model, d.x_test, b))
-    fp = tflm.footprint("lut", lut_model, d.x_test, d.y_test)
+    assert np.array_equal(tflm_run.tflm_predict(clustered, d.x_test, a), tflm_run.tflm_predict(lut_model, d.x_test, b))
+    fp = tflm_run.footprint("lut", lut_model, d.x_test, d.y_test)
     assert fp.litert_accuracy is None and "TFLM only" in fp.row()["LiteRT acc"]
 
 

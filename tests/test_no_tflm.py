@@ -18,7 +18,7 @@ from nbclient import NotebookClient
 from test_microcontroller import _int8, tiny  # noqa: F401 - the fixture
 
 from helpers import precomputed, results
-from helpers.microcontroller import devices, lut, tflm
+from helpers.microcontroller import devices, lut, tflm, tflm_run
 
 ROOT = Path(__file__).resolve().parents[1]
 HIDE_TFLM = ROOT / "tests" / "no_tflm"
@@ -47,7 +47,7 @@ def test_without_tflm_the_runs_that_need_it_say_so(no_tflm, tiny):  # noqa: F811
     note = tflm.missing_note()
     assert "Linux x86-64 only" in note and tflm.NO_TFLM_LABEL in note and "No module named" in note
     for call in (lambda: tflm.smallest_arena(blob, use_cache=False), lambda: tflm.allocates(blob, 4096),
-                 lambda: tflm.tflm_predict(blob, d.x_test[:2], 4096), lambda: lut.lut_compress(blob, 4)):
+                 lambda: tflm_run.tflm_predict(blob, d.x_test[:2], 4096), lambda: lut.lut_compress(blob, 4)):
         with pytest.raises(tflm.MicroError, match="needs TFLM. TFLM .tflite-micro. cannot be imported.*Linux x86-64 only"):
             call()
     # What needs only the flatbuffer still works: the schema is TensorFlow's, present everywhere.
@@ -60,22 +60,22 @@ def test_reference_footprint_measures_what_it_can_and_marks_the_rest(no_tflm, ti
     entry = {"name": "tiny int8", "metrics": {"tflm_arena": 2048, "tflite_bytes": len(blob), "tflite_accuracy": 0.8,
                                                 "litert_accuracy": 0.801, "tflm_us": 12.5}}
     ref = precomputed.Reference({"entries": [entry]})
-    f = tflm.reference_footprint("tiny int8", blob, d.x_test, d.y_test, ref=ref)
+    f = tflm_run.reference_footprint("tiny int8", blob, d.x_test, d.y_test, ref=ref)
     assert f.reference and f.arena == 2048 and f.tflm_accuracy == 0.8 and f.us_per_inference == 12.5
     assert f.flash == len(blob)  # measured here
     assert f.litert_accuracy is not None and f.accuracy == f.litert_accuracy  # this model's, measured here
     assert f.agreement_pp == pytest.approx(0.1)  # the reference run's TFLM vs LiteRT, not a mix of runs
-    table = tflm.footprint_table([f])
+    table = tflm_run.footprint_table([f])
     assert "2,048 †" in table and "80.00% †" in table and tflm.NO_TFLM_LABEL in table
     # The current format: one meaning per field (tflite_accuracy = LiteRT's, tflm_accuracy = TFLM's)
     new = {"name": "tiny int8", "metrics": {"tflm_arena": 2048, "tflite_bytes": len(blob), "tflm_accuracy": 0.8,
                                               "tflite_accuracy": 0.801, "tflm_us": 12.5}}
-    g = tflm.reference_footprint("tiny int8", blob, d.x_test, d.y_test, ref=precomputed.Reference({"entries": [new]}))
+    g = tflm_run.reference_footprint("tiny int8", blob, d.x_test, d.y_test, ref=precomputed.Reference({"entries": [new]}))
     assert g.tflm_accuracy == 0.8 and g.agreement_pp == pytest.approx(0.1)
     logged = g.log_metrics()
     assert logged["tflite_accuracy"] == g.litert_accuracy and logged["tflm_accuracy"] == 0.8, "LiteRT's and TFLM's, each in its field"
     with pytest.raises(tflm.MicroError, match="No TFLM measurement of 'other'.*make precompute"):
-        tflm.reference_footprint("other", blob, d.x_test, d.y_test, ref=ref)
+        tflm_run.reference_footprint("other", blob, d.x_test, d.y_test, ref=ref)
 
 
 def test_the_committed_reference_holds_every_model_lesson_05_measures(monkeypatch):
@@ -84,7 +84,7 @@ def test_the_committed_reference_holds_every_model_lesson_05_measures(monkeypatc
     for name in ("MLP int8", "CNN int8", "MLP pruned 90 % int8", "MLP pruned 90 % + cluster 16 int8",
                  "student 22k int8", "MLP pruned 90 % + cluster 16, LUT 4-bit", "designed c16s2 c32s2 c40s2 flat int8",
                  "LiteRT Quantizer int8", "LiteRT Quantizer int4 conv, int8 dense"):
-        m = tflm.reference_metrics(name)
+        m = tflm_run.reference_metrics(name)
         assert m["tflm_arena"] > 0 and m["tflite_bytes"] > 0 and 0.5 < m["tflite_accuracy"] <= 1
 
 

@@ -10,7 +10,7 @@ import pytest
 import tf_keras as keras
 
 from helpers import config, data, litert_run, measure
-from helpers.microcontroller import lut, tflm
+from helpers.microcontroller import lut, tflm, tflm_run
 
 
 @pytest.fixture(scope="module")
@@ -103,5 +103,5 @@ def test_a_missing_tflm_op_is_named_and_an_uncompared_footprint_says_so():
     blob = measure.to_tflite(keras.Model(inputs, keras.layers.Dense(3)(prod)))
     with pytest.raises(config.WorkbookError, match="TFLM has no kernel for REDUCE_PROD"):
         tflm.smallest_arena(blob, use_cache=False)
-    uncompared = tflm.Footprint("lut", 1000, 2048, None, 0.8, None, 10.0, 100)
+    uncompared = tflm_run.Footprint("lut", 1000, 2048, None, 0.8, None, 10.0, 100)
     assert uncompared.agreement_pp is None and "not compared" in uncompared.row()["LiteRT acc"]

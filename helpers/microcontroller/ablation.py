@@ -14,7 +14,7 @@ import dataclasses
 
 import numpy as np
 
-from . import design_training, designs, tflm
+from . import design_training, designs, tflm, tflm_run
 
 GAP_DESIGN = "c16s2 c32s2 c64s1 gap"
 
@@ -48,7 +48,7 @@ def measure_int8(model, data) -> tuple[float, str]:
     blob = designs.to_int8(model, data.x_train[:1000])
     x = designs.images(data.x_test)
     if tflm.available():
-        predicted = tflm.tflm_predict(blob, x, tflm.smallest_arena(blob).bytes)
+        predicted = tflm_run.tflm_predict(blob, x, tflm.smallest_arena(blob).bytes)
         return float(np.mean(np.argmax(predicted, 1) == data.y_test)), "TFLM"
     return float(measure.tflite_accuracy(blob, x, data.y_test)), "LiteRT"
 
