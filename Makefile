@@ -73,11 +73,15 @@ execute: $(STAMP)
 	@if [ -d data/cache/datasets ]; then ln -s "$(CURDIR)/data/cache/datasets" "$(EXECUTE_CACHE)/datasets"; fi
 	@for nb in $(NOTEBOOKS); do \
 		echo "executing $$nb (full mode, cache $(EXECUTE_CACHE))"; \
+		start=$$(date +%s); \
 		WORKBOOK_CACHE="$(EXECUTE_CACHE)" WORKBOOK_FAST=0 $(BIN)/jupyter nbconvert --to notebook --execute --inplace \
 			--ExecutePreprocessor.timeout=3600 --ExecutePreprocessor.kernel_name=python3 \
 			--NotebookClient.record_timing=False "$$nb" || exit 1; \
+		$(BIN)/python tools/runtimes.py record full "$$nb" $$(( $$(date +%s) - start )) || exit 1; \
 		$(BIN)/python tests/hygiene.py --strip-metadata "$$nb" || exit 1; \
 	done
+	@# The README's run-time column comes from data/runtimes.json (tools/runtimes.py), just updated.
+	$(BIN)/python tools/runtimes.py readme
 	@# The Chinese notebooks carry the English code cells and outputs: rebuild them from the fresh outputs.
 	$(MAKE) zh
 

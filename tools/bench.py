@@ -207,7 +207,7 @@ def main(argv=None) -> int:
     elif not args.explorers:
         import envelope  # peak memory of the kernel tree, CPU seconds, wall time at 1 and 2 CPUs
 
-        if envelope.main(["--mode", args.mode, "--cpus", args.cpus, *map(str, args.notebooks)]):
+        if envelope.main(["--mode", args.mode, "--cpus", args.cpus, "--runtimes", *map(str, args.notebooks)]):
             return 1
     bench_explorers()
     import bench_lowbit  # lesson 02b: its explorer, and the low-bit size targets in this mode

@@ -174,6 +174,8 @@ def main(argv=None) -> int:
     parser.add_argument("--cpus", default="1,2", help="comma-separated CPU counts (default 1,2)")
     parser.add_argument("--imports", action="store_true", help="only the imports' memory")
     parser.add_argument("--jsonl", type=Path, help="also append each result as one JSON line here")
+    parser.add_argument("--runtimes", action="store_true",
+                        help="record the fast-mode 2-CPU CPU seconds in data/runtimes.json (the README's run-time column)")
     parser.add_argument("--child", nargs=2, type=Path, help=argparse.SUPPRESS)
     parser.add_argument("lessons", nargs="*", help="lesson numbers (00 01b ...) or notebook paths; default all")
     args = parser.parse_args(argv)
@@ -197,6 +199,11 @@ def main(argv=None) -> int:
             if args.jsonl:
                 with args.jsonl.open("a", encoding="utf-8") as log:
                     log.write(json.dumps({k: v for k, v in result.items() if k != "output"}) + "\n")
+            if args.runtimes:
+                import runtimes  # tools/runtimes.py: one file for every lesson's run time
+
+                runtimes.save(runtimes.from_envelope(runtimes.load(), [result]))
+                runtimes.main(["readme"])
     return 1 if failed else 0
 
 
