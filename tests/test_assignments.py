@@ -30,6 +30,43 @@ def test_every_registered_solution_names_an_exercise_of_a_lesson():
     assert set(assignments.SOLUTIONS) <= checks  # a renamed check would silently drop a graded exercise
 
 
+def _solved(check: str, **names):
+    """The value a registered solution assigns (its lines run with ``names`` as the lesson's variables)."""
+    space = dict(names)
+    exec(assignments.SOLUTIONS[check], space)  # noqa: S102 - the workbook's own solution lines
+    return next(space[k] for k in ("answer", "answer_macs") if k in space)
+
+
+def test_each_solution_passes_its_own_check():
+    """The solutions an instructor's course grades against are right: each passes the lesson's self-check with the
+    arguments the lesson passes (numbers chosen like the lesson's where the check compares with a measurement)."""
+    from helpers import models
+    from helpers.baseline import exercises as baseline
+    from helpers.combining import exercises as combining
+    from helpers.distillation import exercises as distillation
+    from helpers.microcontroller import exercises as microcontroller
+    from helpers.pruning import exercises as pruning
+    from helpers.quantization import exercises as quantization
+    from helpers.structured_pruning import exercises as structured
+
+    mlp, cnn = models.build_mlp(), models.build_cnn()
+    assert baseline.mlp_params(_solved("baseline.exercises.mlp_params"))
+    assert baseline.float_tflite_bytes(_solved("baseline.exercises.float_tflite_bytes",
+                                               m_cnn=type("M", (), {"params": cnn.count_params()})),
+                                       params=cnn.count_params(), measured_bytes=4 * cnn.count_params() + 3_000)  # fmt: skip
+    assert baseline.gzip_ratio_guess(_solved("baseline.exercises.gzip_ratio_guess"), raw=1_070_000, gz=990_000)
+    assert pruning.pruned_nonzeros(_solved("pruning.exercises.pruned_nonzeros"), mlp, 0.8)
+    assert structured.mlp_macs_after_removal(_solved("structured_pruning.exercises.mlp_macs_after_removal"), removed=200)
+    assert quantization.int8_tflite_bytes(_solved("quantization.exercises.int8_tflite_bytes", cnn=cnn),
+                                          params=cnn.count_params(), measured_bytes=cnn.count_params() + 6_000)  # fmt: skip
+    assert distillation.softmax_at_temperature(_solved("distillation.exercises.softmax_at_temperature"),
+                                               logits=[3.0, 1.0, 0.2], temperature=2)  # fmt: skip
+    assert distillation.t_squared_factor(_solved("distillation.exercises.t_squared_factor"), t_from=8, t_to=16)
+    assert combining.cluster_halving(_solved("combining.exercises.cluster_halving"), gz_8=7_700, gz_16=10_000)
+    assert microcontroller.predict_arena_head(_solved("microcontroller.exercises.predict_arena_head"),
+                                              "c12s2 c24s2 c48s2 flat")  # fmt: skip
+
+
 def test_graded_cells_carry_nbgrader_metadata_and_no_printed_solution():
     nb, graded, _ = assignments.gradable(_lesson("03"), "03")
     assert graded == ["distillation.exercises.softmax_at_temperature", "distillation.exercises.t_squared_factor"]

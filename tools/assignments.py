@@ -40,6 +40,19 @@ SOLUTIONS = {
     "baseline.exercises.float_tflite_bytes": "answer = 4 * m_cnn.params  # 4 bytes per float32 parameter",
     "distillation.exercises.softmax_at_temperature": "answer = [0.619, 0.228, 0.153]  # softmax([1.5, 0.5, 0.1])",
     "distillation.exercises.t_squared_factor": "answer = 4  # (16 / 8) ** 2",
+    "baseline.exercises.gzip_ratio_guess": "answer = False  # trained float32 weights: gzip saves under 10 %",
+    "pruning.exercises.pruned_nonzeros": (
+        "answer = round(0.2 * (784 * 300 + 300 * 100 + 100 * 10)) + (300 + 100 + 10)  # 20 % of kernels + biases"
+    ),
+    "structured_pruning.exercises.mlp_macs_after_removal": (
+        "answer_macs = 784 * 100 + 100 * 100 + 100 * 10  # 100 units kept: dense_1's inputs shrink too"
+    ),
+    "quantization.exercises.int8_tflite_bytes": "answer = cnn.count_params()  # about one byte per parameter",
+    "low_bit.exercises.int4_raw_bytes": (
+        'answer = len(float_files["MLP"]) - 3.5 * 266_200 + 12 * 410  # packed int4 + a scale and zero-point per channel'
+    ),
+    "combining.exercises.cluster_halving": "answer = 0.75  # an index of 3 bits instead of 4",
+    "microcontroller.exercises.predict_arena_head": "answer = 2_352 + 1_176  # 14x14x12 in + 7x7x24 out, the largest pair",
 }
 _CHECK = re.compile(r"^helpers\.([\w.]+\.exercises\.\w+)\((.*)\);?\s*$", re.DOTALL)
 _ANSWER = re.compile(r"^(\w+) = None\b")
