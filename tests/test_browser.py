@@ -48,6 +48,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import i18n
+
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
 LESSONS = sorted(NOTEBOOKS.glob("*.ipynb"))
@@ -781,6 +783,37 @@ def test_presenting_voila(lesson, jupyter, browser):
         total = time.monotonic() - start
         _record_time(f"voila-{name}", total_s=round(total, 1))
         print(f"[browser] Voila {name}: rendered, explored and shot in {total:.1f} s -> {shot}")
+
+
+def test_presenting_a_chinese_lesson(jupyter, browser):
+    """The Chinese edition presents the same way (issue 26): Voila renders notebooks/zh-CN/02_quantization.ipynb,
+    its prose is the Chinese translation, the explorer renders with the Chinese Run button (helpers/i18n.py: the
+    kernel runs in zh-CN/), every control is visible and no text is cut off at a projector's 1280x720."""
+    name = f"zh-CN/{PRESENT_LESSON}"
+    assert (NOTEBOOKS / name).exists(), "make zh builds the Chinese lessons"
+    start = time.monotonic()
+    with _page(browser, jupyter, "voila-zh-" + PRESENT_LESSON) as page:
+        page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
+        page.goto(f"{jupyter.url}/voila/render/{name}?token={jupyter.token}", timeout=LESSON_TIMEOUT_S * 1000)
+        body, spec = page.locator("body"), EXPLORERS[PRESENT_LESSON]
+        panel = (
+            page.locator(".jp-OutputArea-output")
+            .filter(has=page.locator(".widget-label", has_text=_exact(spec.panel)))
+            .first
+        )
+        _wait(lambda: panel.count() and "Loading widget" not in body.inner_text(), UI_TIMEOUT_S * 2,
+              f"Voila {name}: the widgets to render")  # fmt: skip
+        text = body.inner_text()
+        for bad in ("There was an error when executing cell", "Traceback (most recent call last)"):
+            assert bad not in text, f"Voila {name}: {bad!r}"
+        assert "量化" in text, f"Voila {name}: the page shows no Chinese prose"
+        run = panel.get_by_role("button", name=i18n.ZH["Run: whole model"])
+        assert run.count() == 1 and run.first.is_visible(), f"Voila {name}: the explorer's Run button is not in Chinese"
+        panel.scroll_into_view_if_needed()
+        _check_controls_visible(panel, f"Voila {name}")
+        _check_layout(page, body, f"voila {name}", explorer=True)
+        shot = _shoot_explorer(page, panel, "explorer-voila-zh-CN-02_quantization")
+        print(f"[browser] Voila {name}: rendered in Chinese in {time.monotonic() - start:.1f} s -> {shot}")
 
 
 def test_explorer_table_names_lessons():
