@@ -12,11 +12,21 @@ uses, for the workbook's models and for files readers bring.
 * Integer inputs (token ids for an ``Embedding``): passed as whole numbers of the file's integer
   type; values that are not whole numbers raise a ``ModelError`` instead of LiteRT's
   "Got value of type FLOAT32 but expected type INT32" or a "gather index out of bounds".
+* ``check_runs``: a file with state tensors or an operator outside ``FAMILIAR_OPS`` first runs once in a
+  separate process. LiteRT can crash the whole process on such a file - TFLM's own
+  ``keyword_scrambled_8bit.tflite`` (int8 SVDF, int16 input) aborts ai-edge-litert 2.3.0 with "double free or
+  corruption" on its first ``invoke`` - and a crash there must not take the reader's kernel and everything it
+  computed with it. A crash becomes a ``ModelError`` saying so; TFLM may still run the file.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
 
 import numpy as np
 
@@ -63,10 +73,72 @@ def variable_tensors(tflite: bytes) -> int:
     return sum(bool(graph.Tensors(i).IsVariable()) for i in range(graph.TensorsLength()))
 
 
+#: Operators of the models the workbook builds (MLPs, CNNs, residual and depthwise nets, their int8/int4 files),
+#: which LiteRT runs in this process without a trial run first.
+FAMILIAR_OPS = frozenset({
+    "ADD", "AVERAGE_POOL_2D", "BATCH_MATMUL", "CONCATENATION", "CONV_2D", "DEPTHWISE_CONV_2D", "DEQUANTIZE",
+    "EXPAND_DIMS", "FULLY_CONNECTED", "HARD_SWISH", "LEAKY_RELU", "LOGISTIC", "MAXIMUM", "MAX_POOL_2D", "MEAN",
+    "MINIMUM", "MUL", "PACK", "PAD", "QUANTIZE", "RELU", "RELU6", "RESHAPE", "SHAPE", "SOFTMAX", "SQUEEZE",
+    "STRIDED_SLICE", "SUB", "TANH", "TRANSPOSE",
+})  # fmt: skip
+TRIAL_TIMEOUT_S = 120
+_TRIAL = """
+import sys
+import numpy as np
+from ai_edge_litert.interpreter import Interpreter
+interp = Interpreter(model_path=sys.argv[1])
+interp.allocate_tensors()
+for detail in interp.get_input_details():
+    interp.set_tensor(detail["index"], np.zeros(detail["shape"], detail["dtype"]))
+interp.invoke()
+"""
+_trials: dict[str, str] = {}  # sha256 -> "" (ran) or what went wrong
+
+
+def operators(tflite: bytes) -> set[str]:
+    """The builtin operator names subgraph 0's file uses (``"FULLY_CONNECTED"``, ...; a custom op: ``"CUSTOM"``)."""
+    from ai_edge_litert import schema_py_generated as fb
+
+    names = {v: k for k, v in vars(fb.BuiltinOperator).items() if not k.startswith("_")}
+    model = fb.Model.GetRootAsModel(bytes(tflite), 0)
+    codes = (model.OperatorCodes(i) for i in range(model.OperatorCodesLength()))
+    return {names.get(max(c.BuiltinCode(), c.DeprecatedBuiltinCode()), "UNKNOWN") for c in codes}
+
+
+def check_runs(tflite: bytes) -> None:
+    """Raise ``ModelError`` if LiteRT crashes (or hangs) running ``tflite`` once on zeros, tried in a child
+    process; return at once for a file of familiar operators without state. Remembered per file."""
+    unfamiliar = sorted(operators(tflite) - FAMILIAR_OPS)
+    if not unfamiliar and not variable_tensors(tflite):
+        return
+    sha = hashlib.sha256(bytes(tflite)).hexdigest()
+    if sha not in _trials:
+        with tempfile.TemporaryDirectory(prefix="litert-trial-") as folder:
+            path = Path(folder) / "model.tflite"
+            path.write_bytes(bytes(tflite))  # closed before the child opens it (Windows)
+            try:
+                run = subprocess.run([sys.executable, "-c", _TRIAL, str(path)], capture_output=True, timeout=TRIAL_TIMEOUT_S)
+                failed = run.returncode != 0
+                lines = [ln for ln in run.stderr.decode(errors="replace").splitlines() if ln.strip()]
+                reason = (lines[-1][:200] if lines else f"exit code {run.returncode}") if failed else ""
+            except subprocess.TimeoutExpired:
+                reason = f"no answer within {TRIAL_TIMEOUT_S} s"
+        _trials[sha] = reason
+    if _trials[sha]:
+        raise keras_compat.ModelError(
+            f"LiteRT crashed running this .tflite once on zeros ({_trials[sha]}), tried in a separate process so this "
+            f"kernel survived. Its operators beyond the workbook's usual ones: {', '.join(unfamiliar) or 'none'}"
+            f"{'; it keeps state between calls' if variable_tensors(tflite) else ''}. A LiteRT bug with such a file "
+            "(TFLM's keyword_scrambled_8bit.tflite, int8 SVDF, does this); TFLM may still run it: "
+            "helpers.microcontroller.tflm_run.footprint measures it there, with LiteRT's column 'not compared'."
+        )
+
+
 def ready(tflite: bytes, shape, num_threads: int | None):
     """An interpreter allocated for input ``shape``. If XNNPACK (LiteRT's default CPU delegate)
     cannot prepare the model - it refuses some quantization layouts, e.g. low-bit QAT models -
     fall back to TFLite's built-in kernels and say so: the numbers are then theirs."""
+    check_runs(tflite)
     interp = interpreter(tflite, num_threads)
     try:
         interp.resize_tensor_input(interp.get_input_details()[0]["index"], list(shape))
@@ -125,6 +197,7 @@ def as_model_input(tflite: bytes, x: np.ndarray) -> np.ndarray:
 def _one_batch_at_a_time(tflite: bytes, x: np.ndarray, batch: int) -> np.ndarray:
     """Run ``x`` in batches of the file's own size (the last one padded and trimmed), resetting the
     state tensors before each call: every example is independent, as in Keras' ``predict``."""
+    check_runs(tflite)
     interp = interpreter(tflite, None)
     interp.allocate_tensors()
     inp, out = interp.get_input_details()[0], interp.get_output_details()[0]

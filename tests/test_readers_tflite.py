@@ -105,3 +105,48 @@ def test_a_missing_tflm_op_is_named_and_an_uncompared_footprint_says_so():
         tflm.smallest_arena(blob, use_cache=False)
     uncompared = tflm_run.Footprint("lut", 1000, 2048, None, 0.8, None, 10.0, 100)
     assert uncompared.agreement_pp is None and "not compared" in uncompared.row()["LiteRT acc"]
+
+
+def test_a_file_that_crashes_litert_gives_a_message_and_the_kernel_survives(lstm, monkeypatch):
+    """A file with state tensors (or unfamiliar operators) runs once in a child process first: a crash there
+    (here made certain: the child aborts) is a ModelError, not the death of the reader's kernel."""
+    _, blob = lstm
+    monkeypatch.setattr(litert_run, "_TRIAL", "import os; os.abort()")
+    monkeypatch.setattr(litert_run, "_trials", {})
+    with pytest.raises(litert_run.keras_compat.ModelError, match="LiteRT crashed .* this\\s+kernel survived"):
+        litert_run.tflite_predict(blob, np.zeros((2, 10, 4), np.float32))
+    monkeypatch.setattr(litert_run, "_TRIAL", "raise SystemExit(0)")  # the same file, when LiteRT copes: no error
+    monkeypatch.setattr(litert_run, "_trials", {})
+    assert litert_run.tflite_predict(blob, np.zeros((2, 10, 4), np.float32)).shape == (2, 3)
+
+
+def test_the_workbooks_own_models_need_no_trial_run(monkeypatch):
+    from helpers import models
+
+    monkeypatch.setattr(litert_run, "_TRIAL", "import os; os.abort()")  # a trial would fail: none must start
+    monkeypatch.setattr(litert_run, "_trials", {})
+    for model in (models.build_mlp(), models.build_cnn()):
+        blob = measure.to_tflite(model)
+        assert litert_run.operators(blob) <= litert_run.FAMILIAR_OPS
+        assert litert_run.tflite_predict(blob, np.zeros((3, 28, 28), np.float32)).shape == (3, 10)
+
+
+def test_tflms_keyword_model_that_aborts_litert_is_measured_on_tflm():
+    """TFLM's own keyword_scrambled_8bit.tflite (tests/data/README.md): LiteRT 2.3.0 aborts on it in-process.
+    Lesson 05's footprint call measures it on TFLM; the LiteRT column says 'not compared' (or, should a later
+    LiteRT run it, holds a number) - the point is that this test's own process is still alive to check."""
+    from pathlib import Path
+
+    blob = (Path(__file__).parent / "data" / "keyword_scrambled_8bit.tflite").read_bytes()
+    assert "SVDF" in litert_run.operators(blob) and litert_run.variable_tensors(blob) > 0
+    x, y = np.random.default_rng(0).random((8, 96)).astype(np.float32), np.zeros(8, int)
+    if not tflm.available():  # LiteRT alone: a message (where it crashes, as on Linux x86-64) or an accuracy
+        try:
+            assert 0 <= measure.tflite_accuracy(blob, x, y) <= 1
+        except litert_run.keras_compat.ModelError as exc:
+            assert "LiteRT crashed" in str(exc)
+        return
+    found = tflm_run.footprint("keyword_scrambled_8bit", blob, x, y)
+    assert found.arena > 0 and found.flash == len(blob) and 0 <= found.tflm_accuracy <= 1
+    if found.litert_accuracy is None:
+        assert "not compared" in found.row()["LiteRT acc"] and found.agreement_pp is None
