@@ -787,22 +787,23 @@ def test_presenting_voila(lesson, jupyter, browser):
 
 def test_presenting_a_chinese_lesson(jupyter, browser):
     """The Chinese edition presents the same way (issue 26): Voila renders notebooks/zh-CN/02_quantization.ipynb,
-    its prose is the Chinese translation, the explorer renders with the Chinese Run button (helpers/i18n.py: the
-    kernel runs in zh-CN/), every control is visible and no text is cut off at a projector's 1280x720."""
+    its prose is the Chinese translation, the explorer renders with Chinese control labels and Run button
+    (helpers/i18n.py: the kernel runs in zh-CN/), every control is visible and no text is cut off at a
+    projector's 1280x720."""
     name = f"zh-CN/{PRESENT_LESSON}"
     assert (NOTEBOOKS / name).exists(), "make zh builds the Chinese lessons"
     start = time.monotonic()
     with _page(browser, jupyter, "voila-zh-" + PRESENT_LESSON) as page:
         page.set_viewport_size({"width": SIZES[0][0], "height": SIZES[0][1]})
         page.goto(f"{jupyter.url}/voila/render/{name}?token={jupyter.token}", timeout=LESSON_TIMEOUT_S * 1000)
-        body, spec = page.locator("body"), EXPLORERS[PRESENT_LESSON]
+        body, label = page.locator("body"), i18n.ZH[EXPLORERS[PRESENT_LESSON].panel]  # the control, in Chinese
         panel = (
             page.locator(".jp-OutputArea-output")
-            .filter(has=page.locator(".widget-label", has_text=_exact(spec.panel)))
+            .filter(has=page.locator(".widget-label", has_text=_exact(label)))
             .first
         )
         _wait(lambda: panel.count() and "Loading widget" not in body.inner_text(), UI_TIMEOUT_S * 2,
-              f"Voila {name}: the widgets to render")  # fmt: skip
+              f"Voila {name}: the widgets to render, the explorer's control labelled {label!r}")  # fmt: skip
         text = body.inner_text()
         for bad in ("There was an error when executing cell", "Traceback (most recent call last)"):
             assert bad not in text, f"Voila {name}: {bad!r}"

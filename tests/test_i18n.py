@@ -80,6 +80,16 @@ def test_chinese_keeps_every_field(english):
     assert re.search(r"[\u4e00-\u9fff]", i18n.ZH[english]), "not translated"
 
 
+def test_every_string_helpers_passes_to_t_has_chinese():
+    """Every literal ``i18n.t("...")`` in helpers (the explorers' controls, Run buttons, status lines) has its
+    Chinese: a new control label without one would stay English in the Chinese edition."""
+    used = set()
+    for path in (ROOT / "helpers").rglob("*.py"):
+        used |= set(re.findall(r'i18n\.t\(\s*"([^"]+)"', path.read_text(encoding="utf-8")))
+    assert {"weight bits", "final sparsity", "temperature T", "size budget", "device"} <= used
+    assert used - set(i18n.ZH) == set()
+
+
 def test_every_explorer_run_label_and_busy_line_has_chinese():
     """A new explorer's Run button must come with its Chinese (else it stays English in the Chinese edition)."""
     used = set()

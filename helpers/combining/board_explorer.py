@@ -10,7 +10,7 @@ import warnings
 import ipywidgets as w
 from IPython.display import display
 
-from .. import precomputed, results
+from .. import i18n, precomputed, results
 from ..ui import layout
 from ..ui.explorer import _load_references, _message
 from ..ui.pointable_board import PointableBoard
@@ -31,22 +31,22 @@ class BoardExplorer:
 
     def __init__(self, data, budget: str = "25 KB"):
         self.data = data
-        self.techniques = w.SelectMultiple(options=[], rows=6, description="techniques")
+        self.techniques = w.SelectMultiple(options=[], rows=6, description=i18n.t("techniques"))
         self.axis = w.ToggleButtons(options=self.AXES, value="tflite_gz")
-        self.point = w.Dropdown(options=[("(none)", "")], value="", description="point", layout=w.Layout(width="460px"))
+        self.point = w.Dropdown(options=[("(none)", "")], value="", description=i18n.t("point"), layout=w.Layout(width="460px"))
         self.recipe = w.HTML()
         self.message = w.HTML()
         self.board = PointableBoard(on_pick=self.pick, on_hover=self._hovered)
         self.chart = self.board.image  # the board, a PNG you can click (helpers/ui/pointable_board.py)
         self.hover = w.HTML("<span style='color:#78909c'>Click a marker to read its recipe; hover to read its name.</span>")
         self.last_figure = None
-        self.budget = w.Text(budget, description="size budget", layout=w.Layout(width="220px"))
-        self.export_button = w.Button(description="Export best under budget", icon="download")
-        self.export_picked_button = w.Button(description="Export the picked point", icon="download", disabled=True)
-        self.reload_button = w.Button(description="Reload log", icon="refresh")
+        self.budget = w.Text(budget, description=i18n.t("size budget"), layout=w.Layout(width="220px"))
+        self.export_button = w.Button(description=i18n.t("Export best under budget"), icon="download")
+        self.export_picked_button = w.Button(description=i18n.t("Export the picked point"), icon="download", disabled=True)
+        self.reload_button = w.Button(description=i18n.t("Reload log"), icon="refresh")
         self.status = w.HTML()
         self.show_reference = w.Checkbox(
-            value=True, description=f"show the {precomputed.LABEL} reference", indent=False
+            value=True, description=i18n.t("show the {label} reference", label=i18n.t(precomputed.LABEL)), indent=False
         )
         self.entries: list[dict] = []
         self.reference_entries: list[dict] = []

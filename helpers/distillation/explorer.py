@@ -7,7 +7,7 @@ import dataclasses
 import ipywidgets as w
 import numpy as np
 
-from .. import measure, precomputed, results
+from .. import i18n, measure, precomputed, results
 from ..ui.explorer import _Explorer, _message, _num, _pct, _Progress
 from . import distiller, figures, studies
 
@@ -103,13 +103,13 @@ class DistillationExplorer(_Explorer):
         style = {"description_width": "90px"}
         layout = w.Layout(width="330px")
         self.image = w.IntSlider(
-            image, min=0, max=len(eval_data.x_test) - 1, description="test image", style=style, layout=layout
+            image, min=0, max=len(eval_data.x_test) - 1, description=i18n.t("test image"), style=style, layout=layout
         )
         self.temperature = w.FloatSlider(
-            temperature, min=0, max=20, step=0.5, description="temperature T", style=style, layout=layout
+            temperature, min=0, max=20, step=0.5, description=i18n.t("temperature T"), style=style, layout=layout
         )
         self.alpha = w.FloatSlider(
-            alpha, min=-0.25, max=1.25, step=0.05, description="alpha", style=style, layout=layout
+            alpha, min=-0.25, max=1.25, step=0.05, description=i18n.t("alpha"), style=style, layout=layout
         )
         self.view = w.Output()
         self._run_row("Run: train a student", progress_width="200px")

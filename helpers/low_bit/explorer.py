@@ -20,7 +20,7 @@ from IPython.display import Image as IPyImage
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from .. import measure, precomputed, results
+from .. import i18n, measure, precomputed, results
 from ..ui.explorer import _Explorer, _message
 from . import mixed_precision, quantizer, sizes
 from .quantizer import Choice, LowBitSettingsError
@@ -64,15 +64,15 @@ class MixedPrecisionExplorer(_Explorer):
             for info in self.infos
         }
         self.mode = w.Dropdown(
-            options=list(quantizer.MODES), value=mode, description="mode", layout=w.Layout(width="240px")
+            options=list(quantizer.MODES), value=mode, description=i18n.t("mode"), layout=w.Layout(width="240px")
         )
-        self.budget = w.FloatText(value=budget_kb, description="budget KB", layout=w.Layout(width="240px"))
+        self.budget = w.FloatText(value=budget_kb, description=i18n.t("budget KB"), layout=w.Layout(width="240px"))
         self.summary = w.HTML()
         self._run_row("Run: write + measure the file")
         self.table, self.table_source = sensitivity, "measured in this session"
         if sensitivity is None:
             self.table, self.table_source = self._precomputed_table(), precomputed.LABEL
-        self.allocate_button = w.Button(description="Allocate", icon="magic", disabled=self.table is None)
+        self.allocate_button = w.Button(description=i18n.t("Allocate"), icon="magic", disabled=self.table is None)
         self.last_good = None
         # a Figure outside pyplot: the inline backend does not show it again at the end of the cell
         self.fig = Figure(figsize=(5.6, 0.9 + 0.45 * len(self.infos)), dpi=72)

@@ -12,7 +12,7 @@ import traceback
 import ipywidgets as w
 from IPython.display import display
 
-from .. import precomputed
+from .. import i18n, precomputed
 from ..ui import layout
 from ..ui.explorer import _load_references, _message
 from . import devices, figures, tflm
@@ -38,19 +38,19 @@ class FootprintExplorer:
         self.reference_models = devices.reference_models(refs[0]) if refs else []
         # shown at once on a fresh clone (nothing run yet); once you have models, one click away
         self.show_reference = w.Checkbox(bool(self.reference_models) and not self.models,
-                                         description=f"show the {precomputed.LABEL} reference",
+                                         description=i18n.t("show the {label} reference", label=i18n.t(precomputed.LABEL)),
                                          disabled=not self.reference_models, indent=False)
         self.show_reference.observe(lambda _c: self.update(), names="value")
         names = list(devices.DEVICES)
         start = devices.DEVICES.get(device or devices.SMALLEST_DEVICE.name, devices.SMALLEST_DEVICE)
-        self.preset = w.Dropdown(options=[*names, self.CUSTOM], value=start.name, description="device",
+        self.preset = w.Dropdown(options=[*names, self.CUSTOM], value=start.name, description=i18n.t("device"),
                                  layout=w.Layout(width="420px"))
         text = {"style": {"description_width": "60px"}, "layout": w.Layout(width="190px"), "continuous_update": False}
-        self.flash = w.Text(f"{start.flash // tflm.KIB} KiB", description="flash", **text)
-        self.ram = w.Text(f"{start.ram // tflm.KIB} KiB", description="RAM", **text)
+        self.flash = w.Text(f"{start.flash // tflm.KIB} KiB", description=i18n.t("flash"), **text)
+        self.ram = w.Text(f"{start.ram // tflm.KIB} KiB", description=i18n.t("RAM"), **text)
         self.message, self.verdict = w.HTML(), w.HTML()
         self.chart = w.Image(format="png", layout=w.Layout(width="100%"))  # PNG bytes: one draw per move
-        self.reload_button = w.Button(description="Reload log", tooltip="re-read the results log (new int8 models get their arena measured once)")
+        self.reload_button = w.Button(description=i18n.t("Reload log"), tooltip="re-read the results log (new int8 models get their arena measured once)")
         self.device, self.best, self.rows = start, None, []
         self._charts: dict[tuple, figures.FootprintFigure] = {}  # one figure per set of rows, redrawn in place
         self._chart = figures.FootprintFigure()

@@ -7,7 +7,7 @@ import math
 import ipywidgets as w
 import matplotlib.pyplot as plt
 
-from .. import precomputed
+from .. import i18n, precomputed
 from ..ui.explorer import _count, _Explorer, _message, _pct, _Progress
 from . import figures, magnitude, schedule
 
@@ -36,16 +36,16 @@ class ScheduleExplorer(_Explorer):
             options=[("PolynomialDecay", "polynomial"), ("ConstantSparsity", "constant")], value=d.kind
         )
         self.initial = w.FloatSlider(
-            d.initial_sparsity, min=0, max=1, step=0.01, description="initial sparsity", style=style, layout=layout
+            d.initial_sparsity, min=0, max=1, step=0.01, description=i18n.t("initial sparsity"), style=style, layout=layout
         )
         self.final = w.FloatSlider(
-            d.final_sparsity, min=0, max=1, step=0.01, description="final sparsity", style=style, layout=layout
+            d.final_sparsity, min=0, max=1, step=0.01, description=i18n.t("final sparsity"), style=style, layout=layout
         )
-        self.begin = w.IntSlider(d.begin_step, min=0, max=most, description="begin step", style=style, layout=layout)
-        self.end = w.IntSlider(d.end_step, min=0, max=most, description="end step", style=style, layout=layout)
-        self.frequency = w.IntSlider(d.frequency, min=0, max=200, description="frequency", style=style, layout=layout)
-        self.power = w.FloatSlider(d.power, min=0, max=6, step=0.5, description="power", style=style, layout=layout)
-        self.epochs = w.IntSlider(epochs, min=1, max=10, description="epochs", style=style, layout=layout)
+        self.begin = w.IntSlider(d.begin_step, min=0, max=most, description=i18n.t("begin step"), style=style, layout=layout)
+        self.end = w.IntSlider(d.end_step, min=0, max=most, description=i18n.t("end step"), style=style, layout=layout)
+        self.frequency = w.IntSlider(d.frequency, min=0, max=200, description=i18n.t("frequency"), style=style, layout=layout)
+        self.power = w.FloatSlider(d.power, min=0, max=6, step=0.5, description=i18n.t("power"), style=style, layout=layout)
+        self.epochs = w.IntSlider(epochs, min=1, max=10, description=i18n.t("epochs"), style=style, layout=layout)
         self.curve = w.Output()
         self._run_row("Run: prune + fine-tune")
         self.last_preview: schedule.Preview | None = None

@@ -6,7 +6,7 @@ import html
 
 import ipywidgets as w
 
-from .. import measure, precomputed
+from .. import i18n, measure, precomputed
 from ..ui.explorer import _count, _Explorer, _message, _pct
 from . import figures, quantize
 
@@ -23,10 +23,10 @@ class BitWidthExplorer(_Explorer):
         self.model, self.data = model, data
         names = [layer.name for layer in measure.kernel_layers(model)]
         style = {"description_width": "90px"}
-        self.layer = w.Dropdown(options=names, value=names[0], description="layer", style=style)
-        self.bits = w.IntSlider(bits, min=1, max=10, description="weight bits", style=style)
-        self.per_channel = w.ToggleButtons(options=[("per-channel", True), ("per-tensor", False)], value=True)
-        self.symmetric = w.ToggleButtons(options=[("symmetric", True), ("asymmetric", False)], value=True)
+        self.layer = w.Dropdown(options=names, value=names[0], description=i18n.t("layer"), style=style)
+        self.bits = w.IntSlider(bits, min=1, max=10, description=i18n.t("weight bits"), style=style)
+        self.per_channel = w.ToggleButtons(options=[(i18n.t("per-channel"), True), (i18n.t("per-tensor"), False)], value=True)
+        self.symmetric = w.ToggleButtons(options=[(i18n.t("symmetric"), True), (i18n.t("asymmetric"), False)], value=True)
         self.view = w.Output()
         self._run_row("Run: whole model")  # no progress bar shown: the run takes a second
         self.last_view = None

@@ -13,7 +13,7 @@ import html
 
 import ipywidgets as w
 
-from .. import results
+from .. import i18n, results
 from ..ui.explorer import _Explorer, _message, _Progress
 from . import figures, speed, units
 
@@ -32,7 +32,7 @@ class SpeedExplorer(_Explorer):
         start = units.check_widths(base, widths or {})
         style = {"description_width": "130px"}
         self.sliders = {
-            name: w.IntSlider(start[name], min=0, max=units, description=f"units kept: {name}", style=style,
+            name: w.IntSlider(start[name], min=0, max=units, description=i18n.t("units kept: {name}", name=name), style=style,
                               layout=w.Layout(width="380px"))  # fmt: skip
             for name, units in units.full_widths(base).items()
         }

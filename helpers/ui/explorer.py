@@ -154,7 +154,7 @@ class _Explorer:
                          "(and the reference is left off the board).")  # fmt: skip
         items = "".join(f"<li>{html.escape(line)}</li>" for line in lines)
         return (
-            f"<div style='color:#37474f'><b>{html.escape(precomputed.LABEL.capitalize())}</b> "
+            f"<div style='color:#37474f'><b>{html.escape(i18n.t(precomputed.LABEL).capitalize())}</b> "
             f"<span style='color:#78909c'>({html.escape(self.reference_data.describe())})</span>"
             f"<ul style='margin:2px 0'>{items}</ul></div>"
         )
