@@ -1,10 +1,10 @@
-"""Lessons 00 to 04 run to the end on the digits fallback: what an offline reader without
+"""Every lesson runs to the end on the digits fallback: what an offline reader without
 Fashion-MNIST gets (WORKBOOK_DATA=digits hides the installed data, WORKBOOK_OFFLINE=1 forbids the
 download), in fast mode. A claim that does not hold there must say it is a Fashion-MNIST claim.
 
 Deselected by default (pyproject's addopts): run alone with ``pytest -m fallback``. Measured on the shared
 2-core box at load ~8: 844 s for 00-02 (00 109 s, 01 295 s, 01b 265 s, 02 175 s), and 02b 58 s, 03 339 s,
-04 210 s (2026-12-05, tools run by hand the same way); the lessons share one temporary cache, in order, so
+04 210 s, 05 166 s, 06 100 s (2026-12-05, the same NotebookClient run by hand); the lessons share one temporary cache, in order, so
 later lessons reuse the digits baselines 00 trained."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = ("00_baseline", "01_pruning", "01b_structured_pruning", "02_quantization", "02b_low_bit", "03_distillation",
-           "04_combined")
+           "04_combined", "05_microcontroller", "06_your_model")
 _ENV_AT_IMPORT = dict(os.environ)  # before conftest's monkeypatching (WORKBOOK_CACHE, WORKBOOK_PRECOMPUTED)
 
 pytestmark = pytest.mark.fallback
