@@ -37,7 +37,7 @@ PACKAGES = {
     "quantization": ("quantize", "qat", "figures", "explorer", "exercises"),  # lesson 02
     "low_bit": ("quantizer", "sizes", "mixed_precision", "explorer", "exercises"),  # lesson 02b
     "distillation": ("distiller", "studies", "figures", "explorer", "exercises"),  # lesson 03
-    "combining": ("clustering", "export", "figures", "board_explorer", "latency_explorer", "exercises"),  # 04
+    "combining": ("clustering", "headline", "export", "figures", "board_explorer", "latency_explorer", "exercises"),  # 04
     "microcontroller": (  # lesson 05
         "tflm",
         "tflm_run", "tflm_ops", "lut", "footprint", "devices", "c_export", "designs", "design_training", "ablation",
