@@ -126,7 +126,7 @@ def check(lesson: str, paths: Paths = Paths()) -> Report:
     return report
 
 
-_CODE = re.compile(r"`[^`\n]+`")
+_CODE = re.compile(r"(?<!`)`(?!`)[^`\n]+(?:\n[^`\n]+)?`(?!`)")  # a span may wrap onto one more line; fences are not spans
 _URL = re.compile(r"https?://[^\s<>)\]]+")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 
@@ -136,7 +136,8 @@ def structure_problems(english_text: str, zh: str) -> list[str]:
     (levels, in order), code fences, ``<details>`` blocks and table rows. Empty when it keeps them all."""
     problems = []
     for what, pattern in (("code span", _CODE), ("link", _URL), ("number", _NUMBER)):
-        lost = sorted(set(pattern.findall(english_text)) - set(pattern.findall(zh)))
+        found = lambda text, pattern=pattern: {" ".join(item.split()) for item in pattern.findall(text)}  # noqa: E731
+        lost = sorted(found(english_text) - found(zh))
         if lost:
             problems.append(f"lost {what}(s) {lost}")
 
