@@ -33,7 +33,7 @@ PACKAGES = {
     "ui": ("verdict", "layout", "raster", "board_plots", "board_figure", "pointable_board", "explorer", "class_board"),
     "baseline": ("figures", "exercises"),  # lesson 00
     "pruning": ("sparsity", "schedule", "magnitude", "figures", "explorer", "exercises"),  # lesson 01
-    "structured_pruning": ("units", "speed", "figures", "explorer", "exercises"),  # lesson 01b
+    "structured_pruning": ("units", "graph", "graph_rebuild", "speed", "figures", "explorer", "exercises"),  # lesson 01b
     "quantization": ("quantize", "qat", "figures", "explorer", "exercises"),  # lesson 02
     "low_bit": ("quantizer", "sizes", "mixed_precision", "explorer", "exercises"),  # lesson 02b
     "distillation": ("distiller", "studies", "figures", "explorer", "exercises"),  # lesson 03

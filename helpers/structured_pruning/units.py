@@ -42,6 +42,13 @@ _PASS_THROUGH = (
 )
 
 
+GRAPH_PRUNER = (
+    "For BatchNormalization, Rescaling, residual additions, depthwise convolutions or any other functional model, "
+    "use the graph pruner: `p = helpers.structured_pruning.graph.plan(model, keep_fraction)`, then "
+    "`helpers.structured_pruning.graph_rebuild.prune(model, p)`."
+)
+
+
 class StructuredPruningError(config.WorkbookError, ValueError):
     """Widths or a model structured pruning cannot work with; the message says what to change."""
 
@@ -156,7 +163,7 @@ def _walk(model):
             raise StructuredPruningError(
                 f"{layer.name} is a {type(layer).__name__}, which structured pruning here cannot pass unit indices "
                 "through (supported: Dense, Conv2D, pooling, ZeroPadding2D, Flatten, Reshape, Dropout, Activation, ReLU). "
-                "Use a Sequential model of those layers."
+                + GRAPH_PRUNER
             )
     if not isinstance(model, keras.Sequential):
         names = [la.name for la in layers]
@@ -166,7 +173,7 @@ def _walk(model):
             if [x.name for x in flat] != [names[i - 1]]:
                 raise StructuredPruningError(
                     f"{layer.name} does not take its input from the layer before it only; "
-                    "structured pruning here handles chains of layers (a Sequential model)."
+                    "structured pruning here handles chains of layers (a Sequential model). " + GRAPH_PRUNER
                 )
     return layers
 
