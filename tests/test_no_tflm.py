@@ -85,7 +85,8 @@ def test_the_committed_reference_holds_every_model_lesson_05_measures(monkeypatc
                  "student 22k int8", "MLP pruned 90 % + cluster 16, LUT 4-bit", "designed c16s2 c32s2 c40s2 flat int8",
                  "LiteRT Quantizer int8", "LiteRT Quantizer int4 conv, int8 dense"):
         m = tflm_run.reference_metrics(name)
-        assert m["tflm_arena"] > 0 and m["tflite_bytes"] > 0 and 0.5 < m["tflite_accuracy"] <= 1
+        accuracy = m.get("tflite_accuracy", m.get("tflm_accuracy"))  # the LUT file: TFLM's only (LiteRT cannot run it)
+        assert m["tflm_arena"] > 0 and m["tflite_bytes"] > 0 and 0.5 < accuracy <= 1
 
 
 def test_log_models_uses_logged_arenas_without_tflm(no_tflm, tiny, isolated_cache):  # noqa: F811
