@@ -112,3 +112,25 @@ def test_distil_chooses_t_and_alpha_on_validation_and_trains_a_control_per_seed(
     assert scored == [len(d.x_val)] * 2  # every choice looked at validation only
     assert len(run.students) == len(run.scratches) == 2 and run.students[0] is not run.students[1]
     assert run.students[0].count_params() == run.scratches[0].count_params()
+
+
+def test_check_offers_channel_pruning_or_names_the_layer_that_stops_it():
+    checks = compress.check(compress.build_shipped(), tiny_data())
+    assert checks.applies("structured pruning (channels)")  # BatchNorm and the residual Add are no obstacle
+
+    class Scale(keras.layers.Layer):  # a custom layer on prunable channels: the graph pruner cannot see inside
+        def call(self, x):
+            return x * 2.0
+
+    inputs = keras.Input((28, 28))
+    x = keras.layers.Reshape((28, 28, 1))(inputs)
+    x = keras.layers.Conv2D(8, 3, name="conv")(x)
+    x = Scale(name="doubler")(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    custom = keras.Model(inputs, keras.layers.Dense(10, name="logits")(x))
+    why = compress.check(custom, tiny_data()).blocked["structured pruning (channels)"]
+    assert why is not None and "'doubler'" in why and "keep=" in why
+
+    linear = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(), keras.layers.Dense(10)])
+    why = compress.check(linear, tiny_data()).blocked["structured pruning (channels)"]
+    assert why is not None and "no channel group" in why  # the only layer's outputs are the classes

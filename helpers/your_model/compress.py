@@ -10,7 +10,8 @@ measure each the workbook's way, and say why the others cannot apply.
   probabilities, labels vs outputs, and which layers each technique takes (found by asking
   TF-MOT itself on a copy, not from a list): a ``Checks`` table plus, per recipe, whether it
   applies and why not.
-* ``recipes``: int8 PTQ, LiteRT Quantizer int4 weights, pruning + fine-tune, clustering,
+* ``recipes``: int8 PTQ, LiteRT Quantizer int4 weights, pruning + fine-tune, structured pruning of
+  channels through the layer graph (``helpers.structured_pruning.graph``), clustering,
   distillation into a smaller student; each returns what to measure and log.
 """
 
@@ -29,10 +30,12 @@ import tf_keras as keras
 from .. import config, conversion_check, data, keras_compat, measure, models
 from ..distillation import distiller
 from ..pruning import magnitude
+from ..structured_pruning import graph as channel_graph
 from . import reader_data
 
 SHIPPED_EPOCHS = 12
-RECIPES = ("int8 PTQ", "int4 weights (LiteRT Quantizer)", "pruning + fine-tune", "clustering", "distillation")
+RECIPES = ("int8 PTQ", "int4 weights (LiteRT Quantizer)", "pruning + fine-tune", "structured pruning (channels)",
+           "clustering", "distillation")
 
 
 CapstoneError = reader_data.CapstoneError  # data or settings lesson 06 cannot work with
@@ -172,9 +175,22 @@ def check(model, d: data.Dataset, distil: bool = True) -> Checks:
     blocked["int8 PTQ"] = None
     blocked["int4 weights (LiteRT Quantizer)"] = None if _litert_quantizer() else "litert-quantizer is not installed."
     blocked["pruning + fine-tune"] = prune or (None if kernels else "the model has no Dense or Conv2D layer to prune.")
+    blocked["structured pruning (channels)"] = _channels_problem(model)
     blocked["clustering"] = cluster or (None if kernels else "the model has no Dense or Conv2D layer to cluster.")
     blocked["distillation"] = None if distil else "not asked for (DISTIL = False)."
     return Checks(rows, blocked, probabilities)
+
+
+def _channels_problem(model) -> str | None:
+    """Why ``structured_pruning.graph`` cannot narrow ``model`` (its message names the layer), or None."""
+    try:
+        plan = channel_graph.plan(model, 0.5)
+    except config.WorkbookError as exc:
+        return str(exc)
+    if not plan.prunable:
+        return ("no channel group can be removed: every Conv2D/Dense output reaches the model's output (the classes) "
+                "or is frozen.")
+    return None
 
 
 def _prune_and_strip(model):
