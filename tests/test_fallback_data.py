@@ -2,9 +2,10 @@
 Fashion-MNIST gets (WORKBOOK_DATA=digits hides the installed data, WORKBOOK_OFFLINE=1 forbids the
 download), in fast mode. A claim that does not hold there must say it is a Fashion-MNIST claim.
 
-Deselected by default (pyproject's addopts): run alone with ``pytest -m fallback``. Measured on the shared
-2-core box at load ~8: 844 s for 00-02 (00 109 s, 01 295 s, 01b 265 s, 02 175 s), and 02b 58 s, 03 339 s,
-04 210 s, 05 166 s, 06 100 s (2026-12-05, the same NotebookClient run by hand); the lessons share one temporary cache, in order, so
+Deselected by default (pyproject's addopts); CI runs it on Python 3.13 after the unit tests (``.ci/run``), and
+``pytest -m fallback`` runs it alone. Measured 2026-12-05 on the 2-core box (Python 3.11, with one lesson-06 run beside
+it for part of the time): 888 s in all - 00 19 s, 01 71 s, 01b 54 s, 02 39 s, 02b 44 s, 03 277 s, 04 179 s, 05 70 s,
+06 134 s. The lessons share one temporary cache, in order, so
 later lessons reuse the digits baselines 00 trained."""
 
 from __future__ import annotations
