@@ -14,7 +14,9 @@ directory (the notebook's folder under JupyterLab, Voilà and nbconvert; in Cola
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from pathlib import Path
 
 from .config import WorkbookConfigError
@@ -107,3 +109,49 @@ def t(english: str, **fields) -> str:
     """``english`` in the notebook's language, its ``{name}`` fields filled from ``fields``."""
     text = ZH.get(english, english) if language() == CHINESE else english
     return text.format(**fields) if fields else text
+
+
+@functools.lru_cache(maxsize=1)
+def _patterns() -> list[tuple[re.Pattern, str]]:
+    """Each ``ZH`` source string as a regex (``{name}`` -> a named group), longest first."""
+    out = []
+    for english in sorted(ZH, key=len, reverse=True):
+        parts = re.split(r"\{(\w+)\}", english)
+        regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+        out.append((re.compile(regex), english))
+    return out
+
+
+def _chinese_line(line: str) -> str | None:
+    """``line`` read as a sequence of ``t()`` strings (how ``helpers.setup()`` builds its first line), in
+    Chinese; None when it is not one."""
+    if not line:
+        return ""
+    for pattern, english in _patterns():
+        for end in range(len(line), 0, -1):  # the longest piece first, so a field may hold what follows
+            match = pattern.fullmatch(line, 0, end)
+            if match is None:
+                continue
+            rest = _chinese_line(line[end:])
+            if rest is not None:
+                return ZH[english].format(**match.groupdict()) + rest
+    return None
+
+
+def localize(text: str) -> str:
+    """Printed ``text`` as a Chinese kernel would have printed it: every line made only of ``t()`` strings
+    (``helpers.setup()``'s lines) in Chinese, every other line unchanged. ``tools/translate.py`` applies it to
+    the output of each Chinese lesson's ``helpers.setup()`` cell, so that output is what the reader's own run
+    shows. A ``{field}`` matches any text, so a line that only *starts* like a ``t()`` string may be read as
+    one ("epoch 3/5 of x" as "epoch {epoch}/{epochs}"): use it on output made of ``t()`` lines only."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        body, end = _split(line)
+        chinese = _chinese_line(body)
+        out.append((body if chinese is None else chinese) + end)
+    return "".join(out)
+
+
+def _split(line: str) -> tuple[str, str]:
+    body = line.rstrip("\r\n")
+    return body, line[len(body):]

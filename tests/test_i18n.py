@@ -115,6 +115,22 @@ def test_setup_stays_english_elsewhere(capsys):
     assert "mode: FAST (WORKBOOK_FAST=1)" in out and "模式" not in out
 
 
+def test_localize_gives_the_committed_chinese_lesson_what_a_chinese_kernel_prints(capsys, monkeypatch):
+    """tools/translate.py rewrites the setup cell's output of each Chinese lesson with ``localize``: it must
+    equal the Chinese kernel's own output, line for line, and leave every other line alone."""
+    monkeypatch.setenv("WORKBOOK_LANG", "en")
+    helpers.setup(seed=7)
+    english = capsys.readouterr().out
+    monkeypatch.setenv("WORKBOOK_LANG", "zh-CN")
+    helpers.setup(seed=7)
+    chinese = capsys.readouterr().out
+    assert english != chinese and i18n.localize(english) == chinese
+    other = "MLP 266,610 and CNN 225,034 parameters, trained in lesson 00\nmode\n"  # not t() lines ("mode" alone is a label)
+    assert i18n.localize(other) == other.replace("mode\n", "模式\n")
+    versions = "python 3.11.7 · tensorflow 2.21.0 · tf_keras 2.21.0\n"  # setup's one line that is not t()
+    assert i18n.localize(versions) == versions
+
+
 class _Bare(explorer._Explorer):
     def _board_point(self, entry):
         pass

@@ -12,8 +12,9 @@ A translation file, translations/zh-CN/<lesson>.json (cells in notebook order):
     {"lesson": "00_baseline", "language": "zh-CN",
      "cells": {"<markdown cell id>": {"source_sha256": "<sha256 of ''.join(cell['source'])>", "zh": "<Chinese>"}}}
 
-Only markdown sources change: code cells, outputs and the rest of the JSON are the English notebook's, so the
-Chinese edition runs the same code and needs no execution of its own. tests/test_translations.py fails on drift
+Only markdown sources change, and the printed lines of the ``helpers.setup()`` cell (in Chinese, as a Chinese kernel
+prints them: ``helpers.i18n.localize``): code cells, other outputs and the rest of the JSON are the English
+notebook's, so the Chinese edition runs the same code and needs no execution of its own. tests/test_translations.py fails on drift
 (an English cell changed since it was translated, a cell without translation, a translation of a cell that no
 longer exists, a committed Chinese notebook that differs from what this tool builds).
 """
@@ -167,8 +168,22 @@ def build_text(lesson: str, paths: Paths = Paths()) -> str:
     for cell in nb["cells"]:
         if cell["cell_type"] == "markdown":
             cell["source"] = entries[cell["id"]]["zh"].splitlines(keepends=True)
+        elif "helpers.setup(" in "".join(cell["source"]):
+            _localize_setup(cell)
     nb["metadata"]["language"] = LANGUAGE
     return _dumps(nb)
+
+
+def _localize_setup(cell: dict) -> None:
+    """The ``helpers.setup()`` cell's printed lines as a Chinese kernel prints them (``helpers.i18n.t``): the
+    committed Chinese lesson shows what its reader's own run shows. Other outputs stay the English run's."""
+    sys.path.insert(0, str(ROOT))
+    from helpers import i18n  # imports TensorFlow (helpers/__init__): only when a lesson is built
+
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream" and output.get("name") == "stdout":
+            text = i18n.localize("".join(output["text"]))
+            output["text"] = text.splitlines(keepends=True) if isinstance(output["text"], list) else text
 
 
 def translated_lessons(paths: Paths = Paths()) -> list[str]:
