@@ -478,3 +478,30 @@ def test_committed_sweeps_are_what_the_explorers_need_and_agree_with_the_entries
         chosen = committed["03"].entry(f"03/{regime}/distilled")["settings"]
         assert grid.best == (chosen["temperature"], chosen["alpha"])  # the grid chose the logged student's T, alpha
     assert any(e["key"].startswith("04/goal/") for e in committed["04"].entries)
+
+
+def test_make_precompute_keeps_lesson_05s_opt_in_rows_that_make_execute_does_not_log():
+    """make execute runs lesson 05 with RUN_SEARCH / RUN_ABLATION = False: its log has the ablation's recipe
+    row only. Rebuilding the ledger from it once dropped the search and five ablation rows the lesson's
+    tables read (then lesson 05 stopped at "the search's results"); now they are carried over, said so."""
+    tool = _tool()
+    committed = [dict(entry(f"05/search/{i}", lesson="05"), technique="design search") for i in range(3)]
+    committed += [dict(entry(f"05/ablation/{n}", lesson="05"), technique="design ablation", name=f"ablation: {n}")
+                  for n in ("recipe", "no BatchNorm")]  # fmt: skip
+    run = [dict(entry("05/ablation/recipe", lesson="05"), technique="design ablation", name="ablation: recipe (new)"),
+           dict(entry("05/design", lesson="05"), technique="design")]  # fmt: skip
+    merged, note = tool.carry_over("05", run, committed, "2026-12-05")
+    assert [e["key"] for e in merged] == ["05/ablation/recipe", "05/design", "05/search/0", "05/search/1", "05/search/2",
+                                          "05/ablation/no BatchNorm"]  # fmt: skip
+    assert merged[0]["name"] == "ablation: recipe (new)"  # the run's own row wins over the committed one
+    assert "3 'design search' entries, 1 'design ablation' entries" in note and "RUN_SEARCH" in note
+    assert tool.carry_over("05", [*run, *committed], committed) == ([*run, *committed], "")  # nothing missing
+    assert tool.carry_over("01", run, committed) == (run, "")  # only lesson 05's opt-in rows are carried
+
+
+def test_the_committed_lesson_05_ledger_holds_the_rows_its_tables_read():
+    entries = json.loads((ROOT / "data" / "precomputed" / "05_microcontroller.json").read_text(encoding="utf-8"))["entries"]
+    techniques = [e["technique"] for e in entries]
+    assert techniques.count("design search") >= 3  # section 5's search table (SEARCH_TOP)
+    ablation = {e["name"] for e in entries if e["technique"] == "design ablation"}
+    assert {"ablation: recipe", "ablation: no BatchNorm", "ablation: constant learning rate"} <= ablation

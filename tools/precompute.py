@@ -179,6 +179,27 @@ def estimator_sweep(helpers, entries: list[dict]) -> dict:
             "(helpers.microcontroller.design_training.estimator_arenas)", "arena": arenas}
 
 
+# Entries a lesson logs only when the reader opts in to a long run (lesson 05: RUN_SEARCH = True, RUN_ABLATION = True
+# in full mode, about 20 minutes): `make execute` leaves them out of its log, so they are carried over from the
+# committed file until such a run logs new ones - never dropped (the lesson's tables read them).
+CARRIED = {"05": ("design search", "design ablation")}
+
+
+def carry_over(lesson: str, entries: list[dict], committed: list[dict], committed_on: str = "") -> tuple[list[dict], str]:
+    """``entries`` plus each committed entry of a technique in ``CARRIED[lesson]`` whose key ``entries`` lacks
+    (lesson 05 logs its ablation's recipe row on every run, the other rows only with RUN_ABLATION), and a note
+    for the provenance naming what was carried ('' when nothing was)."""
+    keys = {e.get("key") for e in entries}
+    carried = [e for e in committed if e.get("technique") in CARRIED.get(lesson, ()) and e.get("key") not in keys]
+    if not carried:
+        return entries, ""
+    counts = {t: sum(e["technique"] == t for e in carried) for t in CARRIED[lesson]}
+    names = ", ".join(f"{n} '{t}' entries" for t, n in counts.items() if n)
+    return [*entries, *carried], (f"; carried over from the committed file of {committed_on or 'an earlier run'}, as "
+                                  f"the opt-in run that makes them (RUN_SEARCH / RUN_ABLATION = True in full mode) did "
+                                  f"not run: {names}")
+
+
 SWEEPS = {
     "02": {"bit_width": bit_width_sweep},
     "05": {"estimator": estimator_sweep},
@@ -198,6 +219,10 @@ def precompute(helpers, lesson: str, execute: bool) -> Path:
         entries = log_entries(helpers, lesson)
         if not entries:
             raise Refused(f"Executing lesson {lesson} in full mode left no Fashion-MNIST results in the log.")
+    previous = helpers.precomputed.load(lesson)
+    entries, note = carry_over(lesson, entries, previous.entries if previous is not None else [],
+                               previous.provenance.get("created", "") if previous is not None else "")
+    produced += note
     sweeps = {name: make(helpers, entries) for name, make in SWEEPS.get(lesson, {}).items()}
     if sweeps:
         produced += "; sweeps: " + ", ".join(sweeps) + " (tools/precompute.py)"
