@@ -5,7 +5,7 @@ download), in fast mode. A claim that does not hold there must say it is a Fashi
 Deselected by default (pyproject's addopts); CI runs it on Python 3.13 after the unit tests (``.ci/run``), and
 ``pytest -m fallback`` runs it alone. Measured 2026-12-05 on the 2-core box (Python 3.11, with one lesson-06 run beside
 it for part of the time): 888 s in all - 00 19 s, 01 71 s, 01b 54 s, 02 39 s, 02b 44 s, 03 277 s, 04 179 s, 05 70 s,
-06 134 s. The lessons share one temporary cache, in order, so
+06 134 s; in a full .ci/run on Python 3.13 (quiet box): 765 s for the nine. The lessons share one temporary cache, in order, so
 later lessons reuse the digits baselines 00 trained."""
 
 from __future__ import annotations
