@@ -177,7 +177,8 @@ def build_text(lesson: str, paths: Paths = Paths()) -> str:
 def _localize_setup(cell: dict) -> None:
     """The ``helpers.setup()`` cell's printed lines as a Chinese kernel prints them (``helpers.i18n.t``): the
     committed Chinese lesson shows what its reader's own run shows. Other outputs stay the English run's."""
-    sys.path.insert(0, str(ROOT))
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
     from helpers import i18n  # imports TensorFlow (helpers/__init__): only when a lesson is built
 
     for output in cell.get("outputs", []):
