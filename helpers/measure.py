@@ -95,9 +95,11 @@ def kernel_layers(model) -> list:
 
 
 def count_macs(model) -> int:
-    """Multiply-accumulates for one image through the Dense and Conv2D layers: the arithmetic
-    a runtime performs (zeros included, unless it skips them). ``ModelError`` for a subclassed
-    model, whose layers record no output shapes."""
+    """Multiply-accumulates for one image through the Dense, Conv2D and DepthwiseConv2D layers: the
+    arithmetic a runtime performs (zeros included, unless it skips them). Conv2D: H_out W_out k_h k_w
+    C_in C_out; DepthwiseConv2D: H_out W_out k_h k_w C multiplier (its kernel's size, per output
+    position); Dense: inputs x units. ``ModelError`` for a subclassed model, whose layers record no
+    output shapes."""
     if keras_compat.structure(model) == "subclassed":
         raise keras_compat.ModelError(
             f"count_macs needs each layer's output shape, which a subclassed model ({model.name}) does not record. "
@@ -105,9 +107,10 @@ def count_macs(model) -> int:
         )
     total = 0
     for layer in model.layers:
-        if isinstance(layer, keras.layers.Conv2D):
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.DepthwiseConv2D)):
             _, h, w_, _ = layer.output_shape
-            total += h * w_ * int(np.prod(layer.kernel.shape))
+            kernel = layer.depthwise_kernel if isinstance(layer, keras.layers.DepthwiseConv2D) else layer.kernel
+            total += h * w_ * int(np.prod(kernel.shape))
         elif isinstance(layer, keras.layers.Dense):
             total += int(np.prod(layer.kernel.shape))
     return total

@@ -285,6 +285,15 @@ def test_count_macs_of_the_baselines():
     assert measure.count_macs(models.build_cnn()) == conv + 1600 * 128 + 128 * 10
 
 
+def test_count_macs_counts_depthwise_convolutions():
+    """MobileNet's 3x3 depthwise layers do k_h k_w C MACs per output position (they were once left out)."""
+    import tf_keras as keras
+
+    net = keras.Sequential([keras.Input((8, 8, 4)), keras.layers.DepthwiseConv2D(3, padding="same"),
+                            keras.layers.Conv2D(6, 1), keras.layers.Flatten(), keras.layers.Dense(2)])  # fmt: skip
+    assert measure.count_macs(net) == 8 * 8 * 9 * 4 + 8 * 8 * 4 * 6 + 8 * 8 * 6 * 2
+
+
 def test_clustering_bookkeeping_is_not_counted():
     import tensorflow_model_optimization as tfmot
 
