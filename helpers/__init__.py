@@ -44,7 +44,7 @@ PACKAGES = {
         "int4",
         "figures", "explorer", "exercises",
     ),
-    "your_model": ("model_files", "reader_data", "compress"),  # lesson 06
+    "your_model": ("model_files", "reader_data", "compress", "memory", "mobilenet"),  # lesson 06
 }
 for _package, _modules in PACKAGES.items():
     for _module in _modules:
@@ -116,7 +116,8 @@ def setup(seed: int = DEFAULT_SEED) -> config.Mode:
             "`import helpers` before any other import."
         )
     t = i18n.t  # Chinese in a notebook under notebooks/zh-CN/ (helpers/i18n.py)
-    i18n.language()  # a WORKBOOK_LANG it does not understand fails here, before any output
+    if i18n.language() == i18n.CHINESE:  # a WORKBOOK_LANG it does not understand fails here, before any output
+        i18n.install()  # the lesson's printed sentences in Chinese from here on (translations/zh-CN/*.json "prints")
     print(
         t("mode: {mode} (WORKBOOK_FAST={flag})", mode=mode.name.upper(), flag="1" if mode.fast else "0")
         + t(" - class-balanced subset, few epochs" if mode.fast else " - all data, full training")

@@ -15,8 +15,11 @@ directory (the notebook's folder under JupyterLab, Voilà and nbconvert; in Cola
 from __future__ import annotations
 
 import functools
+import json
 import os
 import re
+import string
+import sys
 from pathlib import Path
 
 from .config import WorkbookConfigError
@@ -155,3 +158,139 @@ def localize(text: str) -> str:
 def _split(line: str) -> tuple[str, str]:
     body = line.rstrip("\r\n")
     return body, line[len(body):]
+
+
+# ----------------------------------------------------------------------------- the lessons' printed sentences
+
+#: The translation files whose ``"prints"`` tables (English template -> Chinese template) translate what the
+#: lessons print: translations/zh-CN/README.md, "Printed sentences".
+TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations" / CHINESE
+_FORMATTER = string.Formatter()
+_MIN_LETTERS = 6  # a template needs this many literal letters: "{a} {b}" alone would read every line as a sentence
+
+
+def template_fields(template: str) -> list[str]:
+    """The ``{name}`` fields of a print template, in order (``{{``/``}}`` are literal braces, as in str.format).
+
+    Raises ``ValueError`` for a template str.format cannot read."""
+    return [name for _, name, _, _ in _FORMATTER.parse(template) if name is not None]
+
+
+def _template_regex(english: str) -> re.Pattern:
+    """``english`` as a regex: its literal text escaped, each field a named group of any text (possibly empty)."""
+    fields = template_fields(english)
+    if len(set(fields)) != len(fields) or any(not f.isidentifier() for f in fields):
+        raise ValueError(f"print template {english!r}: fields must be distinct names, got {fields}")
+    if sum(ch.isalpha() for literal, *_ in _FORMATTER.parse(english) for ch in literal) < _MIN_LETTERS:
+        raise ValueError(f"print template {english!r} has fewer than {_MIN_LETTERS} literal letters: it would match "
+                         "lines it does not describe")
+    regex = "".join(re.escape(literal) + (f"(?P<{name}>.*?)" if name is not None else "")
+                    for literal, name, _, _ in _FORMATTER.parse(english))
+    return re.compile(regex, re.DOTALL)
+
+
+def _literal_length(english: str) -> int:
+    return sum(len(literal) for literal, *_ in _FORMATTER.parse(english))
+
+
+def read_print_tables(folder: Path = TRANSLATIONS) -> dict[str, str]:
+    """Every ``"prints"`` entry of the translation files in ``folder``, merged (English template -> Chinese).
+    A template two files translate differently keeps the first file's (tests/test_translations.py forbids it).
+    An unreadable or missing folder gives an empty table: the lines stay English."""
+    table: dict[str, str] = {}
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            prints = json.loads(path.read_text(encoding="utf-8")).get("prints", {})
+        except (OSError, ValueError):
+            continue
+        for english, chinese in prints.items():
+            table.setdefault(english, chinese)
+    return table
+
+
+@functools.lru_cache(maxsize=8)
+def _print_patterns(folder: str) -> tuple[tuple[re.Pattern, str, str], ...]:
+    """(regex, English, Chinese) per template of ``folder``'s tables, the most literal text first (so
+    "{label} epoch {epoch}/{epochs} …" is tried before a shorter template that also fits)."""
+    table = read_print_tables(Path(folder))
+    ordered = sorted(table, key=lambda e: (-_literal_length(e), e))
+    return tuple((_template_regex(e), e, table[e]) for e in ordered)
+
+
+def translate_line(line: str, folder: Path | None = None) -> str | None:
+    """One printed line (no newline) in Chinese from the first template it matches whole, its fields carried
+    over as printed; None when no template matches. ``folder``: the translation files (default ``TRANSLATIONS``)."""
+    for regex, _, chinese in _print_patterns(str(TRANSLATIONS if folder is None else folder)):
+        match = regex.fullmatch(line)
+        if match is not None:
+            return chinese.format(**match.groupdict())
+    return None
+
+
+def translate_printed(text: str, folder: Path | None = None) -> str:
+    """Printed ``text`` with every line a template matches in Chinese, every other line unchanged (numbers,
+    names and tables stay as printed). ``tools/translate.py`` applies it to the committed Chinese lessons'
+    outputs; in a Chinese kernel ``install`` applies it to what the lesson prints as it runs."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        body, end = _split(line)
+        chinese = translate_line(body, folder) if body.strip() else None
+        out.append((body if chinese is None else chinese) + end)
+    return "".join(out)
+
+
+class _LineTranslator:
+    """Wraps a text stream's ``write``/``flush``: whole lines go out translated, a partial line waits for its
+    newline or the next flush (ipykernel flushes before every display and at the end of a cell)."""
+
+    def __init__(self, stream):
+        self.write_out, self.flush_out, self.pending = stream.write, stream.flush, ""
+
+    def write(self, text: str) -> int:
+        self.pending += text
+        if "\n" in self.pending:
+            lines, _, self.pending = self.pending.rpartition("\n")
+            self.write_out(translate_printed(lines + "\n"))
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            text, self.pending = self.pending, ""
+            self.write_out(translate_printed(text))
+        self.flush_out()
+
+
+def install(stream=None) -> bool:
+    """Make ``stream`` (default ``sys.stdout``) print the lessons' sentences in Chinese (``translate_printed``).
+    ``helpers.setup()`` calls it in a Chinese notebook. True when it wrapped the stream now, False when it
+    was wrapped already or refuses new attributes (a C-level file: it stays English).
+
+    The stream object stays the one ipykernel holds; only its ``write``/``flush`` are wrapped. IPython
+    (``InteractiveShell._tee``) wraps ``write`` itself for each cell and puts back, after the cell, what was
+    there before it; so in IPython the wrapping is renewed when each cell starts (a ``pre_run_cell`` event),
+    around whatever ``write`` that cell has."""
+    stream = sys.stdout if stream is None else stream
+    if getattr(stream, "_workbook_zh", None) is not None:
+        return False
+    translator = _LineTranslator(stream)
+    try:
+        stream._workbook_zh = translator
+        stream.flush = translator.flush
+    except (AttributeError, TypeError):
+        return False
+
+    def wrap(*_info) -> None:
+        if stream.write != translator.write:
+            translator.write_out = stream.write
+            stream.write = translator.write
+
+    wrap()
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    if shell is not None and stream is sys.stdout:
+        shell.events.register("pre_run_cell", wrap)
+    return True

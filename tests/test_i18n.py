@@ -145,3 +145,28 @@ def test_explorer_shared_labels_follow_the_language(monkeypatch):
     panel._run_row("Run: prune + fine-tune")
     assert panel.run_button.description == "运行：剪枝 + 微调"
     assert "点击或悬停看板上的标记" in panel.board_note.value
+
+
+def test_a_chinese_kernel_prints_lesson_sentences_in_chinese_cell_after_cell(tmp_path):
+    """In a real kernel under a zh-CN folder: IPython re-wraps stdout.write for each cell and restores it after
+    (InteractiveShell._tee), so the translation must survive from the setup cell to the cells after it; a
+    partial line goes out before a display; stderr and unknown lines stay as printed."""
+    import nbclient
+    import nbformat
+
+    folder = tmp_path / "zh-CN"
+    folder.mkdir()
+    sentence = "… Not answered yet: replace the None with your answer and run the cell again."
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell(f"import sys\nsys.path.insert(0, {str(ROOT)!r})\nimport helpers\nhelpers.setup()"),
+        nbformat.v4.new_code_cell(f"print({sentence!r})\nprint('small', 'epoch  2/12  train loss 0.5000  train acc 72.34 %  1.5 s')\n"
+                                  "print('a line nobody translates')\nprint('partial ', end='')\ndisplay('x')"),
+        nbformat.v4.new_code_cell(f"import sys\nprint({sentence!r})\nprint({sentence!r}, file=sys.stderr)"),
+    ]  # fmt: skip
+    nbclient.NotebookClient(nb, timeout=180, resources={"metadata": {"path": str(folder)}}).execute()
+    out = [[(o.get("name"), o.get("text")) for o in cell.outputs if o.output_type == "stream"] for cell in nb.cells]
+    assert out[0][0][1].startswith("模式：")
+    assert out[1][0] == ("stdout", "… 尚未作答：把 None 换成你的答案，再运行这个单元格。\nsmall 第  2/12 轮  训练损失 0.5000  "
+                                   "训练准确率 72.34 %  1.5 秒\na line nobody translates\npartial ")  # fmt: skip
+    assert out[2] == [("stdout", "… 尚未作答：把 None 换成你的答案，再运行这个单元格。\n"), ("stderr", sentence + "\n")]

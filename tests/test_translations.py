@@ -95,9 +95,102 @@ def test_only_markdown_sources_differ(lesson):
             chinese = "".join("".join(o.get("text", [])) for o in b["outputs"])
             assert chinese.startswith("模式：") and chinese == i18n.localize(english)
             a, b = dict(a, outputs=None), dict(b, outputs=None)
+        else:  # printed lines: the "prints" templates' Chinese; every other output the English run's
+            for x, y in zip(a["outputs"], b["outputs"], strict=True):
+                if x.get("output_type") == "stream" and x.get("name") == "stdout":
+                    assert "".join(y["text"]) == i18n.translate_printed("".join(x["text"]), PATHS.translations)
+                    x, y = dict(x, text=None), dict(y, text=None)
+                assert x == y
+            a, b = dict(a, outputs=None), dict(b, outputs=None)
         assert a == b
     assert setup_cells == 1
     assert zh["metadata"] == dict(en["metadata"], language="zh-CN")
+
+
+# ------------------------------------------------------------------ the lessons' printed sentences
+
+PRINTS = {lesson: translate.translation(lesson, PATHS).get("prints", {}) for lesson in TRANSLATED}
+CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize("lesson", TRANSLATED)
+def test_every_printed_sentence_has_chinese(lesson):
+    """What a lesson prints follows the notebook's language: a new or reworded print in an English lesson
+    fails here until its template is in the lesson's "prints" table (`python tools/translate.py prints LESSON`
+    lists what is missing)."""
+    assert translate.untranslated_prints(lesson, PATHS) == []
+
+
+@pytest.mark.parametrize("lesson", TRANSLATED)
+def test_print_templates_are_well_formed(lesson):
+    """Each template: distinct fields, enough literal text to describe its line (``i18n._template_regex``), the
+    same fields in its Chinese, Chinese text in it. (A template need not match this run's lines: the other
+    variant of a verdict, a fast-mode line.)"""
+    problems = []
+    for english, chinese in PRINTS[lesson].items():
+        try:
+            i18n._template_regex(english)
+        except ValueError as error:
+            problems.append(str(error))
+            continue
+        if sorted(i18n.template_fields(chinese)) != sorted(i18n.template_fields(english)):
+            problems.append(f"{english!r}: fields {i18n.template_fields(chinese)} in the Chinese")
+        if not CJK.search(chinese):
+            problems.append(f"{english!r}: no Chinese in {chinese!r}")
+    assert problems == []
+
+
+def test_a_template_means_the_same_in_every_lesson():
+    seen: dict[str, tuple[str, str]] = {}
+    clashes = []
+    for lesson, table in PRINTS.items():
+        for english, chinese in table.items():
+            if english in seen and seen[english][1] != chinese:
+                clashes.append(f"{english!r}: {seen[english][0]} and {lesson} differ")
+            seen.setdefault(english, (lesson, chinese))
+    assert clashes == []
+
+
+def test_translate_printed_reads_whole_lines_only(tmp_path):
+    _write(tmp_path / "x.json", {"prints": {"{label}epoch {epoch}/{epochs}  train acc {acc}": "{label}第 {epoch}/{epochs} 轮  训练准确率 {acc}",
+                                            "accuracy {acc} (zero-points {{0}})": "准确率 {acc}（零点 {{0}}）"}})
+    text = "small epoch  2/12  train acc 72.34 %\nepoch 1/3  train loss 0.4\naccuracy 9% (zero-points {0})\n12,345 B\n"
+    assert i18n.translate_printed(text, tmp_path) == (
+        "small 第  2/12 轮  训练准确率 72.34 %\nepoch 1/3  train loss 0.4\n准确率 9%（零点 {0}）\n12,345 B\n"
+    )
+    with pytest.raises(ValueError, match="literal letters"):
+        i18n._template_regex("{a}: {b}")
+
+
+def test_a_chinese_kernel_prints_the_lesson_sentences_in_chinese(tmp_path):
+    """``helpers.setup()`` wraps the kernel's stdout in a Chinese notebook (``i18n.install``): a print split
+    over several writes still goes out as one translated line, a partial line waits for flush."""
+    _write(tmp_path / "x.json", {"prints": {"accuracy {acc}, agreement {agree}": "准确率 {acc}，一致率 {agree}"}})
+
+    class Stream:  # ipykernel's OutStream is a Python object: its write/flush can be replaced on the instance
+        def __init__(self):
+            self.out, self.flushes = [], 0
+
+        def write(self, text):
+            self.out.append(text)
+
+        def flush(self):
+            self.flushes += 1
+
+    stream = Stream()
+    i18n._print_patterns.cache_clear()
+    original = i18n.TRANSLATIONS
+    try:
+        i18n.TRANSLATIONS = tmp_path
+        assert i18n.install(stream) and not i18n.install(stream)  # idempotent
+        print("accuracy", "83.1%,", "agreement 99%", file=stream)
+        print("progress ", end="", file=stream)
+        assert "".join(stream.out) == "准确率 83.1%，一致率 99%\n"
+        stream.flush()
+        assert "".join(stream.out).endswith("progress ") and stream.flushes == 1
+    finally:
+        i18n.TRANSLATIONS = original
+        i18n._print_patterns.cache_clear()
 
 
 # ------------------------------------------------------------------ the checks catch what they claim to

@@ -6,11 +6,13 @@
     python tools/translate.py status                per lesson: markdown cells missing / stale / ok
     python tools/translate.py stub LESSON           add an entry (empty "zh", current hash) for every missing cell
     python tools/translate.py refresh LESSON CELL   after updating a stale cell's "zh", store the current hash
+    python tools/translate.py prints [LESSON]       the lesson's printed sentences no "prints" template translates
 
 A translation file, translations/zh-CN/<lesson>.json (cells in notebook order):
 
     {"lesson": "00_baseline", "language": "zh-CN",
-     "cells": {"<markdown cell id>": {"source_sha256": "<sha256 of ''.join(cell['source'])>", "zh": "<Chinese>"}}}
+     "cells": {"<markdown cell id>": {"source_sha256": "<sha256 of ''.join(cell['source'])>", "zh": "<Chinese>"}},
+     "prints": {"<English template of a printed line, {name} fields>": "<Chinese template, the same fields>"}}
 
 Only markdown sources change, and the printed lines of the ``helpers.setup()`` cell (in Chinese, as a Chinese kernel
 prints them: ``helpers.i18n.localize``): code cells, other outputs and the rest of the JSON are the English
@@ -168,23 +170,61 @@ def build_text(lesson: str, paths: Paths = Paths()) -> str:
     for cell in nb["cells"]:
         if cell["cell_type"] == "markdown":
             cell["source"] = entries[cell["id"]]["zh"].splitlines(keepends=True)
-        elif "helpers.setup(" in "".join(cell["source"]):
-            _localize_setup(cell)
+        else:
+            _localize_prints(cell, paths)
     nb["metadata"]["language"] = LANGUAGE
     return _dumps(nb)
 
 
-def _localize_setup(cell: dict) -> None:
-    """The ``helpers.setup()`` cell's printed lines as a Chinese kernel prints them (``helpers.i18n.t``): the
-    committed Chinese lesson shows what its reader's own run shows. Other outputs stay the English run's."""
+def _localize_prints(cell: dict, paths: Paths) -> None:
+    """A code cell's printed lines as a Chinese kernel prints them, so the committed Chinese lesson shows what
+    its reader's own run shows: ``helpers.setup()``'s lines from ``helpers.i18n.t`` (``i18n.localize``), every
+    other line a "prints" template of the translation files matches (``i18n.translate_printed``; the kernel
+    wraps stdout with the same function). Figures, tables of numbers and other outputs stay the English run's."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from helpers import i18n  # imports TensorFlow (helpers/__init__): only when a lesson is built
 
+    setup = "helpers.setup(" in "".join(cell.get("source", ""))
     for output in cell.get("outputs", []):
         if output.get("output_type") == "stream" and output.get("name") == "stdout":
-            text = i18n.localize("".join(output["text"]))
+            text = "".join(output["text"])
+            text = i18n.localize(text) if setup else i18n.translate_printed(text, paths.translations)
             output["text"] = text.splitlines(keepends=True) if isinstance(output["text"], list) else text
+
+
+#: A printed line that reads as a sentence: two words in a row, the first capitalised or not, the second in lower
+#: case ("accuracy 83.09%", "Training small_resnet: …"). Tables of numbers and layer names do not.
+SENTENCE = re.compile(r"\b[A-Za-z][a-z]+ [a-z]{2,}\b")
+
+
+def printed_lines(nb: dict) -> list[str]:
+    """Every line the notebook's code cells printed to stdout, in order (the ``helpers.setup()`` cell's excluded:
+    its lines come from ``helpers.i18n.ZH``)."""
+    lines = []
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code" or "helpers.setup(" in "".join(cell["source"]):
+            continue
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stdout":
+                lines += "".join(output["text"]).splitlines()
+    return lines
+
+
+def untranslated_prints(lesson: str, paths: Paths = Paths()) -> list[str]:
+    """The English lesson's printed sentences (``SENTENCE``) that no "prints" template of the translation files
+    matches, each once, in order: what a translator adds to the lesson's "prints" table."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from helpers import i18n
+
+    seen, out = set(), []
+    for line in printed_lines(english(lesson, paths)):
+        if line in seen or not SENTENCE.search(line) or i18n.translate_line(line, paths.translations) is not None:
+            continue
+        seen.add(line)
+        out.append(line)
+    return out
 
 
 def translated_lessons(paths: Paths = Paths()) -> list[str]:
@@ -261,9 +301,21 @@ def refresh(lesson: str, cell_id: str, paths: Paths = Paths()) -> int:
     return 0
 
 
+def prints(lessons: list[str], paths: Paths = Paths()) -> int:
+    """Print each lesson's untranslated printed sentences (one per line, after a header); exit 1 when any."""
+    missing = 0
+    for lesson in lessons or translated_lessons(paths):
+        lines = untranslated_prints(lesson, paths)
+        missing += len(lines)
+        print(f"{lesson}: {len(lines)} printed sentence(s) without a \"prints\" template")
+        for line in lines:
+            print(f"    {line}")
+    return 1 if missing else 0
+
+
 def main(argv: list[str]) -> int:
     usage = __doc__.split("\n\n")[1]
-    if not argv or argv[0] not in {"build", "status", "stub", "refresh"}:
+    if not argv or argv[0] not in {"build", "status", "stub", "refresh", "prints"}:
         print(usage, file=sys.stderr)
         return 2
     command, args, paths = argv[0], argv[1:], Paths()
@@ -276,6 +328,8 @@ def main(argv: list[str]) -> int:
             return stub(args[0], paths)
         if command == "refresh" and len(args) == 2:
             return refresh(args[0], args[1], paths)
+        if command == "prints" and len(args) <= 1:
+            return prints(args, paths)
     except TranslationError as error:
         print(error, file=sys.stderr)
         return 1
