@@ -71,18 +71,25 @@ def build_shipped(num_classes: int = 10, width: int = 24, name: str = "small_res
 
 def shipped_model(seed: int = models.DEFAULT_SEED) -> tuple[keras.Model, data.Dataset]:
     """The shipped model trained on the fast subset (cached), and that subset."""
+    return cached_training(build_shipped, SHIPPED_EPOCHS, seed, prefix="capstone")
+
+
+def cached_training(build, epochs: int, seed: int, prefix: str) -> tuple[keras.Model, data.Dataset]:
+    """``build()`` compiled and trained ``epochs`` epochs on the fast subset, or its weights loaded from
+    ``data/cache/models/<prefix>-<architecture hash>-<data fingerprint>-e<epochs>-s<seed>.weights.h5``;
+    and that subset. A cache that cannot be written keeps the model in memory for this session."""
     train_data = data.load(config.FAST_MODE)
-    recipe = json.dumps(build_shipped().get_config(), sort_keys=True, default=str)
-    key = f"capstone-{hashlib.sha256(recipe.encode()).hexdigest()[:8]}-{train_data.fingerprint}-e{SHIPPED_EPOCHS}-s{seed}"
+    recipe = json.dumps(build().get_config(), sort_keys=True, default=str)
+    key = f"{prefix}-{hashlib.sha256(recipe.encode()).hexdigest()[:8]}-{train_data.fingerprint}-e{epochs}-s{seed}"
     path = config.cache_dir() / "models" / f"{key}.weights.h5"
     keras.utils.set_random_seed(seed)
-    model = models.compile_model(build_shipped())
+    model = models.compile_model(build())
     try:
         model.load_weights(path)
         print(f"{model.name}: trained weights loaded from the cache ({path.name})")
     except (OSError, ValueError):
-        print(f"Training {model.name}: {SHIPPED_EPOCHS} epochs on {len(train_data.x_train):,} images (fast subset)")
-        models.train(model, train_data, SHIPPED_EPOCHS, label=f"{model.name} ")
+        print(f"Training {model.name}: {epochs} epochs on {len(train_data.x_train):,} images (fast subset)")
+        models.train(model, train_data, epochs, label=f"{model.name} ")
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             model.save_weights(path)
