@@ -19,7 +19,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import helpers  # noqa: E402,I001 - first: sets TF_USE_LEGACY_KERAS before TensorFlow loads
+import helpers  # noqa: E402,I001,F401 - first: sets TF_USE_LEGACY_KERAS before TensorFlow loads
 
 
 def _peak_gb() -> float:

@@ -279,11 +279,12 @@ def run_recipes(mobile, shipped, d: data.Dataset, finetune_data: data.Dataset, d
     what the int4 file stores; the channel plan. One seed per recipe. A JSON-able dict:
     ``rows`` (``measure.Measurement.as_dict`` without per-layer sparsity, ``sparsity`` = measured kernel
     sparsity for the pruned row), ``rounding``, ``zeroing``, ``int4_weight_types``, ``plan``."""
+    from litert_quantizer import Quantizer, recipe
+
     from ..combining import clustering
     from ..pruning import magnitude, schedule
     from ..quantization import quantize
     from ..structured_pruning import graph, graph_rebuild, speed
-    from litert_quantizer import Quantizer, recipe
 
     representative = finetune_data.x_train[:200]
     epochs = compress.finetune_epochs(finetune_data)
