@@ -176,12 +176,12 @@ def template_fields(template: str) -> list[str]:
     return [name for _, name, _, _ in _FORMATTER.parse(template) if name is not None]
 
 
-def _template_regex(english: str) -> re.Pattern:
+def _template_regex(english: str, min_letters: int = _MIN_LETTERS) -> re.Pattern:
     """``english`` as a regex: its literal text escaped, each field a named group of any text (possibly empty)."""
     fields = template_fields(english)
     if len(set(fields)) != len(fields) or any(not f.isidentifier() for f in fields):
         raise ValueError(f"print template {english!r}: fields must be distinct names, got {fields}")
-    if sum(ch.isalpha() for literal, *_ in _FORMATTER.parse(english) for ch in literal) < _MIN_LETTERS:
+    if sum(ch.isalpha() for literal, *_ in _FORMATTER.parse(english) for ch in literal) < min_letters:
         raise ValueError(f"print template {english!r} has fewer than {_MIN_LETTERS} literal letters: it would match "
                          "lines it does not describe")
     regex = "".join(re.escape(literal) + (f"(?P<{name}>.*?)" if name is not None else "")
@@ -193,8 +193,9 @@ def _literal_length(english: str) -> int:
     return sum(len(literal) for literal, *_ in _FORMATTER.parse(english))
 
 
-def read_print_tables(folder: Path = TRANSLATIONS) -> dict[str, str]:
-    """Every ``"prints"`` entry of the translation files in ``folder``, merged (English template -> Chinese).
+def read_print_tables(folder: Path = TRANSLATIONS) -> dict[str, str | None]:
+    """Every ``"prints"`` entry of the translation files in ``folder``, merged (English template -> Chinese, or
+    None for a line kept English on purpose: a printed file such as a model card, which is English on disk).
     A template two files translate differently keeps the first file's (tests/test_translations.py forbids it).
     An unreadable or missing folder gives an empty table: the lines stay English."""
     table: dict[str, str] = {}
@@ -213,17 +214,31 @@ def _print_patterns(folder: str) -> tuple[tuple[re.Pattern, str, str], ...]:
     """(regex, English, Chinese) per template of ``folder``'s tables, the most literal text first (so
     "{label} epoch {epoch}/{epochs} …" is tried before a shorter template that also fits)."""
     table = read_print_tables(Path(folder))
-    ordered = sorted(table, key=lambda e: (-_literal_length(e), e))
-    return tuple((_template_regex(e), e, table[e]) for e in ordered)
+    out = []
+    for english in sorted(table, key=lambda e: (-_literal_length(e), e)):
+        try:
+            out.append((_template_regex(english, 0 if table[english] is None else _MIN_LETTERS), english, table[english]))
+        except ValueError:
+            continue  # a malformed template is skipped here (printing must never fail); tests/test_translations.py names it
+    return tuple(out)
+
+
+def matching_template(line: str, folder: Path | None = None) -> tuple[str, str | None] | None:
+    """(English template, Chinese or None for kept English) of the first template ``line`` matches whole."""
+    for regex, english, chinese in _print_patterns(str(TRANSLATIONS if folder is None else folder)):
+        if regex.fullmatch(line):
+            return english, chinese
+    return None
 
 
 def translate_line(line: str, folder: Path | None = None) -> str | None:
     """One printed line (no newline) in Chinese from the first template it matches whole, its fields carried
-    over as printed; None when no template matches. ``folder``: the translation files (default ``TRANSLATIONS``)."""
+    over as printed; None when no template matches or it is kept English. ``folder``: the translation files
+    (default ``TRANSLATIONS``)."""
     for regex, _, chinese in _print_patterns(str(TRANSLATIONS if folder is None else folder)):
         match = regex.fullmatch(line)
         if match is not None:
-            return chinese.format(**match.groupdict())
+            return None if chinese is None else chinese.format(**match.groupdict())
     return None
 
 

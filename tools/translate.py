@@ -220,7 +220,7 @@ def untranslated_prints(lesson: str, paths: Paths = Paths()) -> list[str]:
 
     seen, out = set(), []
     for line in printed_lines(english(lesson, paths)):
-        if line in seen or not SENTENCE.search(line) or i18n.translate_line(line, paths.translations) is not None:
+        if line in seen or not SENTENCE.search(line) or i18n.matching_template(line, paths.translations) is not None:
             continue
         seen.add(line)
         out.append(line)
