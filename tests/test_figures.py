@@ -200,13 +200,13 @@ def test_every_technique_the_lessons_log_has_its_own_style():
     """The techniques of data/precomputed/ (what every lesson logs in full mode) that a board can
     place each have a style, and no two share one (two grey circles in a legend cannot be told apart)."""
     import json
-    from pathlib import Path
 
+    from helpers import precomputed
     from helpers.ui import board_plots
 
     logged = set()
-    for path in (Path(__file__).resolve().parent.parent / "data" / "precomputed").glob("*.json"):
-        entries = json.loads(path.read_text(encoding="utf-8"))["entries"]
+    for lesson in precomputed.LESSONS:  # the lessons' ledgers (not 06_mobilenet.json, a stored run of lesson 06)
+        entries = json.loads(precomputed.path(lesson).read_text(encoding="utf-8"))["entries"]
         logged |= {e["technique"] for e in board_plots.usable_entries(entries, "tflite_gz")}
     assert {"baseline", "pruning", "structured", "quantization", "low-bit", "design"} <= logged
     assert logged <= set(board_plots.TECHNIQUE_STYLE), logged - set(board_plots.TECHNIQUE_STYLE)
