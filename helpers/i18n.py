@@ -278,34 +278,35 @@ class _LineTranslator:
 def install(stream=None) -> bool:
     """Make ``stream`` (default ``sys.stdout``) print the lessons' sentences in Chinese (``translate_printed``).
     ``helpers.setup()`` calls it in a Chinese notebook. True when it wrapped the stream now, False when it
-    was wrapped already or refuses new attributes (a C-level file: it stays English).
+    was wrapped already or cannot be (a C-level file: it stays English).
 
-    The stream object stays the one ipykernel holds; only its ``write``/``flush`` are wrapped. IPython
-    (``InteractiveShell._tee``) wraps ``write`` itself for each cell and puts back, after the cell, what was
-    there before it; so in IPython the wrapping is renewed when each cell starts (a ``pre_run_cell`` event),
-    around whatever ``write`` that cell has."""
+    In a Jupyter kernel the stream is ipykernel's ``OutStream``: its class becomes a subclass whose
+    ``_flush_buffers`` (what the kernel sends to the notebook, ipykernel/iostream.py) translates each whole
+    line, so cells and widget callbacks alike print Chinese, and the object ipykernel holds stays the same.
+    (Wrapping ``write`` would not last: IPython's ``InteractiveShell._tee`` wraps ``write`` for each cell and
+    puts back, after the cell, what was there before it.) Any other stream gets its ``write``/``flush``
+    wrapped: whole lines translated, a partial line held until its newline or the next flush."""
     stream = sys.stdout if stream is None else stream
-    if getattr(stream, "_workbook_zh", None) is not None:
+    if getattr(stream, "_workbook_zh", False):
         return False
+    base = type(stream)
+    if callable(getattr(base, "_flush_buffers", None)):  # ipykernel's OutStream
+
+        class ChineseOutStream(base):
+            _workbook_zh = True
+
+            def _flush_buffers(self):
+                for parent, data in super()._flush_buffers():
+                    yield parent, (translate_printed(data) if data else data)
+
+        try:
+            stream.__class__ = ChineseOutStream
+            return True
+        except TypeError:
+            pass
     translator = _LineTranslator(stream)
     try:
-        stream._workbook_zh = translator
-        stream.flush = translator.flush
+        stream.write, stream.flush, stream._workbook_zh = translator.write, translator.flush, True
     except (AttributeError, TypeError):
         return False
-
-    def wrap(*_info) -> None:
-        if stream.write != translator.write:
-            translator.write_out = stream.write
-            stream.write = translator.write
-
-    wrap()
-    try:
-        from IPython import get_ipython
-
-        shell = get_ipython()
-    except ImportError:
-        shell = None
-    if shell is not None and stream is sys.stdout:
-        shell.events.register("pre_run_cell", wrap)
     return True

@@ -163,6 +163,8 @@ def test_a_chinese_kernel_prints_lesson_sentences_in_chinese_cell_after_cell(tmp
         nbformat.v4.new_code_cell(f"print({sentence!r})\nprint('small', 'epoch  2/12  train loss 0.5000  train acc 72.34 %  1.5 s')\n"
                                   "print('a line nobody translates')\nprint('partial ', end='')\ndisplay('x')"),
         nbformat.v4.new_code_cell(f"import sys\nprint({sentence!r})\nprint({sentence!r}, file=sys.stderr)"),
+        nbformat.v4.new_code_cell(f"import threading\nthreading.Timer(0.3, print, ({sentence!r},)).start()"),  # as a widget callback prints
+        nbformat.v4.new_code_cell("import time\ntime.sleep(1.5)"),
     ]  # fmt: skip
     nbclient.NotebookClient(nb, timeout=180, resources={"metadata": {"path": str(folder)}}).execute()
     out = [[(o.get("name"), o.get("text")) for o in cell.outputs if o.output_type == "stream"] for cell in nb.cells]
@@ -170,3 +172,5 @@ def test_a_chinese_kernel_prints_lesson_sentences_in_chinese_cell_after_cell(tmp
     assert out[1][0] == ("stdout", "… 尚未作答：把 None 换成你的答案，再运行这个单元格。\nsmall 第  2/12 轮  训练损失 0.5000  "
                                    "训练准确率 72.34 %  1.5 秒\na line nobody translates\npartial ")  # fmt: skip
     assert out[2] == [("stdout", "… 尚未作答：把 None 换成你的答案，再运行这个单元格。\n"), ("stderr", sentence + "\n")]
+    later = "".join(text for cell in out[3:] for name, text in cell if name == "stdout")
+    assert later == "… 尚未作答：把 None 换成你的答案，再运行这个单元格。\n"  # printed outside any cell's own run
