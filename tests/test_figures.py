@@ -206,7 +206,7 @@ def test_every_technique_the_lessons_log_has_its_own_style():
 
     logged = set()
     for lesson in precomputed.LESSONS:  # the lessons' ledgers (not 06_mobilenet.json, a stored run of lesson 06)
-        entries = json.loads(precomputed.path(lesson).read_text(encoding="utf-8"))["entries"]
+        entries = json.loads((precomputed.DIR / f"{precomputed.LESSONS[lesson]}.json").read_text(encoding="utf-8"))["entries"]
         logged |= {e["technique"] for e in board_plots.usable_entries(entries, "tflite_gz")}
     assert {"baseline", "pruning", "structured", "quantization", "low-bit", "design"} <= logged
     assert logged <= set(board_plots.TECHNIQUE_STYLE), logged - set(board_plots.TECHNIQUE_STYLE)

@@ -3,7 +3,8 @@ behind ``helpers.your_model.memory`` (its constants) and lesson 06's advice for 
 
     python tools/model_memory.py small_resnet|mobilenet|resnet50 [--batches 6]
 
-Prints the process's peak resident memory (``resource.getrusage``: Linux and macOS) after ``import helpers``,
+Prints the process's peak resident memory (Linux: ``VmHWM`` in /proc; Windows: psutil's ``peak_wset``; macOS:
+the current resident memory, a lower bound) after ``import helpers``,
 after fitting ``--batches`` batches of 128 random 28 x 28 images, and after ``quantize.convert(model, "int8")``,
 next to ``memory.estimate``'s terms. ResNet50 is ``tf_keras.applications.ResNet50`` on the images resized to
 32 x 32 inside the model, as a reader might bring it.
@@ -12,7 +13,6 @@ next to ``memory.estimate``'s terms. ResNet50 is ``tf_keras.applications.ResNet5
 from __future__ import annotations
 
 import argparse
-import resource
 import sys
 import time
 from pathlib import Path
@@ -23,8 +23,15 @@ import helpers  # noqa: E402,I001,F401 - first: sets TF_USE_LEGACY_KERAS before 
 
 
 def _peak_gb() -> float:
-    kilobytes = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return kilobytes / (1e9 if sys.platform == "darwin" else 1e6)  # macOS reports bytes, Linux kilobytes
+    status = Path("/proc/self/status")
+    if status.exists():  # Linux: the kernel's own high-water mark
+        for line in status.read_text(encoding="utf-8").splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024 / 1e9
+    import psutil
+
+    info = psutil.Process().memory_info()
+    return getattr(info, "peak_wset", info.rss) / 1e9  # Windows: peak working set; elsewhere the current size
 
 
 def build(name: str):
