@@ -302,3 +302,39 @@ def test_the_chinese_readme_is_linked_and_lists_the_translated_lessons():
     assert listed == set(TRANSLATED)  # every translated lesson, no lesson that is not there yet
     for target in re.findall(r"\]\(([^)#]+)\)", readme):
         assert (ROOT / target).exists(), f"README.zh-CN.md links to a missing {target}"
+
+
+def _verdict_samples() -> list[tuple[str, str]]:
+    """(place, line) for every exercise self-check message helpers print (``verdict(ok, message)``): the message's
+    literal text with each ``{expression}`` as ``X<n>`` and each computed part as ``Y``, behind the ✗ mark. A
+    message that is all computed (another message passed on) is left out: its parts are checked where written."""
+    import ast
+
+    def texts(node) -> list[str]:
+        if isinstance(node, ast.Constant):
+            return [str(node.value)]
+        if isinstance(node, ast.JoinedStr):
+            return ["".join(str(v.value) if isinstance(v, ast.Constant) else f"X{i}" for i, v in enumerate(node.values))]
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+            return [a + b for a in texts(node.left) for b in texts(node.right)]
+        if isinstance(node, ast.IfExp):
+            return texts(node.body) + texts(node.orelse)
+        return ["Y"]
+
+    samples = []
+    for path in sorted((ROOT / "helpers").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "verdict" and len(node.args) >= 2:
+                for text in texts(node.args[1]):
+                    if sum(ch.isalpha() for ch in text.replace("Y", "").replace("X", "")) >= 6:
+                        samples.append((f"{path.relative_to(ROOT).as_posix()}:{node.lineno}", "✗ " + text))
+    return samples
+
+
+def test_every_exercise_self_check_message_has_chinese():
+    """The exercises' feedback prints only when a student answers, so no committed output holds it: each message
+    helpers can print is checked here instead, from the source."""
+    samples = _verdict_samples()
+    assert len(samples) >= 70
+    missing = [f"{place}: {line}" for place, line in samples if i18n.translate_line(line, PATHS.translations) is None]
+    assert missing == []
