@@ -3,8 +3,10 @@
 English is the source of every string: code calls ``t("English text")`` and gets it back unchanged unless the
 notebook is a Chinese one and ``ZH`` has the text. A string missing from ``ZH`` stays English (never an error).
 Covered: ``helpers.setup()``'s lines and what every explorer shares (Run buttons, busy/status words, the board
-hint, the progress label). Figures keep English labels (translations/zh-CN/README.md says why); error
-messages stay English.
+hint, the progress label) through ``t``; every other line a lesson prints (its own sentences, helpers' training
+lines and verdicts, the exercises' self-checks) through the translation files' ``"prints"`` templates
+(``translate_printed``; ``install`` applies them to a Chinese kernel's stdout). Figures keep English labels
+(translations/zh-CN/README.md says why); library error messages stay English.
 
 Which language: ``WORKBOOK_LANG`` (``zh-CN``/``zh`` or ``en``) when set; otherwise Chinese when the notebook lies
 in a ``zh-CN`` folder, read from ``JPY_SESSION_NAME`` (the notebook path jupyter_server gives each kernel it
