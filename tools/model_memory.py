@@ -13,25 +13,29 @@ next to ``memory.estimate``'s terms. ResNet50 is ``tf_keras.applications.ResNet5
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tools/envelope.py
 
 import helpers  # noqa: E402,I001,F401 - first: sets TF_USE_LEGACY_KERAS before TensorFlow loads
 
 
 def _peak_gb() -> float:
-    status = Path("/proc/self/status")
-    if status.exists():  # Linux: the kernel's own high-water mark
-        for line in status.read_text(encoding="utf-8").splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024 / 1e9
+    """This process's peak resident memory: envelope's /proc reading on Linux; elsewhere psutil's peak working set
+    (Windows) or the current size (a lower bound)."""
+    from envelope import _hwm
+
+    peak = _hwm(os.getpid())
+    if peak:
+        return peak / 1e9
     import psutil
 
     info = psutil.Process().memory_info()
-    return getattr(info, "peak_wset", info.rss) / 1e9  # Windows: peak working set; elsewhere the current size
+    return getattr(info, "peak_wset", info.rss) / 1e9
 
 
 def build(name: str):

@@ -116,12 +116,8 @@ def _channels_last(layer, kernel: np.ndarray) -> np.ndarray:
 
 def _rounded(layer, kernel: np.ndarray, bits: int, per_channel: bool) -> np.ndarray:
     w = _channels_last(layer, kernel)
-    if per_channel:
-        q = sizes.fake_quantize(w, bits)
-    else:  # one scale for the whole tensor: max |w| over every channel
-        qmax = 2 ** (bits - 1) - 1
-        scale = float(np.abs(w).max()) / qmax or 1.0
-        q = (np.clip(np.round(w / scale), -qmax, qmax) * scale).astype(np.float32)
+    # per tensor: the whole kernel as one "channel", so one scale, max |w| over every weight
+    q = sizes.fake_quantize(w, bits) if per_channel else sizes.fake_quantize(w.reshape(-1, 1), bits).reshape(w.shape)
     return np.moveaxis(q, -1, 2) if isinstance(layer, keras.layers.DepthwiseConv2D) else q
 
 
