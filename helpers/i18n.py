@@ -5,8 +5,9 @@ notebook is a Chinese one and ``ZH`` has the text. A string missing from ``ZH`` 
 Covered: ``helpers.setup()``'s lines and what every explorer shares (Run buttons, busy/status words, the board
 hint, the progress label) through ``t``; every other line a lesson prints (its own sentences, helpers' training
 lines and verdicts, the exercises' self-checks) through the translation files' ``"prints"`` templates
-(``translate_printed``; ``install`` applies them to a Chinese kernel's stdout). Figures keep English labels
-(translations/zh-CN/README.md says why); library error messages stay English.
+(``translate_printed``; ``install`` applies them to a Chinese kernel's stdout); the explorers' captions through
+the same templates (``caption``, called by every ``helpers.ui.caption.Caption`` widget). Figures keep English
+labels (translations/zh-CN/README.md says why); library error messages stay English.
 
 Which language: ``WORKBOOK_LANG`` (``zh-CN``/``zh`` or ``en``) when set; otherwise Chinese when the notebook lies
 in a ``zh-CN`` folder, read from ``JPY_SESSION_NAME`` (the notebook path jupyter_server gives each kernel it
@@ -42,7 +43,6 @@ ZH = {
     "epoch {epoch}/{epochs}": "第 {epoch}/{epochs} 轮",
     " · train accuracy {accuracy}": " · 训练准确率 {accuracy}",
     "The run failed: {error}. Earlier points are kept; try other settings.": "运行失败：{error}。之前的点都保留着，请换一组设置再试。",
-    "accuracy {accuracy}, {detail} — added to the board": "准确率 {accuracy}，{detail} — 已加入看板",
     "Click or hover a marker on the board to read what it is.": "点击或悬停看板上的标记，查看它代表什么。",
     # the lessons' Run buttons and busy lines (01, 01b, 02, 02b, 03)
     "Run: prune + fine-tune": "运行：剪枝 + 微调",
@@ -56,6 +56,7 @@ ZH = {
     "Run: train a student": "运行：训练学生模型",
     # the explorers' controls (01, 01b, 02, 02b, 03, 04, 05) and the full-mode reference they show
     "full mode, precomputed": "完整模式，预先计算",
+    "Full mode, precomputed": "完整模式，预先计算",  # the reference line's heading (helpers/ui/explorer.py)
     "show the {label} reference": "显示参照（{label}）",
     "initial sparsity": "初始稀疏度",
     "final sparsity": "最终稀疏度",
@@ -87,6 +88,29 @@ ZH = {
     "device": "设备",
     "flash": "闪存",
     "RAM": "内存（RAM）",
+    "re-read the results log (new int8 models get their arena measured once)": "重新读取结果日志（新的 int8 模型会测量一次张量内存池）",
+    "e.g. 20 µs": "例如 20 µs",
+    # the board (helpers/ui/pointable_board.py, combining/board_explorer.py): its picker, axes and a point's recipe
+    "(choose a point on the board)": "（在看板上选择一个点）",
+    "(none)": "（无）",
+    "gzipped size": "gzip 后大小",
+    "stored size": "存储大小",
+    "latency b=1": "延迟 b=1",
+    "{size} B gzipped": "gzip 后 {size} B",
+    "{size} B stored": "存储 {size} B",
+    "accuracy {accuracy}": "准确率 {accuracy}",
+    "latency b=1 {us} µs": "延迟 b=1 {us} µs",
+    "recipe: {recipe}": "配方：{recipe}",
+    "{label} (not your run)": "{label}（不是你的运行）",
+    "technique": "技术",
+    "lesson": "课程",
+    "from": "来源",
+    "{label} (data/precomputed/), not your run": "{label}（data/precomputed/），不是你的运行",
+    "accuracy": "准确率",
+    "exportable": "可导出",
+    "yes": "是",
+    "no (no saved .tflite)": "否（没有保存的 .tflite）",
+    "no (a reference result: run lesson 04 to make this model here)": "否（这是参照结果：运行第 04 课，在本机生成这个模型）",
 }
 
 
@@ -254,6 +278,83 @@ def translate_printed(text: str, folder: Path | None = None) -> str:
         chinese = translate_line(body, folder) if body.strip() else None
         out.append((body if chinese is None else chinese) + end)
     return "".join(out)
+
+
+# ----------------------------------------------------------------------------- the explorers' captions
+
+#: Where an explorer caption (HTML) is cut into runs of text, each translated whole: block tags, line breaks and
+#: ``<span>`` (the grey hint and reference words). Inline ``<b>``/``<i>``/``<code>`` stay inside a run, so a
+#: template spells them out: "<b>{fits} of {total}</b> of your models fit {device}. …".
+_CAPTION_BREAKS = re.compile(r"(<(?:/?(?:li|ul|ol|div|p|span|table|tr|td|th)\b[^>]*)>|<br\s*/?>|\n)", re.IGNORECASE)
+
+
+def caption_in_chinese(value: str, folder: Path | None = None) -> str:
+    """An explorer caption (HTML, as set on an ``ipywidgets.HTML``) with every run of text between the
+    ``_CAPTION_BREAKS`` that a "prints" template matches whole in Chinese; tags, numbers and other runs unchanged.
+    The templates are written as the HTML shows the text: ``html.escape`` turns ``'`` into ``&#x27;``. A run
+    wrapped whole in ``<b>``/``<i>``/``<code>`` is read without the tag; a run that is exactly a field-free ``ZH``
+    string (the board's hint, built with ``t``) gets its ``ZH`` Chinese. A field of a matched template is
+    translated the same way when it is itself a caption ("20 labelled images per class") or a list of ``ZH``
+    words ("per-channel, symmetric"), and carried over as shown otherwise (numbers, names).
+    ``tools/translate.py`` applies it to the committed Chinese lessons' widget state; ``caption`` in a kernel."""
+    pieces = _CAPTION_BREAKS.split(value)
+    for i in range(0, len(pieces), 2):  # even indexes: text between two breaks
+        body = pieces[i].strip()
+        chinese = _run_in_chinese(body, folder) if body else None
+        if chinese is not None:
+            start = pieces[i].index(body)
+            pieces[i] = pieces[i][:start] + chinese + pieces[i][start + len(body):]
+    return "".join(pieces)
+
+
+_WRAPPED = re.compile(r"(<(b|i|code)>)(.*)(</\2>)", re.DOTALL)
+
+
+def _run_in_chinese(body: str, folder: Path | None, depth: int = 0) -> str | None:
+    """One run of a caption in Chinese, or None when nothing translates it (see ``caption_in_chinese``)."""
+    wrapped = _WRAPPED.fullmatch(body)
+    if wrapped is not None and "<" not in wrapped.group(3):
+        inner = _run_in_chinese(wrapped.group(3), folder, depth)
+        return None if inner is None else wrapped.group(1) + inner + wrapped.group(4)
+    if "{" not in body and body in ZH:
+        return ZH[body]
+    for regex, _, chinese in _print_patterns(str(TRANSLATIONS if folder is None else folder)):
+        match = regex.fullmatch(body)
+        if match is not None:
+            if chinese is None:
+                return None
+            fields = {k: _field_in_chinese(v, folder, depth + 1) for k, v in match.groupdict().items()}
+            return chinese.format(**fields)
+    return None
+
+
+def _field_in_chinese(value: str, folder: Path | None, depth: int) -> str:
+    if depth > 2 or not value.strip():
+        return value
+    found = _run_in_chinese(value, folder, depth)
+    if found is not None:
+        return found
+    words = value.split(", ")
+    return "，".join(ZH[w] for w in words) if len(words) > 1 and all(w in ZH for w in words) else value
+
+
+def caption(value: str) -> str:
+    """``value`` (an explorer caption, HTML) in the notebook's language: ``caption_in_chinese`` in a Chinese
+    notebook, unchanged otherwise. ``helpers.ui.caption.Caption`` widgets call it on every value they are given."""
+    return caption_in_chinese(value) if value and language() == CHINESE else value
+
+
+def label_in_chinese(text: str) -> str:
+    """A control's label (a button's or slider's description, an option) as a Chinese kernel shows it: a
+    ``ZH`` string, or a ``ZH`` template whose fields are themselves ``ZH`` strings ("show the {label} reference"
+    with label "full mode, precomputed"); anything else unchanged."""
+    if text in ZH:
+        return ZH[text]
+    for pattern, english in _patterns():
+        match = pattern.fullmatch(text)
+        if match is not None and "{" in english:
+            return ZH[english].format(**{k: ZH.get(v, v) for k, v in match.groupdict().items()})
+    return text
 
 
 class _LineTranslator:

@@ -104,6 +104,7 @@ def test_only_markdown_sources_differ(lesson):
             a, b = dict(a, outputs=None), dict(b, outputs=None)
         assert a == b
     assert setup_cells == 1
+    translate._localize_widgets(en, PATHS)  # the saved widget state: labels and captions as a Chinese kernel shows them
     assert zh["metadata"] == dict(en["metadata"], language="zh-CN")
 
 

@@ -172,8 +172,34 @@ def build_text(lesson: str, paths: Paths = Paths()) -> str:
             cell["source"] = entries[cell["id"]]["zh"].splitlines(keepends=True)
         else:
             _localize_prints(cell, paths)
+    _localize_widgets(nb, paths)
     nb["metadata"]["language"] = LANGUAGE
     return _dumps(nb)
+
+
+#: The widget models whose ``value`` is a caption (HTML or plain text a reader reads).
+CAPTION_MODELS = ("HTMLModel", "HTMLMathModel", "LabelModel")
+
+
+def _localize_widgets(nb: dict, paths: Paths) -> None:
+    """The notebook's saved widget state (what JupyterLab, nbviewer and GitHub draw for an explorer before its cell
+    runs) as a Chinese kernel leaves it: controls' labels, tooltips, placeholders and options from
+    ``helpers.i18n.ZH`` (``label_in_chinese``), captions from the "prints" templates (``caption_in_chinese``: the
+    ``helpers.ui.caption.Caption`` widgets do the same in a reader's kernel)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from helpers import i18n
+
+    states = nb.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    for model in states.get("state", {}).values():
+        state = model.get("state", {})
+        for key in ("description", "tooltip", "placeholder"):
+            if isinstance(state.get(key), str):
+                state[key] = i18n.label_in_chinese(state[key])
+        if isinstance(state.get("_options_labels"), list):
+            state["_options_labels"] = [i18n.label_in_chinese(label) for label in state["_options_labels"]]
+        if model.get("model_name") in CAPTION_MODELS and isinstance(state.get("value"), str):
+            state["value"] = i18n.caption_in_chinese(state["value"], paths.translations)
 
 
 def _localize_prints(cell: dict, paths: Paths) -> None:

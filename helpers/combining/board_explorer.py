@@ -12,6 +12,7 @@ from IPython.display import display
 
 from .. import i18n, precomputed, results
 from ..ui import layout
+from ..ui.caption import Caption
 from ..ui.explorer import _load_references, _message
 from ..ui.pointable_board import PointableBoard
 from . import export
@@ -28,23 +29,24 @@ class BoardExplorer:
     """
 
     AXES = [("gzipped size", "tflite_gz"), ("stored size", "tflite_bytes"), ("latency b=1", "latency_b1_us")]
+    NONE = "(none)"  # the point drop-down's first option: nothing picked
 
     def __init__(self, data, budget: str = "25 KB"):
         self.data = data
         self.techniques = w.SelectMultiple(options=[], rows=6, description=i18n.t("techniques"))
-        self.axis = w.ToggleButtons(options=self.AXES, value="tflite_gz")
-        self.point = w.Dropdown(options=[("(none)", "")], value="", description=i18n.t("point"), layout=w.Layout(width="460px"))
-        self.recipe = w.HTML()
-        self.message = w.HTML()
+        self.axis = w.ToggleButtons(options=[(i18n.t(label), key) for label, key in self.AXES], value="tflite_gz")
+        self.point = w.Dropdown(options=[(i18n.t(self.NONE), "")], value="", description=i18n.t("point"), layout=w.Layout(width="460px"))
+        self.recipe = Caption()
+        self.message = Caption()
         self.board = PointableBoard(on_pick=self.pick, on_hover=self._hovered)
         self.chart = self.board.image  # the board, a PNG you can click (helpers/ui/pointable_board.py)
-        self.hover = w.HTML("<span style='color:#78909c'>Click a marker to read its recipe; hover to read its name.</span>")
+        self.hover = Caption("<span style='color:#78909c'>Click a marker to read its recipe; hover to read its name.</span>")
         self.last_figure = None
         self.budget = w.Text(budget, description=i18n.t("size budget"), layout=w.Layout(width="220px"))
         self.export_button = w.Button(description=i18n.t("Export best under budget"), icon="download")
         self.export_picked_button = w.Button(description=i18n.t("Export the picked point"), icon="download", disabled=True)
         self.reload_button = w.Button(description=i18n.t("Reload log"), icon="refresh")
-        self.status = w.HTML()
+        self.status = Caption()
         self.show_reference = w.Checkbox(
             value=True, description=i18n.t("show the {label} reference", label=i18n.t(precomputed.LABEL)), indent=False
         )
@@ -101,7 +103,7 @@ class BoardExplorer:
         if getattr(self, "_updating", False):
             return None
         shown, reference = self.visible(), self.visible_reference()
-        options = [("(none)", "")] + [(e["name"][:70], e["id"]) for e in shown if e.get("id")]
+        options = [(i18n.t(self.NONE), "")] + [(e["name"][:70], e["id"]) for e in shown if e.get("id")]
         options += [(f"[{precomputed.LABEL}] {e['name']}"[:90], e["id"]) for e in reference]
         current = self.point.value if self.point.value in {v for _, v in options} else ""
         self._updating = True
@@ -151,20 +153,20 @@ class BoardExplorer:
     @staticmethod
     def _recipe_html(e: dict) -> str:
         m = e["metrics"]
-        rows = [("technique", e.get("technique")), ("lesson", e.get("lesson"))]
+        rows = [(i18n.t("technique"), e.get("technique")), (i18n.t("lesson"), e.get("lesson"))]
         if e.get("reference"):
-            rows.append(("from", f"{precomputed.LABEL} (data/precomputed/), not your run"))
+            rows.append((i18n.t("from"), i18n.t("{label} (data/precomputed/), not your run", label=i18n.t(precomputed.LABEL))))
         rows += list((e.get("settings") or {}).items())
-        rows += [("accuracy", f"{m.get('tflite_accuracy', float('nan')):.2%}")]
+        rows += [(i18n.t("accuracy"), f"{m.get('tflite_accuracy', float('nan')):.2%}")]
         rows += [
             (k, f"{m[k]:,}") for k in ("tflite_bytes", "tflite_gz", "params", "nonzeros") if isinstance(m.get(k), int)
         ]
         if isinstance(m.get("latency_b1_us"), (int, float)):
-            rows.append(("latency b=1", f"{m['latency_b1_us']:.1f} µs"))
+            rows.append((i18n.t("latency b=1"), f"{m['latency_b1_us']:.1f} µs"))
         if e.get("reference"):
-            rows.append(("exportable", "no (a reference result: run lesson 04 to make this model here)"))
+            rows.append((i18n.t("exportable"), i18n.t("no (a reference result: run lesson 04 to make this model here)")))
         else:
-            rows.append(("exportable", "yes" if results.artifact_path(e) else "no (no saved .tflite)"))
+            rows.append((i18n.t("exportable"), i18n.t("yes") if results.artifact_path(e) else i18n.t("no (no saved .tflite)")))
         body = "".join(f"<tr><td>{html.escape(str(k))}</td><td>{html.escape(str(v))}</td></tr>" for k, v in rows)
         return f"<b>{html.escape(e['name'])}</b><table>{body}</table>"
 

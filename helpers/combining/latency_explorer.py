@@ -14,6 +14,7 @@ import re
 import ipywidgets as w
 
 from .. import config, i18n
+from ..ui.caption import Caption
 from ..ui.explorer import _message
 from .board_explorer import BoardExplorer
 
@@ -58,9 +59,9 @@ class LatencyBudgetBoard(BoardExplorer):
     """The board, filtered by a latency budget as well (export: best under both budgets)."""
 
     def __init__(self, data, budget: str = "25 KB", latency_budget: str = ""):
-        self.latency_budget = w.Text(latency_budget, description=i18n.t("latency budget"), placeholder="e.g. 20 µs",
+        self.latency_budget = w.Text(latency_budget, description=i18n.t("latency budget"), placeholder=i18n.t("e.g. 20 µs"),
                                      layout=w.Layout(width="240px"))  # fmt: skip
-        self.latency_note = w.HTML()
+        self.latency_note = Caption()
         super().__init__(data, budget)
         self.latency_budget.observe(lambda _change: self.update(), names="value")
 

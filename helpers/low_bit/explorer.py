@@ -21,6 +21,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .. import i18n, measure, precomputed, results
+from ..ui.caption import Caption
 from ..ui.explorer import _Explorer, _message
 from . import mixed_precision, quantizer, sizes
 from .quantizer import Choice, LowBitSettingsError
@@ -67,7 +68,7 @@ class MixedPrecisionExplorer(_Explorer):
             options=list(quantizer.MODES), value=mode, description=i18n.t("mode"), layout=w.Layout(width="240px")
         )
         self.budget = w.FloatText(value=budget_kb, description=i18n.t("budget KB"), layout=w.Layout(width="240px"))
-        self.summary = w.HTML()
+        self.summary = Caption()
         self._run_row("Run: write + measure the file")
         self.table, self.table_source = sensitivity, "measured in this session"
         if sensitivity is None:

@@ -14,6 +14,7 @@ from IPython.display import display
 
 from .. import i18n, precomputed
 from ..ui import layout
+from ..ui.caption import Caption
 from ..ui.explorer import _load_references, _message
 from . import devices, figures, tflm
 
@@ -31,6 +32,7 @@ class FootprintExplorer:
     """
 
     CUSTOM = "custom"
+    RELOAD_TIP = "re-read the results log (new int8 models get their arena measured once)"
 
     def __init__(self, models: list[dict], device: str | None = None, data=None):
         self.models, self.data = list(models), data
@@ -48,9 +50,9 @@ class FootprintExplorer:
         text = {"style": {"description_width": "60px"}, "layout": w.Layout(width="190px"), "continuous_update": False}
         self.flash = w.Text(f"{start.flash // tflm.KIB} KiB", description=i18n.t("flash"), **text)
         self.ram = w.Text(f"{start.ram // tflm.KIB} KiB", description=i18n.t("RAM"), **text)
-        self.message, self.verdict = w.HTML(), w.HTML()
+        self.message, self.verdict = Caption(), Caption()
         self.chart = w.Image(format="png", layout=w.Layout(width="100%"))  # PNG bytes: one draw per move
-        self.reload_button = w.Button(description=i18n.t("Reload log"), tooltip="re-read the results log (new int8 models get their arena measured once)")
+        self.reload_button = w.Button(description=i18n.t("Reload log"), tooltip=i18n.t(self.RELOAD_TIP))
         self.device, self.best, self.rows = start, None, []
         self._charts: dict[tuple, figures.FootprintFigure] = {}  # one figure per set of rows, redrawn in place
         self._chart = figures.FootprintFigure()

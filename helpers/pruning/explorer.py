@@ -99,8 +99,12 @@ class ScheduleExplorer(_Explorer):
         if hit["metrics"].get("params") != self.base.count_params():
             return ["The lesson's sweep pruned lesson 00's MLP; this model differs, so there is no reference for it."]
         s, m = hit["settings"]["sparsity"], hit["metrics"]
-        near = "" if math.isclose(s, final, abs_tol=0.005) else f" (the swept sparsity nearest your {final:.0%})"
-        what = "dense control (no pruning)" if s == 0 else f"pruned to {s:.0%}{near}"
+        if s == 0:
+            what = "dense control (no pruning)"
+        elif math.isclose(s, final, abs_tol=0.005):
+            what = f"pruned to {s:.0%}"
+        else:
+            what = f"pruned to {s:.0%} (the swept sparsity nearest your {final:.0%})"
         lines = [
             f"{what}, gradual schedule over {hit['settings'].get('epochs', '?')} epochs: accuracy {_pct(m)}, "
             f"{_count(m, 'nonzeros')} nonzeros, .tflite gzipped {_count(m, 'tflite_gz')} B"

@@ -178,9 +178,9 @@ def explorer_preview(settings: ScheduleSettings, steps_in_epoch: int, epochs: in
     if last > total:
         knob = "end_step" if settings.kind == "polynomial" else "begin_step"  # ConstantSparsity has no end_step
         notes.append(
-            f"The schedule {'ends' if knob == 'end_step' else 'starts'} at step {last:,} but {epochs} epoch(s) of "
-            f"fine-tuning are {total:,} steps: training stops at {target[-1]:.0%} sparsity, not "
-            f"{settings.final_sparsity:.0%}. Lower {knob} or add epochs."
+            ("The schedule ends" if knob == "end_step" else "The schedule starts")
+            + f" at step {last:,} but {epochs} epoch(s) of fine-tuning are {total:,} steps: training stops at "
+            f"{target[-1]:.0%} sparsity, not {settings.final_sparsity:.0%}. Lower {knob} or add epochs."
         )
     if len(prune_steps) == 0:
         notes.append(no_pruning_cause(settings, total))

@@ -14,6 +14,7 @@ import html
 import ipywidgets as w
 
 from .. import i18n, results
+from ..ui.caption import Caption
 from ..ui.explorer import _Explorer, _message, _Progress
 from . import figures, speed, units
 
@@ -40,7 +41,7 @@ class SpeedExplorer(_Explorer):
         self.view = w.Output()
         self._figure = figures.LatencyBars()
         self._run_row("Run: rebuild + fine-tune + measure")
-        self.summary = w.HTML()
+        self.summary = Caption()
         self.last_view = None
         for control in (*self.sliders.values(), self.int8):
             control.observe(lambda _change: self.update(), names="value")

@@ -2,6 +2,7 @@
 
 * ``explorer``: ``_Explorer``, the base of every lesson's explorer (guarded Run button, progress, the
   board of your runs, the full-mode reference line).
+* ``caption``: ``Caption``, the HTML widget every caption is written into (the notebook's language).
 * ``layout``: rules that keep a panel readable on a projector.
 * ``board_plots``: the size-vs-accuracy board (every logged experiment as a point, the Pareto frontier).
 * ``board_figure``: the same board as one figure redrawn in place (fast enough for every move).

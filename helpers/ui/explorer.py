@@ -21,6 +21,7 @@ from IPython.display import display
 
 from .. import i18n, precomputed, results
 from . import layout, pointable_board
+from .caption import Caption
 
 
 def _message(kind: str, lines: list[str]) -> str:
@@ -111,16 +112,16 @@ class _Explorer:
 
     def _run_row(self, label: str, progress_width: str = "240px"):
         """The widgets every explorer has: message line, Run button, progress, status, board."""
-        self.message = w.HTML()
+        self.message = Caption()
         self.run_button = w.Button(description=i18n.t(label), button_style="primary", icon="play")
         self.progress = w.IntProgress(value=0, min=0, max=1, layout=w.Layout(width=progress_width))
-        self.status = w.HTML()
+        self.status = Caption()
         # the board of your runs: a PNG you can point at (click or hover a marker: what it is)
         self.pointable = pointable_board.PointableBoard(on_pick=self._board_point, on_hover=self._board_point)
-        self.board_note = w.HTML(self.pointable.hint)
+        self.board_note = Caption(self.pointable.hint)
         self.board = w.VBox([self.pointable.image, self.pointable.picker, self.board_note, self.pointable.markers])
         self.last_result = None
-        self.reference = w.HTML()  # the full-mode result for the current setting, from data/precomputed/
+        self.reference = Caption()  # the full-mode result for the current setting, from data/precomputed/
         refs, problems = _load_references([self.reference_lesson] if self.reference_lesson else [])
         self.reference_data: precomputed.Reference | None = refs[0] if refs else None
         self.reference_problem = " ".join(problems)
@@ -167,9 +168,8 @@ class _Explorer:
         """After a Run that measured a model: say what it gave and put it on the board."""
         self.last_result = m
         self.status.value = (
-            f"<b>{html.escape(m.name)}</b>: "
-            + i18n.t("accuracy {accuracy}, {detail} — added to the board", accuracy=f"{m.tflite_accuracy:.2%}", detail=detail)
-        )
+            f"<b>{html.escape(m.name)}</b>: accuracy {m.tflite_accuracy:.2%}, {html.escape(detail)} — added to the board"
+        )  # a Caption: in a Chinese notebook the whole line comes from its template
         self._draw_board(highlight=entry.get("id"))
 
     def _draw_board(self, highlight=None):

@@ -21,7 +21,7 @@ import sys
 
 import ipywidgets as w
 
-from .. import i18n
+from .. import i18n, precomputed
 from . import board_figure, board_plots
 
 _HINT_TEXT = "Click or hover a marker on the board to read what it is."
@@ -73,7 +73,7 @@ class PointableBoard:
         readable = clicks_readable()
         self._readable = readable
         # the fallback for pointing: every marker by name; shown only where clicks cannot be read
-        self.picker = w.Dropdown(options=[(PICK_PROMPT, "")], value="", description="point",
+        self.picker = w.Dropdown(options=[(i18n.t(PICK_PROMPT), "")], value="", description=i18n.t("point"),
                                  layout=w.Layout(width="460px", display=None if not readable else "none"))  # fmt: skip
         self._by_key: dict[str, dict] = {}
         self.picker.observe(self._picked, "value")
@@ -92,7 +92,8 @@ class PointableBoard:
     @property
     def hint(self) -> str:
         """What to do with the board, in the notebook's language: click or hover, or the list where clicks cannot be read."""
-        return hint() if self._readable else PICKER_HINT
+        return hint() if self._readable else PICKER_HINT  # shown in a Caption: Chinese from its template
+
     def draw(self, entries, highlight=(), size_key="tflite_gz", title="", reference=()):
         """Redraw the board (one ``BoardFigure``, redrawn in place) and remember where each marker
         is. Returns the figure."""
@@ -109,10 +110,10 @@ class PointableBoard:
     def _fill_picker(self):
         """The picker lists the drawn markers (name, technique; the reference layer marked), keyed by
         position so two entries with one name stay apart. The current choice stays if still drawn."""
-        by_key, options = {}, [(PICK_PROMPT, "")]
+        by_key, options = {}, [(i18n.t(PICK_PROMPT), "")]
         for i, (_, _, e) in enumerate(self.points):
             key = f"{i}:{e.get('id', e.get('name', ''))}"
-            label = f"{e.get('name', '?')} · {e.get('technique', '?')}" + (" (full mode, precomputed)" if e.get("reference") else "")
+            label = f"{e.get('name', '?')} · {e.get('technique', '?')}" + (f" ({i18n.t(precomputed.LABEL)})" if e.get("reference") else "")
             by_key[key] = e
             options.append((label, key))
         current = self.picker.value if self.picker.value in by_key else ""
@@ -174,16 +175,16 @@ def describe(entry: dict) -> str:
     m = entry.get("metrics") or {}
     parts = [f"<b>{html.escape(str(entry.get('name', '?')))}</b>", html.escape(str(entry.get("technique", "?")))]
     if isinstance(m.get("tflite_gz"), (int, float)):
-        parts.append(f"{m['tflite_gz']:,} B gzipped")
+        parts.append(i18n.t("{size} B gzipped", size=f"{m['tflite_gz']:,}"))
     if isinstance(m.get("tflite_bytes"), (int, float)):
-        parts.append(f"{m['tflite_bytes']:,} B stored")
+        parts.append(i18n.t("{size} B stored", size=f"{m['tflite_bytes']:,}"))
     if isinstance(m.get("tflite_accuracy"), (int, float)):
-        parts.append(f"accuracy {m['tflite_accuracy']:.2%}")
+        parts.append(i18n.t("accuracy {accuracy}", accuracy=f"{m['tflite_accuracy']:.2%}"))
     if isinstance(m.get("latency_b1_us"), (int, float)):
-        parts.append(f"latency b=1 {m['latency_b1_us']:.1f} µs")
+        parts.append(i18n.t("latency b=1 {us} µs", us=f"{m['latency_b1_us']:.1f}"))
     recipe = ", ".join(f"{k}={v}" for k, v in (entry.get("settings") or {}).items())
     if recipe:
-        parts.append(f"recipe: {html.escape(recipe)}")
+        parts.append(i18n.t("recipe: {recipe}", recipe=html.escape(recipe)))
     if entry.get("reference"):
-        parts.append("full mode, precomputed (not your run)")
+        parts.append(i18n.t("{label} (not your run)", label=i18n.t(precomputed.LABEL)))
     return " · ".join(parts)
