@@ -38,6 +38,12 @@ ZH = {
     " - all data, full training": " - 全部数据，完整训练",
     " · seed {seed}": " · 随机种子 {seed}",
     "data: {source}": "数据：{source}",
+    "Fashion-MNIST from {where}": "Fashion-MNIST（来源：{where}）",  # helpers.data.describe_source()
+    "the Debian package dataset-fashion-mnist": "Debian 软件包 dataset-fashion-mnist",
+    "scikit-learn digits (offline fallback: no Fashion-MNIST found, WORKBOOK_OFFLINE=1)":
+        "scikit-learn digits（离线后备数据：没有找到 Fashion-MNIST，WORKBOOK_OFFLINE=1）",
+    "Fashion-MNIST to download (none found locally), else the scikit-learn digits fallback":
+        "Fashion-MNIST 待下载（本地没有找到），下载不了时使用 scikit-learn digits 后备数据",
     "TensorFlow's C++ log lines go to {path}, not to this notebook.": "TensorFlow 的 C++ 日志写入 {path}，不会出现在本笔记本中。",
     # helpers/ui/explorer.py: what every explorer shares
     "epoch {epoch}/{epochs}": "第 {epoch}/{epochs} 轮",
@@ -135,9 +141,13 @@ def language() -> str:
 
 
 def t(english: str, **fields) -> str:
-    """``english`` in the notebook's language, its ``{name}`` fields filled from ``fields``."""
-    text = ZH.get(english, english) if language() == CHINESE else english
-    return text.format(**fields) if fields else text
+    """``english`` in the notebook's language, its ``{name}`` fields filled from ``fields`` (in a Chinese notebook
+    a field that is itself a ``ZH`` string, or a ``ZH`` template filled with them, in Chinese too:
+    ``label_in_chinese``)."""
+    if language() != CHINESE:
+        return english.format(**fields) if fields else english
+    text = ZH.get(english, english)
+    return text.format(**{k: label_in_chinese(v) if isinstance(v, str) else v for k, v in fields.items()}) if fields else text
 
 
 @functools.lru_cache(maxsize=1)
@@ -163,7 +173,7 @@ def _chinese_line(line: str) -> str | None:
                 continue
             rest = _chinese_line(line[end:])
             if rest is not None:
-                return ZH[english].format(**match.groupdict()) + rest
+                return ZH[english].format(**{k: label_in_chinese(v) for k, v in match.groupdict().items()}) + rest
     return None
 
 

@@ -131,6 +131,17 @@ def test_every_printed_sentence_has_chinese(lesson):
         assert missing == []
 
 
+def test_the_sentence_detector_finds_prose_however_its_words_are_spaced():
+    """A printed sentence is caught with one space between words, and with two spaces, a comma, a colon or a dash
+    (the lines an earlier detector let through); table rows of numbers and printed code are not sentences."""
+    for prose in ("accuracy kept", "Pruned,  accuracy kept", "done:  weights pruned", "Pruned,dense", "sparsity —  kept"):
+        assert translate.is_sentence(prose), prose
+    for not_prose in ("MLP per-channel   88.6%   88.6%   88.3%", "goal: prune 97/93 + int8        88.69%  -1.43  96.4%",
+                      "        x, labels, teacher = self._split(data)", "    def train_step(self, data):",
+                      "dense_0 100 · dense_1 50", "float32 20.0 µs"):  # fmt: skip
+        assert not translate.is_sentence(not_prose), not_prose
+
+
 @pytest.mark.parametrize("lesson", TRANSLATED)
 def test_print_templates_are_well_formed(lesson):
     """Each template: distinct fields, enough literal text to describe its line (``i18n._template_regex``), the

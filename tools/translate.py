@@ -222,6 +222,18 @@ def _localize_prints(cell: dict, paths: Paths) -> None:
 #: A printed line that reads as a sentence: two words in a row, the first capitalised or not, the second in lower
 #: case ("accuracy 83.09%", "Training small_resnet: …"). Tables of numbers and layer names do not.
 SENTENCE = re.compile(r"\b[A-Za-z][a-z]+ [a-z]{2,}\b")
+#: Two words apart by more than one space, a comma, a semicolon, a colon or a dash ("pruned,  accuracy kept"):
+#: a sentence too, unless the line is a table row (two or more number cells after wide gaps) or printed code.
+WIDE_WORDS = re.compile(r"\b[A-Za-z][a-z]+(?: {2,}|, ?|; ?|: ?| ?[-–—] ?)[a-z]{2,}\b")
+TABLE_ROW = re.compile(r"(?: {2,}[-+]?\d[\w.,%+-]*){2,}")
+CODE_LINE = re.compile(r"^\s*(?:def |class |return\b|[\w.]+(?:, [\w.]+)* = )|\bself\.")
+
+
+def is_sentence(line: str) -> bool:
+    """Whether a printed ``line`` reads as English prose that needs a "prints" template."""
+    if SENTENCE.search(line):
+        return True
+    return bool(WIDE_WORDS.search(line)) and not TABLE_ROW.search(line) and not CODE_LINE.search(line)
 
 
 def printed_lines(nb: dict) -> list[str]:
@@ -238,7 +250,7 @@ def printed_lines(nb: dict) -> list[str]:
 
 
 def untranslated_prints(lesson: str, paths: Paths = Paths()) -> list[str]:
-    """The English lesson's printed sentences (``SENTENCE``) that no "prints" template of the translation files
+    """The English lesson's printed sentences (``is_sentence``) that no "prints" template of the translation files
     matches, each once, in order: what a translator adds to the lesson's "prints" table."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
@@ -246,7 +258,7 @@ def untranslated_prints(lesson: str, paths: Paths = Paths()) -> list[str]:
 
     seen, out = set(), []
     for line in printed_lines(english(lesson, paths)):
-        if line in seen or not SENTENCE.search(line) or i18n.matching_template(line, paths.translations) is not None:
+        if line in seen or not is_sentence(line) or i18n.matching_template(line, paths.translations) is not None:
             continue
         seen.add(line)
         out.append(line)
