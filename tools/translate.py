@@ -224,7 +224,7 @@ def _localize_prints(cell: dict, paths: Paths) -> None:
 SENTENCE = re.compile(r"\b[A-Za-z][a-z]+ [a-z]{2,}\b")
 #: Two words apart by more than one space, a comma, a semicolon, a colon or a dash ("pruned,  accuracy kept"):
 #: a sentence too, unless the line is a table row (two or more number cells after wide gaps) or printed code.
-WIDE_WORDS = re.compile(r"\b[A-Za-z][a-z]+(?: {2,}|, ?|; ?|: ?| ?[-–—] ?)[a-z]{2,}\b")
+WIDE_WORDS = re.compile(r"\b[A-Za-z][a-z]+(?: {2,}|, ?|; ?|: ?| *[-–—] *)[a-z]{2,}\b")
 TABLE_ROW = re.compile(r"(?: {2,}[-+]?\d[\w.,%+-]*){2,}")
 CODE_LINE = re.compile(r"^\s*(?:def |class |return\b|[\w.]+(?:, [\w.]+)* = )|\bself\.")
 
