@@ -65,14 +65,16 @@ def structure(model) -> str:
     return "subclassed"
 
 
-def require_tf_keras(model, technique: str) -> None:
-    """Raise ``ModelError`` unless ``model`` is a Keras 2 (``tf_keras``) model."""
+def require_tf_keras(model, technique: str, why: str = "uses TF-MOT, which needs") -> None:
+    """Raise ``ModelError`` unless ``model`` is a Keras 2 (``tf_keras``) model. The message reads
+    "{technique} {why} a Keras 2 (tf_keras) model, but …": a caller that does not use TF-MOT says why it needs
+    one (``why="in this workbook runs on"``)."""
     kind = flavour(model)
     if kind == "tf_keras":
         return
     if kind == "keras3":
         raise ModelError(
-            f"{technique} uses TF-MOT, which needs a Keras 2 (tf_keras) model, but this {type(model).__name__} "
+            f"{technique} {why} a Keras 2 (tf_keras) model, but this {type(model).__name__} "
             f"was built with Keras 3 (`import keras`). {REBUILD_HINT}"
         )
     raise ModelError(

@@ -253,7 +253,7 @@ def measure(
     """
     if model is None:
         raise keras_compat.ModelError("measure() needs the Keras model (parameters and nonzeros come from it).")
-    keras_compat.require_tf_keras(model, "measure()")
+    keras_compat.require_tf_keras(model, "measure()", why="runs on")
     problem = _wrapper_problem(model, tflite)
     if problem:
         raise keras_compat.ModelError(problem)

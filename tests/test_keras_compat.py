@@ -276,3 +276,16 @@ def test_to_tf_keras_rebuilds_a_keras3_functional_model_with_a_skip_connection()
     x = np.random.default_rng(0).random((4, 28, 28), dtype=np.float32)
     assert keras_compat.structure(rebuilt) == "functional" and rebuilt.count_params() == original.count_params()
     np.testing.assert_allclose(rebuilt.predict(x, verbose=0), original.predict(x, verbose=0), atol=1e-5)
+
+
+def test_conversion_and_measure_refuse_a_keras3_model_without_blaming_tf_mot():
+    """Conversion and measure() do not use TF-MOT: their message says what they need, not "uses TF-MOT"."""
+    from helpers.quantization import quantize
+
+    model, d = keras3_mlp(), tiny_data()
+    with pytest.raises(keras_compat.ModelError, match=r"^Conversion in this workbook runs on a Keras 2") as conversion:
+        quantize.convert(model, "int8", representative=d.x_train[:8])
+    with pytest.raises(keras_compat.ModelError, match=r"^measure\(\) runs on a Keras 2") as measured:
+        measure.measure("k3", d, model)
+    for caught in (conversion, measured):
+        assert "TF-MOT" not in str(caught.value) and "to_tf_keras" in str(caught.value)

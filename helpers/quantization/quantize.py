@@ -65,7 +65,7 @@ def convert(model: keras.Model, kind: str, representative=None, check_on=None) -
     """
     if kind not in KINDS:
         raise QuantizationSettingsError(f"kind must be one of {KINDS}, not {kind!r}.")
-    keras_compat.require_tf_keras(model, "Conversion")
+    keras_compat.require_tf_keras(model, "Conversion", why="in this workbook runs on")
     converter = tf.lite.TFLiteConverter.from_keras_model(model)
     if kind != "float32":
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
