@@ -18,6 +18,7 @@ directory (the notebook's folder under JupyterLab, Voilà and nbconvert; in Cola
 from __future__ import annotations
 
 import functools
+import html
 import json
 import os
 import re
@@ -301,8 +302,8 @@ _CAPTION_BREAKS = re.compile(r"(<(?:/?(?:li|ul|ol|div|p|span|table|tr|td|th)\b[^
 def caption_in_chinese(value: str, folder: Path | None = None) -> str:
     """An explorer caption (HTML, as set on an ``ipywidgets.HTML``) with every run of text between the
     ``_CAPTION_BREAKS`` that a "prints" template matches whole in Chinese; tags, numbers and other runs unchanged.
-    The templates are written as the HTML shows the text: ``html.escape`` turns ``'`` into ``&#x27;``. A run
-    wrapped whole in ``<b>``/``<i>``/``<code>`` is read without the tag; a run that is exactly a field-free ``ZH``
+    The templates are the raw text (as printed or raised): a run ``html.escape`` wrote ("the lesson&#x27;s") is
+    matched unescaped and its Chinese escaped again. A run wrapped whole in ``<b>``/``<i>``/``<code>`` is read without the tag; a run that is exactly a field-free ``ZH``
     string (the board's hint, built with ``t``) gets its ``ZH`` Chinese. A field of a matched template is
     translated the same way when it is itself a caption ("20 labelled images per class") or a list of ``ZH``
     words ("per-channel, symmetric"), and carried over as shown otherwise (numbers, names).
@@ -328,13 +329,21 @@ def _run_in_chinese(body: str, folder: Path | None, depth: int = 0) -> str | Non
         return None if inner is None else wrapped.group(1) + inner + wrapped.group(4)
     if "{" not in body and body in ZH:
         return ZH[body]
+    found = _template_in_chinese(body, folder, depth)
+    raw = html.unescape(body)
+    if found is None and raw != body:  # text html.escape wrote ("the lesson&#x27;s"): the templates are raw text
+        found = _template_in_chinese(raw, folder, depth)
+        found = None if found is None else html.escape(found)
+    return found
+
+
+def _template_in_chinese(text: str, folder: Path | None, depth: int) -> str | None:
     for regex, _, chinese in _print_patterns(str(TRANSLATIONS if folder is None else folder)):
-        match = regex.fullmatch(body)
+        match = regex.fullmatch(text)
         if match is not None:
             if chinese is None:
                 return None
-            fields = {k: _field_in_chinese(v, folder, depth + 1) for k, v in match.groupdict().items()}
-            return chinese.format(**fields)
+            return chinese.format(**{k: _field_in_chinese(v, folder, depth + 1) for k, v in match.groupdict().items()})
     return None
 
 
