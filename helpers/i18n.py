@@ -348,11 +348,13 @@ def _template_in_chinese(text: str, folder: Path | None, depth: int) -> str | No
 
 
 def _field_in_chinese(value: str, folder: Path | None, depth: int) -> str:
-    if depth > 2 or not value.strip():
+    body = value.strip()
+    if depth > 2 or not body:
         return value
-    found = _run_in_chinese(value, folder, depth)
+    found = _run_in_chinese(body, folder, depth)
     if found is not None:
-        return found
+        start = value.index(body)  # the spaces around it stay (" The sizes match: …" after a full stop)
+        return value[:start] + found + value[start + len(body):]
     words = value.split(", ")
     return "，".join(ZH[w] for w in words) if len(words) > 1 and all(w in ZH for w in words) else value
 
@@ -397,8 +399,37 @@ class _LineTranslator:
         self.flush_out()
 
 
+def _error_in_chinese(shell, etype, value, tb, tb_offset=None):
+    """IPython's handler for a ``WorkbookError`` in a Chinese notebook: the message's lines a "prints" template
+    matches in Chinese, fields and fix hints included (``caption_in_chinese``; the exception keeps its type and
+    traceback), then shown as IPython shows it (``WorkbookError._render_traceback_``: the message alone)."""
+    english = str(value)
+    chinese = caption_in_chinese(english)
+    if chinese != english and len(value.args) == 1 and isinstance(value.args[0], str):
+        value.args = (chinese,)
+    shell.showtraceback((etype, value, tb), tb_offset=tb_offset)  # IPython discards what a custom handler returns
+
+
+def _install_error_messages() -> bool:
+    """In an IPython kernel: the workbook's own errors (``config.WorkbookError``: a reader's model or data a
+    technique cannot take, a nonsense setting) shown in Chinese (``_error_in_chinese``). Library errors stay
+    English. False outside IPython."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "set_custom_exc"):
+        return False
+    from .config import WorkbookError
+
+    shell.set_custom_exc((WorkbookError,), _error_in_chinese)
+    return True
+
+
 def install(stream=None) -> bool:
-    """Make ``stream`` (default ``sys.stdout``) print the lessons' sentences in Chinese (``translate_printed``).
+    """Make ``stream`` (default ``sys.stdout``) print the lessons' sentences in Chinese (``translate_printed``);
+    with the default stream, the workbook's own errors too (``_install_error_messages``).
     ``helpers.setup()`` calls it in a Chinese notebook. True when it wrapped the stream now, False when it
     was wrapped already or cannot be (a C-level file: it stays English).
 
@@ -408,6 +439,8 @@ def install(stream=None) -> bool:
     (Wrapping ``write`` would not last: IPython's ``InteractiveShell._tee`` wraps ``write`` for each cell and
     puts back, after the cell, what was there before it.) Any other stream gets its ``write``/``flush``
     wrapped: whole lines translated, a partial line held until its newline or the next flush."""
+    if stream is None:
+        _install_error_messages()
     stream = sys.stdout if stream is None else stream
     if getattr(stream, "_workbook_zh", False):
         return False

@@ -248,3 +248,39 @@ def test_a_chinese_readers_explorers_answer_nonsense_settings_in_chinese(monkeyp
     shown.append(board.status.value)
     assert all(shown) and [run for text in shown for run in _english_runs(text)] == []
     assert "单位" in shown[-2]  # "Unknown unit 'parsecs' in '25 parsecs'; use B, KB, …" in Chinese
+
+
+#: Where the errors a reader meets with their own model and data come from (lesson 06, the data loader): in a
+#: Chinese notebook IPython shows them in Chinese (``i18n._error_in_chinese``).
+READER_ERROR_MODULES = sorted([*(ROOT / "helpers/your_model").glob("*.py"), ROOT / "helpers/keras_compat.py",
+                               ROOT / "helpers/data.py"])  # fmt: skip
+
+
+def reader_errors() -> list[tuple[str, str]]:
+    """(place, text) for every message those modules raise (two words or more), and their fix hints (upper-case
+    text constants and ``hint`` variables), which the messages carry as a field."""
+    samples = []
+    for path in READER_ERROR_MODULES:
+        place = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            values = []
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
+                name = getattr(node.exc.func, "id", None) or getattr(node.exc.func, "attr", "")
+                values = [node.exc.args[0]] if name.endswith("Error") else []
+            elif isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and (t.id == "hint" or t.id.endswith("_HINT")) for t in node.targets
+            ):
+                values = [node.value]
+            for text in (t for v in values for t in _texts(v)):
+                if " " in text.strip() and sum(ch.isalpha() for ch in text.replace("X", "").replace("Y", "")) >= 6:
+                    samples.append((f"{place}:{node.lineno}", text))
+    return samples
+
+
+def test_every_error_a_reader_meets_with_their_own_model_or_data_has_chinese():
+    samples = reader_errors()
+    assert len(samples) >= 55
+    missing = []
+    for place, text in samples:
+        missing += [f"{place}: {run}" for run in _english_runs(i18n.caption_in_chinese(text, PATHS.translations))]
+    assert missing == []

@@ -165,8 +165,10 @@ def test_a_chinese_kernel_prints_lesson_sentences_in_chinese_cell_after_cell(tmp
         nbformat.v4.new_code_cell(f"import sys\nprint({sentence!r})\nprint({sentence!r}, file=sys.stderr)"),
         nbformat.v4.new_code_cell(f"import threading\nthreading.Timer(0.3, print, ({sentence!r},)).start()"),  # as a widget callback prints
         nbformat.v4.new_code_cell("import time\ntime.sleep(1.5)"),
+        nbformat.v4.new_code_cell("from helpers.your_model import model_files\nmodel_files.load('no/such/model.keras')"),
+        nbformat.v4.new_code_cell("raise ValueError('library errors stay as they are')"),
     ]  # fmt: skip
-    nbclient.NotebookClient(nb, timeout=180, resources={"metadata": {"path": str(folder)}}).execute()
+    nbclient.NotebookClient(nb, timeout=180, resources={"metadata": {"path": str(folder)}}, allow_errors=True).execute()
     out = [[(o.get("name"), o.get("text")) for o in cell.outputs if o.output_type == "stream"] for cell in nb.cells]
     assert out[0][0][1].startswith("模式：")
     assert out[1][0] == ("stdout", "… 尚未作答：把 None 换成你的答案，再运行这个单元格。\nsmall 第  2/12 轮  训练损失 0.5000  "
@@ -174,3 +176,10 @@ def test_a_chinese_kernel_prints_lesson_sentences_in_chinese_cell_after_cell(tmp
     assert out[2] == [("stdout", "… 尚未作答：把 None 换成你的答案，再运行这个单元格。\n"), ("stderr", sentence + "\n")]
     later = "".join(text for cell in out[3:] for name, text in cell if name == "stdout")
     assert later == "… 尚未作答：把 None 换成你的答案，再运行这个单元格。\n"  # printed outside any cell's own run
+    # the workbook's own error (a reader's model file that is not there) in Chinese, its type kept
+    error = [o for o in nb.cells[5].outputs if o.output_type == "error"][0]
+    assert error.ename == "ModelFileError" and error.evalue.startswith("no/such/model.keras 处没有模型文件。请检查路径")
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error.traceback))  # without its colours
+    assert shown == "ModelFileError: " + error.evalue  # the message alone, as WorkbookError shows in English
+    library = [o for o in nb.cells[6].outputs if o.output_type == "error"][0]
+    assert (library.ename, library.evalue) == ("ValueError", "library errors stay as they are")
