@@ -21,6 +21,8 @@ import warnings
 
 import numpy as np
 
+from . import i18n
+
 SAMPLES = 300  # images compared: enough to see a broken conversion, cheap enough for every measure
 MIN_AGREEMENT = 0.8  # top-1 agreement below this is flagged (int8 PTQ of a trained model agrees ~99 %, a 3-bit
 # QAT MLP ~84 %, a conversion calibrated on wrongly scaled images <10 %) ...
@@ -37,9 +39,10 @@ _default_format = warnings.formatwarning
 
 def _format(message, category, filename, lineno, line=None):
     """A ConversionWarning shows as its message alone: the file and line of the helper that raised
-    it say nothing to a reader (and would put a path into every saved notebook)."""
+    it say nothing to a reader (and would put a path into every saved notebook). In a Chinese notebook the
+    message is in Chinese (``i18n.caption``, the "prints" templates)."""
     if issubclass(category, ConversionWarning):
-        return f"{category.__name__}: {message}\n"
+        return f"{category.__name__}: {i18n.caption(str(message))}\n"
     return _default_format(message, category, filename, lineno, line)
 
 

@@ -365,6 +365,22 @@ def caption(value: str) -> str:
     return caption_in_chinese(value) if value and language() == CHINESE else value
 
 
+#: A warning line as ``conversion_check`` formats it: the category, then the message alone.
+_WARNING_LINE = re.compile(r"(ConversionWarning: )(.+)")
+
+
+def warnings_in_chinese(text: str, folder: Path | None = None) -> str:
+    """Printed stderr ``text`` with each ``ConversionWarning: …`` line's message in Chinese (``caption_in_chinese``),
+    as a Chinese kernel formats it (``conversion_check._format``); every other line unchanged.
+    ``tools/translate.py`` applies it to the committed Chinese lessons' stderr."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        body, end = _split(line)
+        match = _WARNING_LINE.fullmatch(body)
+        out.append((match.group(1) + caption_in_chinese(match.group(2), folder) if match else body) + end)
+    return "".join(out)
+
+
 def label_in_chinese(text: str) -> str:
     """A control's label (a button's or slider's description, an option) as a Chinese kernel shows it: a
     ``ZH`` string, or a ``ZH`` template whose fields are themselves ``ZH`` strings ("show the {label} reference"

@@ -284,3 +284,60 @@ def test_every_error_a_reader_meets_with_their_own_model_or_data_has_chinese():
     for place, text in samples:
         missing += [f"{place}: {run}" for run in _english_runs(i18n.caption_in_chinese(text, PATHS.translations))]
     assert missing == []
+
+
+def conversion_warnings() -> list[tuple[str, str]]:
+    """(place, text) for every ``ConversionWarning`` message and part ``helpers/conversion_check.py`` writes: the
+    warned texts, each likely cause, the disagreement's ``what``, and the LiteRT Quantizer file's name."""
+    samples = []
+    for path in (ROOT / "helpers/conversion_check.py", ROOT / "helpers/low_bit/quantizer.py"):
+        place = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            values = []
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "warn" and node.args:
+                values = [node.args[0]]
+            elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "append" and \
+                    getattr(node.func.value, "id", None) == "causes":  # fmt: skip
+                values = [node.args[0]]
+            elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "what" for t in node.targets):
+                values = [node.value]
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "compared with the float" in node.value:
+                values = [node]
+            for text in (t for v in values for t in _texts(v)):
+                if " " in text.strip() and sum(ch.isalpha() for ch in text.replace("X", "").replace("Y", "")) >= 6:
+                    samples.append((f"{place}:{node.lineno}", text))
+    return samples
+
+
+def test_every_conversion_warning_has_chinese():
+    samples = conversion_warnings()
+    assert len(samples) >= 10
+    missing = []
+    for place, text in samples:
+        missing += [f"{place}: {run}" for run in _english_runs(i18n.caption_in_chinese(text, PATHS.translations))]
+    assert missing == []
+
+
+def test_a_conversion_warning_is_chinese_in_a_chinese_notebook(monkeypatch):
+    import warnings
+
+    from helpers import conversion_check
+
+    english = ("MLP int8: the .tflite and the Keras model disagree (the same class on only 37% of 300 images). "
+               "Likely causes: (1) an op overflowed in the converted model (NaN/inf only there): look for huge "
+               "activations. (2) ops fell back to TensorFlow or custom kernels (FlexConv2D), which run differently.")  # fmt: skip
+    shown = warnings.formatwarning(english, conversion_check.ConversionWarning, "x.py", 1)
+    assert shown == f"ConversionWarning: {english}\n"
+    monkeypatch.setenv("WORKBOOK_LANG", "zh-CN")
+    shown = warnings.formatwarning(english, conversion_check.ConversionWarning, "x.py", 1)
+    assert shown == ("ConversionWarning: MLP int8：.tflite 与 Keras 模型的结果不一致（300 张图像中只有 37% 给出相同的类别）。"
+                     "可能的原因：(1) 转换后的模型中有算子溢出（只有它出现 NaN/inf）：请找出特别大的激活值。 "
+                     "(2) 有算子退回到了 TensorFlow 或自定义内核（FlexConv2D），它们的计算方式不同。\n")  # fmt: skip
+
+
+@pytest.mark.parametrize("lesson", TRANSLATED)
+def test_the_committed_chinese_lesson_shows_conversion_warnings_in_chinese(lesson):
+    chinese = json.loads((PATHS.built / f"{lesson}.ipynb").read_text(encoding="utf-8"))
+    lines = [line for cell in chinese["cells"] for o in cell.get("outputs", []) if o.get("name") == "stderr"
+             for line in "".join(o["text"]).splitlines() if line.startswith("ConversionWarning: ")]  # fmt: skip
+    assert [line for line in lines if _english_runs(line.removeprefix("ConversionWarning: "))] == []

@@ -100,6 +100,9 @@ def test_only_markdown_sources_differ(lesson):
                 if x.get("output_type") == "stream" and x.get("name") == "stdout":
                     assert "".join(y["text"]) == i18n.translate_printed("".join(x["text"]), PATHS.translations)
                     x, y = dict(x, text=None), dict(y, text=None)
+                elif x.get("output_type") == "stream" and x.get("name") == "stderr":
+                    assert "".join(y["text"]) == i18n.warnings_in_chinese("".join(x["text"]), PATHS.translations)
+                    x, y = dict(x, text=None), dict(y, text=None)
                 assert x == y
             a, b = dict(a, outputs=None), dict(b, outputs=None)
         assert a == b

@@ -213,9 +213,12 @@ def _localize_prints(cell: dict, paths: Paths) -> None:
 
     setup = "helpers.setup(" in "".join(cell.get("source", ""))
     for output in cell.get("outputs", []):
-        if output.get("output_type") == "stream" and output.get("name") == "stdout":
+        if output.get("output_type") == "stream" and output.get("name") in ("stdout", "stderr"):
             text = "".join(output["text"])
-            text = i18n.localize(text) if setup else i18n.translate_printed(text, paths.translations)
+            if output["name"] == "stderr":  # the workbook's ConversionWarnings, as a Chinese kernel formats them
+                text = i18n.warnings_in_chinese(text, paths.translations)
+            else:
+                text = i18n.localize(text) if setup else i18n.translate_printed(text, paths.translations)
             output["text"] = text.splitlines(keepends=True) if isinstance(output["text"], list) else text
 
 
