@@ -30,7 +30,7 @@ from . import colab, conversion_check, data, i18n, keras_compat, measure, models
 # every explorer shares, then one package per lesson. A module imports only the core, helpers.ui and
 # its own or an earlier lesson's package (tests/test_layout_map.py fails on anything else, and on a cycle).
 PACKAGES = {
-    "ui": ("verdict", "layout", "raster", "board_plots", "board_figure", "pointable_board", "explorer", "class_board"),
+    "ui": ("verdict", "caption", "layout", "raster", "board_plots", "board_figure", "pointable_board", "explorer", "class_board"),
     "baseline": ("figures", "exercises"),  # lesson 00
     "pruning": ("sparsity", "schedule", "magnitude", "figures", "explorer", "exercises"),  # lesson 01
     "structured_pruning": ("units", "graph", "graph_rebuild", "speed", "figures", "explorer", "exercises"),  # lesson 01b

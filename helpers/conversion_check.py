@@ -17,6 +17,7 @@ measured numbers stay, and the warning says what to check.
 from __future__ import annotations
 
 import dataclasses
+import re
 import warnings
 
 import numpy as np
@@ -47,6 +48,21 @@ def _format(message, category, filename, lineno, line=None):
 
 
 warnings.formatwarning = _format
+
+#: A warning line as ``_format`` writes it: the category, then the message alone.
+_WARNING_LINE = re.compile(r"(ConversionWarning: )(.+)")
+
+
+def warnings_in_chinese(text: str, folder=None) -> str:
+    """Printed stderr ``text`` with each ``ConversionWarning: …`` line's message in Chinese
+    (``i18n.caption_in_chinese``), as ``_format`` writes it in a Chinese notebook; every other line unchanged.
+    ``tools/translate.py`` applies it to the committed Chinese lessons' stderr."""
+    out = []
+    for line in text.splitlines(keepends=True):
+        body = line.rstrip("\r\n")
+        match = _WARNING_LINE.fullmatch(body)
+        out.append((match.group(1) + i18n.caption_in_chinese(match.group(2), folder) if match else body) + line[len(body):])
+    return "".join(out)
 
 
 @dataclasses.dataclass(frozen=True)

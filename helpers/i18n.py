@@ -31,94 +31,24 @@ from .config import WorkbookConfigError
 ENGLISH, CHINESE = "en", "zh-CN"
 _ACCEPTED = {"en": ENGLISH, "en-us": ENGLISH, "en-gb": ENGLISH, "zh": CHINESE, "zh-cn": CHINESE, "zh_cn": CHINESE}
 
+#: translations/zh-CN/ui.json: the Chinese of every string helpers pass to ``t`` (``helpers.setup()``'s lines, the
+#: explorers' controls), keyed by the English; the lessons' translation files sit beside it.
+TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations" / CHINESE
+UI_FILE = "ui.json"
+
+
+def _read_strings(folder: Path = TRANSLATIONS) -> dict[str, str]:
+    """``ui.json``'s ``"strings"`` (English -> Chinese); empty when the file is missing or unreadable (every
+    string then stays English, never an error)."""
+    try:
+        strings = json.loads((folder / UI_FILE).read_text(encoding="utf-8"))["strings"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return {k: v for k, v in strings.items() if isinstance(k, str) and isinstance(v, str)} if isinstance(strings, dict) else {}
+
+
 #: Chinese for English source strings (``{name}`` fields are filled after the lookup, by the caller).
-ZH = {
-    # helpers.setup()
-    "mode: {mode} (WORKBOOK_FAST={flag})": "模式：{mode}（WORKBOOK_FAST={flag}）",
-    " - class-balanced subset, few epochs": " - 各类别均衡的子集，少量训练轮次",
-    " - all data, full training": " - 全部数据，完整训练",
-    " · seed {seed}": " · 随机种子 {seed}",
-    "data: {source}": "数据：{source}",
-    "Fashion-MNIST from {where}": "Fashion-MNIST（来源：{where}）",  # helpers.data.describe_source()
-    "the Debian package dataset-fashion-mnist": "Debian 软件包 dataset-fashion-mnist",
-    "scikit-learn digits (offline fallback: no Fashion-MNIST found, WORKBOOK_OFFLINE=1)":
-        "scikit-learn digits（离线后备数据：没有找到 Fashion-MNIST，WORKBOOK_OFFLINE=1）",
-    "Fashion-MNIST to download (none found locally), else the scikit-learn digits fallback":
-        "Fashion-MNIST 待下载（本地没有找到），下载不了时使用 scikit-learn digits 后备数据",
-    "TensorFlow's C++ log lines go to {path}, not to this notebook.": "TensorFlow 的 C++ 日志写入 {path}，不会出现在本笔记本中。",
-    # helpers/ui/explorer.py: what every explorer shares
-    "epoch {epoch}/{epochs}": "第 {epoch}/{epochs} 轮",
-    " · train accuracy {accuracy}": " · 训练准确率 {accuracy}",
-    "The run failed: {error}. Earlier points are kept; try other settings.": "运行失败：{error}。之前的点都保留着，请换一组设置再试。",
-    "Click or hover a marker on the board to read what it is.": "点击或悬停看板上的标记，查看它代表什么。",
-    # the lessons' Run buttons and busy lines (01, 01b, 02, 02b, 03)
-    "Run: prune + fine-tune": "运行：剪枝 + 微调",
-    "pruning and fine-tuning …": "正在剪枝并微调 …",
-    "Run: rebuild + fine-tune + measure": "运行：重建 + 微调 + 测量",
-    "rebuilding, fine-tuning and measuring …": "正在重建、微调并测量 …",
-    "Run: whole model": "运行：整个模型",
-    "fake-quantizing every kernel and evaluating …": "正在对每个权重核做伪量化并评估 …",
-    "Run: write + measure the file": "运行：写出文件并测量",
-    "Writing the file and measuring it…": "正在写出文件并测量…",
-    "Run: train a student": "运行：训练学生模型",
-    # the explorers' controls (01, 01b, 02, 02b, 03, 04, 05) and the full-mode reference they show
-    "full mode, precomputed": "完整模式，预先计算",
-    "Full mode, precomputed": "完整模式，预先计算",  # the reference line's heading (helpers/ui/explorer.py)
-    "show the {label} reference": "显示参照（{label}）",
-    "initial sparsity": "初始稀疏度",
-    "final sparsity": "最终稀疏度",
-    "begin step": "起始步",
-    "end step": "结束步",
-    "frequency": "剪枝频率",
-    "power": "幂次",
-    "epochs": "训练轮次",
-    "units kept: {name}": "保留单元：{name}",
-    "layer": "层",
-    "weight bits": "权重位宽",
-    "per-channel": "逐通道",
-    "per-tensor": "逐张量",
-    "symmetric": "对称",
-    "asymmetric": "非对称",
-    "mode": "模式",
-    "budget KB": "预算 KB",
-    "Allocate": "分配位宽",
-    "test image": "测试图像",
-    "temperature T": "温度 T",
-    "alpha": "alpha（软目标权重）",
-    "techniques": "技术",
-    "point": "点",
-    "size budget": "大小预算",
-    "Export best under budget": "导出预算内最佳模型",
-    "Export the picked point": "导出所选的点",
-    "Reload log": "重新读取日志",
-    "latency budget": "延迟预算",
-    "device": "设备",
-    "flash": "闪存",
-    "RAM": "内存（RAM）",
-    "re-read the results log (new int8 models get their arena measured once)": "重新读取结果日志（新的 int8 模型会测量一次张量内存池）",
-    "e.g. 20 µs": "例如 20 µs",
-    # the board (helpers/ui/pointable_board.py, combining/board_explorer.py): its picker, axes and a point's recipe
-    "(choose a point on the board)": "（在看板上选择一个点）",
-    "(none)": "（无）",
-    "gzipped size": "gzip 后大小",
-    "stored size": "存储大小",
-    "latency b=1": "延迟 b=1",
-    "{size} B gzipped": "gzip 后 {size} B",
-    "{size} B stored": "存储 {size} B",
-    "accuracy {accuracy}": "准确率 {accuracy}",
-    "latency b=1 {us} µs": "延迟 b=1 {us} µs",
-    "recipe: {recipe}": "配方：{recipe}",
-    "{label} (not your run)": "{label}（不是你的运行）",
-    "technique": "技术",
-    "lesson": "课程",
-    "from": "来源",
-    "{label} (data/precomputed/), not your run": "{label}（data/precomputed/），不是你的运行",
-    "accuracy": "准确率",
-    "exportable": "可导出",
-    "yes": "是",
-    "no (no saved .tflite)": "否（没有保存的 .tflite）",
-    "no (a reference result: run lesson 04 to make this model here)": "否（这是参照结果：运行第 04 课，在本机生成这个模型）",
-}
+ZH = _read_strings()
 
 
 def language() -> str:
@@ -199,9 +129,8 @@ def _split(line: str) -> tuple[str, str]:
 
 # ----------------------------------------------------------------------------- the lessons' printed sentences
 
-#: The translation files whose ``"prints"`` tables (English template -> Chinese template) translate what the
-#: lessons print: translations/zh-CN/README.md, "Printed sentences".
-TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations" / CHINESE
+#: The translation files (``TRANSLATIONS``) hold ``"prints"`` tables (English template -> Chinese template) that
+#: translate what the lessons print: translations/zh-CN/README.md, "Printed sentences".
 _FORMATTER = string.Formatter()
 _MIN_LETTERS = 6  # a template needs this many literal letters: "{a} {b}" alone would read every line as a sentence
 
@@ -363,22 +292,6 @@ def caption(value: str) -> str:
     """``value`` (an explorer caption, HTML) in the notebook's language: ``caption_in_chinese`` in a Chinese
     notebook, unchanged otherwise. ``helpers.ui.caption.Caption`` widgets call it on every value they are given."""
     return caption_in_chinese(value) if value and language() == CHINESE else value
-
-
-#: A warning line as ``conversion_check`` formats it: the category, then the message alone.
-_WARNING_LINE = re.compile(r"(ConversionWarning: )(.+)")
-
-
-def warnings_in_chinese(text: str, folder: Path | None = None) -> str:
-    """Printed stderr ``text`` with each ``ConversionWarning: …`` line's message in Chinese (``caption_in_chinese``),
-    as a Chinese kernel formats it (``conversion_check._format``); every other line unchanged.
-    ``tools/translate.py`` applies it to the committed Chinese lessons' stderr."""
-    out = []
-    for line in text.splitlines(keepends=True):
-        body, end = _split(line)
-        match = _WARNING_LINE.fullmatch(body)
-        out.append((match.group(1) + caption_in_chinese(match.group(2), folder) if match else body) + end)
-    return "".join(out)
 
 
 def label_in_chinese(text: str) -> str:

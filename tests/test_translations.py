@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import i18n
+from helpers import conversion_check, i18n
 
 ROOT = Path(__file__).resolve().parent.parent
 _spec = importlib.util.spec_from_file_location("translate", ROOT / "tools" / "translate.py")
@@ -101,7 +101,7 @@ def test_only_markdown_sources_differ(lesson):
                     assert "".join(y["text"]) == i18n.translate_printed("".join(x["text"]), PATHS.translations)
                     x, y = dict(x, text=None), dict(y, text=None)
                 elif x.get("output_type") == "stream" and x.get("name") == "stderr":
-                    assert "".join(y["text"]) == i18n.warnings_in_chinese("".join(x["text"]), PATHS.translations)
+                    assert "".join(y["text"]) == conversion_check.warnings_in_chinese("".join(x["text"]), PATHS.translations)
                     x, y = dict(x, text=None), dict(y, text=None)
                 assert x == y
             a, b = dict(a, outputs=None), dict(b, outputs=None)

@@ -209,14 +209,14 @@ def _localize_prints(cell: dict, paths: Paths) -> None:
     wraps stdout with the same function). Figures, tables of numbers and other outputs stay the English run's."""
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
-    from helpers import i18n  # imports TensorFlow (helpers/__init__): only when a lesson is built
+    from helpers import conversion_check, i18n  # imports TensorFlow (helpers/__init__): only when a lesson is built
 
     setup = "helpers.setup(" in "".join(cell.get("source", ""))
     for output in cell.get("outputs", []):
         if output.get("output_type") == "stream" and output.get("name") in ("stdout", "stderr"):
             text = "".join(output["text"])
             if output["name"] == "stderr":  # the workbook's ConversionWarnings, as a Chinese kernel formats them
-                text = i18n.warnings_in_chinese(text, paths.translations)
+                text = conversion_check.warnings_in_chinese(text, paths.translations)
             else:
                 text = i18n.localize(text) if setup else i18n.translate_printed(text, paths.translations)
             output["text"] = text.splitlines(keepends=True) if isinstance(output["text"], list) else text
@@ -269,8 +269,8 @@ def untranslated_prints(lesson: str, paths: Paths = Paths()) -> list[str]:
 
 
 def translated_lessons(paths: Paths = Paths()) -> list[str]:
-    """Lessons that have a translation file, sorted."""
-    return sorted(p.stem for p in paths.translations.glob("*.json"))
+    """Lessons that have a translation file, sorted (``ui.json``, the controls' strings, is not a lesson)."""
+    return sorted(p.stem for p in paths.translations.glob("*.json") if p.name != "ui.json")
 
 
 def english_lessons(paths: Paths = Paths()) -> list[str]:

@@ -380,7 +380,7 @@ def self_check_calibration(measurement) -> bool:
     if not any("scaled differently" in cause for cause in getattr(measurement, "causes", ())):
         named = "; ".join(getattr(measurement, "causes", ())) or "none recorded"
         return verdict(False, f"Agreement {measurement.agreement:.0%}, but the cause measure names is not the calibration "
-                               f"({named[:160]}): this file disagrees for another reason (a lossy grid, say). Convert "
+                               f"({named}): this file disagrees for another reason (a lossy grid, say). Convert "
                                "to int8 with calibration images scaled differently from the data.")  # fmt: skip
     return verdict(True, f"Agreement {measurement.agreement:.0%}: the int8 input range was calibrated on other values "
                           "than the model sees, and measure flagged it.")  # fmt: skip

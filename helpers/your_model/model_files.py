@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 import zipfile
 from pathlib import Path
 
@@ -166,7 +167,7 @@ def load(path, *, trust: bool = False, custom_objects: dict | None = None):
         if missing:  # trust=True looks classes up where Keras finds them: registered ones, not a class in a script
             raise ModelFileError(
                 f"{path.name} uses custom classes {', '.join(missing)}, and Keras could not find their code "
-                f"({first[:200]}). trust=True only allows classes Keras already knows (registered with "
+                f"({textwrap.shorten(first, 200, placeholder=' …')}). trust=True only allows classes Keras already knows (registered with "
                 "`keras.saving.register_keras_serializable`). Import the code that defines them (only if you trust it) "
                 f"and pass it: `helpers.your_model.model_files.load(path, custom_objects={{{missing[0]!r}: {missing[0]}}})`."
             ) from None
