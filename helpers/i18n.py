@@ -198,14 +198,12 @@ def matching_template(line: str, folder: Path | None = None) -> tuple[str, str |
 
 
 def translate_line(line: str, folder: Path | None = None) -> str | None:
-    """One printed line (no newline) in Chinese from the first template it matches whole, its fields carried
-    over as printed; None when no template matches or it is kept English. ``folder``: the translation files
-    (default ``TRANSLATIONS``)."""
-    for regex, _, chinese in _print_patterns(str(TRANSLATIONS if folder is None else folder)):
-        match = regex.fullmatch(line)
-        if match is not None:
-            return None if chinese is None else chinese.format(**match.groupdict())
-    return None
+    """One printed line (no newline) in Chinese from the first template it matches whole; None when no template
+    matches or it is kept English. A field that is itself a template's line or a list of ``ZH`` words is
+    translated too (``_field_in_chinese``: a warning's cause, a data summary inside a longer line); any other
+    field (numbers, names) is carried over as printed. ``folder``: the translation files (default
+    ``TRANSLATIONS``)."""
+    return _template_in_chinese(line, folder, 0)
 
 
 def translate_printed(text: str, folder: Path | None = None) -> str:
