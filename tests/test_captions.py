@@ -15,7 +15,7 @@ import json
 import re
 
 import pytest
-from test_translations import PATHS, ROOT, TRANSLATED, translate
+from test_translations import PATHS, ROOT, TRANSLATED, source_texts, translate
 
 from helpers import i18n
 from helpers.ui.caption import Caption
@@ -26,20 +26,6 @@ CAPTION_MODULES = sorted(
      ROOT / "helpers/combining/latency_explorer.py", ROOT / "helpers/ui/pointable_board.py"]
 )  # fmt: skip
 TAGS = re.compile(r"<[^>]+>")
-
-
-def _texts(node) -> list[str]:
-    """Every text ``node`` can evaluate to: literal parts kept, each ``{expression}`` as ``X<n>``, any other
-    computed part as ``Y`` (a conditional gives both branches)."""
-    if isinstance(node, ast.Constant) and isinstance(node.value, str):
-        return [node.value]
-    if isinstance(node, ast.JoinedStr):
-        return ["".join(str(v.value) if isinstance(v, ast.Constant) else f"X{i}" for i, v in enumerate(node.values))]
-    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-        return [a + b for a in _texts(node.left) for b in _texts(node.right)]
-    if isinstance(node, ast.IfExp):
-        return _texts(node.body) + _texts(node.orelse)
-    return ["Y"]
 
 
 def _line_nodes(node) -> list:
@@ -65,26 +51,26 @@ def caption_samples() -> list[tuple[str, str]]:
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             found: list[tuple[str, bool]] = []  # (text, escaped when shown)
             if isinstance(node, ast.FunctionDef) and node.name.endswith("_text"):
-                found += [(t, True) for r in ast.walk(node) if isinstance(r, ast.Return) and r.value for t in _texts(r.value)]
+                found += [(t, True) for r in ast.walk(node) if isinstance(r, ast.Return) and r.value for t in source_texts(r.value)]
             if isinstance(node, (ast.Assign, ast.AugAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 if any(isinstance(t, ast.Attribute) and t.attr == "value" for t in targets):
-                    found += [(t, False) for t in _texts(node.value)]
+                    found += [(t, False) for t in source_texts(node.value)]
                 if any(isinstance(t, ast.Name) and t.id in ("lines", "notes") for t in targets):
-                    found += [(t, True) for n in _line_nodes(node.value) for t in _texts(n)]
+                    found += [(t, True) for n in _line_nodes(node.value) for t in source_texts(n)]
                 if any(isinstance(t, ast.Name) and (t.id in FIELD_VARIABLES or t.id.isupper()) for t in targets):
-                    found += [(t, False) for t in _texts(node.value) if t != "Y"]
+                    found += [(t, False) for t in source_texts(node.value) if t != "Y"]
             elif isinstance(node, ast.Call):
                 name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
                 if name == "Caption" and node.args:
-                    found += [(t, False) for t in _texts(node.args[0])]
+                    found += [(t, False) for t in source_texts(node.args[0])]
                 elif name == "_message" and len(node.args) == 2:
-                    found += [(t, True) for n in _line_nodes(node.args[1]) for t in _texts(n)]
+                    found += [(t, True) for n in _line_nodes(node.args[1]) for t in source_texts(n)]
                 elif name == "append" and getattr(node.func.value, "id", None) in ("lines", "notes", "problems"):
-                    found += [(t, True) for t in _texts(node.args[0])]
+                    found += [(t, True) for t in source_texts(node.args[0])]
                 elif name == "_report_point" and len(node.args) == 3:
                     found += [(f"<b>X0</b>: accuracy X1, {html.escape(t)} — added to the board", False)
-                              for t in _texts(node.args[2])]
+                              for t in source_texts(node.args[2])]
             for text, escaped in found:
                 text = html.escape(text) if escaped else text
                 if " " in TAGS.sub("", text).strip() and sum(ch.isalpha() for ch in TAGS.sub("", text).replace("Y", "").replace("X", "")) >= 6:
@@ -131,7 +117,7 @@ def settings_messages() -> list[tuple[str, str]]:
                     values = [node.args[0]]
                 elif isinstance(node, (ast.Assign, ast.Return)) and node.value is not None:
                     values = [node.value]
-                for text in (t for v in values for t in _texts(v)):
+                for text in (t for v in values for t in source_texts(v)):
                     if " " in text and sum(ch.isalpha() for ch in text.replace("X", "").replace("Y", "")) >= 6:
                         samples.append((f"{module}:{node.lineno}", html.escape(text)))
     return samples
@@ -144,14 +130,16 @@ def _english_runs(caption_html: str) -> list[str]:
     return [run.strip() for run in runs if not CJK.search(run) and ENGLISH_WORD.search(run)]
 
 
+def _untranslated(samples: list[tuple[str, str]]) -> list[str]:
+    """"place: run" for every run of the samples' text that stays English in a Chinese notebook."""
+    return [f"{place}: {run}" for place, text in samples
+            for run in _english_runs(i18n.caption_in_chinese(text, PATHS.translations))]  # fmt: skip
+
+
 def test_every_caption_an_explorer_writes_has_chinese():
     samples = caption_samples()
     assert len(samples) >= 45
-    missing = []
-    for place, text in samples:
-        left = _english_runs(i18n.caption_in_chinese(text, PATHS.translations))
-        missing += [f"{place}: {run}" for run in left]
-    assert missing == []
+    assert _untranslated(samples) == []
 
 
 def test_every_message_for_a_nonsense_setting_has_chinese():
@@ -159,11 +147,7 @@ def test_every_message_for_a_nonsense_setting_has_chinese():
     notebook's language too: a new check needs its template in the same change."""
     samples = settings_messages()
     assert len(samples) >= 40
-    missing = []
-    for place, text in samples:
-        left = _english_runs(i18n.caption_in_chinese(text, PATHS.translations))
-        missing += [f"{place}: {run}" for run in left]
-    assert missing == []
+    assert _untranslated(samples) == []
 
 
 def test_a_caption_is_english_in_an_english_notebook_and_chinese_in_a_chinese_one(monkeypatch):
@@ -192,7 +176,7 @@ def test_a_field_that_is_itself_a_caption_is_translated_too(monkeypatch):
     assert note.startswith("<b>MLP int8</b> · quantization · gzip 后 25,000 B")
 
 
-def _widget_texts(nb: dict) -> list[tuple[str, str]]:
+def _widgetsource_texts(nb: dict) -> list[tuple[str, str]]:
     """(what, text) for every label, tooltip, placeholder and caption of the notebook's saved widget state
     (options are left out: they list results-log names, which stay as logged)."""
     states = nb["metadata"].get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
@@ -213,10 +197,10 @@ def test_the_committed_chinese_lesson_shows_its_explorers_in_chinese(lesson):
     is what a Chinese kernel shows: no label or caption left in English."""
     english = json.loads((PATHS.english / f"{lesson}.ipynb").read_text(encoding="utf-8"))
     chinese = json.loads((PATHS.built / f"{lesson}.ipynb").read_text(encoding="utf-8"))
-    left = [f"{what}: {run}" for what, text in _widget_texts(chinese) for run in _english_runs(text)]
+    left = [f"{what}: {run}" for what, text in _widgetsource_texts(chinese) for run in _english_runs(text)]
     assert left == []
-    if any(_english_runs(text) for _, text in _widget_texts(english)):
-        assert _widget_texts(chinese) != _widget_texts(english)  # the build did translate this lesson's widgets
+    if any(_english_runs(text) for _, text in _widgetsource_texts(english)):
+        assert _widgetsource_texts(chinese) != _widgetsource_texts(english)  # the build did translate this lesson's widgets
 
 
 def test_a_chinese_readers_explorers_answer_nonsense_settings_in_chinese(monkeypatch):
@@ -256,66 +240,66 @@ READER_ERROR_MODULES = sorted([*(ROOT / "helpers/your_model").glob("*.py"), ROOT
                                ROOT / "helpers/data.py"])  # fmt: skip
 
 
+def _phrase(text: str) -> bool:
+    """Text worth a template: two words or more, six letters or more besides the placeholders."""
+    return " " in text.strip() and sum(ch.isalpha() for ch in text.replace("X", "").replace("Y", "")) >= 6
+
+
+def _sample(paths, pick) -> list[tuple[str, str]]:
+    """(place, text) for every phrase the expressions ``pick(node)`` returns for the nodes of ``paths`` can be."""
+    samples = []
+    for path in paths:
+        place = path.relative_to(ROOT).as_posix()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            samples += [(f"{place}:{node.lineno}", t) for v in pick(node) for t in source_texts(v) if _phrase(t)]
+    return samples
+
+
 def reader_errors() -> list[tuple[str, str]]:
     """(place, text) for every message those modules raise (two words or more), and their fix hints (upper-case
     text constants and ``hint`` variables), which the messages carry as a field."""
-    samples = []
-    for path in READER_ERROR_MODULES:
-        place = path.relative_to(ROOT).as_posix()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            values = []
-            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
-                name = getattr(node.exc.func, "id", None) or getattr(node.exc.func, "attr", "")
-                values = [node.exc.args[0]] if name.endswith("Error") else []
-            elif isinstance(node, ast.Assign) and any(
-                isinstance(t, ast.Name) and (t.id == "hint" or t.id.endswith("_HINT")) for t in node.targets
-            ):
-                values = [node.value]
-            for text in (t for v in values for t in _texts(v)):
-                if " " in text.strip() and sum(ch.isalpha() for ch in text.replace("X", "").replace("Y", "")) >= 6:
-                    samples.append((f"{place}:{node.lineno}", text))
-    return samples
+
+    def pick(node) -> list:
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
+            name = getattr(node.exc.func, "id", None) or getattr(node.exc.func, "attr", "")
+            return [node.exc.args[0]] if name.endswith("Error") else []
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and (t.id == "hint" or t.id.endswith("_HINT"))
+                                                for t in node.targets):  # fmt: skip
+            return [node.value]
+        return []
+
+    return _sample(READER_ERROR_MODULES, pick)
 
 
 def test_every_error_a_reader_meets_with_their_own_model_or_data_has_chinese():
     samples = reader_errors()
     assert len(samples) >= 55
-    missing = []
-    for place, text in samples:
-        missing += [f"{place}: {run}" for run in _english_runs(i18n.caption_in_chinese(text, PATHS.translations))]
-    assert missing == []
+    assert _untranslated(samples) == []
 
 
 def conversion_warnings() -> list[tuple[str, str]]:
     """(place, text) for every ``ConversionWarning`` message and part ``helpers/conversion_check.py`` writes: the
     warned texts, each likely cause, the disagreement's ``what``, and the LiteRT Quantizer file's name."""
-    samples = []
-    for path in (ROOT / "helpers/conversion_check.py", ROOT / "helpers/low_bit/quantizer.py"):
-        place = path.relative_to(ROOT).as_posix()
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            values = []
-            if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "warn" and node.args:
-                values = [node.args[0]]
-            elif isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "append" and \
-                    getattr(node.func.value, "id", None) == "causes":  # fmt: skip
-                values = [node.args[0]]
-            elif isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "what" for t in node.targets):
-                values = [node.value]
-            elif isinstance(node, ast.Constant) and isinstance(node.value, str) and "compared with the float" in node.value:
-                values = [node]
-            for text in (t for v in values for t in _texts(v)):
-                if " " in text.strip() and sum(ch.isalpha() for ch in text.replace("X", "").replace("Y", "")) >= 6:
-                    samples.append((f"{place}:{node.lineno}", text))
-    return samples
+
+    def pick(node) -> list:
+        call = getattr(node, "func", None) if isinstance(node, ast.Call) else None
+        if call is not None and getattr(call, "attr", None) == "warn" and node.args:
+            return [node.args[0]]
+        if call is not None and getattr(call, "attr", None) == "append" and getattr(call.value, "id", None) == "causes":
+            return [node.args[0]]
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "what" for t in node.targets):
+            return [node.value]
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "compared with the float" in node.value:
+            return [node]
+        return []
+
+    return _sample((ROOT / "helpers/conversion_check.py", ROOT / "helpers/low_bit/quantizer.py"), pick)
 
 
 def test_every_conversion_warning_has_chinese():
     samples = conversion_warnings()
     assert len(samples) >= 10
-    missing = []
-    for place, text in samples:
-        missing += [f"{place}: {run}" for run in _english_runs(i18n.caption_in_chinese(text, PATHS.translations))]
-    assert missing == []
+    assert _untranslated(samples) == []
 
 
 def test_a_conversion_warning_is_chinese_in_a_chinese_notebook(monkeypatch):

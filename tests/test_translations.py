@@ -7,6 +7,7 @@ When this fails after an English edit: update the cell's "zh" in translations/zh
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import re
@@ -319,28 +320,31 @@ def test_the_chinese_readme_is_linked_and_lists_the_translated_lessons():
         assert (ROOT / target).exists(), f"README.zh-CN.md links to a missing {target}"
 
 
+def source_texts(node) -> list[str]:
+    """Every text the expression ``node`` (Python source, parsed) can evaluate to: literal parts kept, each
+    ``{expression}`` of an f-string as ``X<n>``, any other computed part as ``Y`` (a conditional gives both
+    branches, a ``+`` every combination). How the tests read from the source what helpers print or show."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, ast.JoinedStr):
+        return ["".join(str(v.value) if isinstance(v, ast.Constant) else f"X{i}" for i, v in enumerate(node.values))]
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        return [a + b for a in source_texts(node.left) for b in source_texts(node.right)]
+    if isinstance(node, ast.IfExp):
+        return source_texts(node.body) + source_texts(node.orelse)
+    return ["Y"]
+
+
 def _verdict_samples() -> list[tuple[str, str]]:
     """(place, line) for every exercise self-check message helpers print (``verdict(ok, message)``): the message's
     literal text with each ``{expression}`` as ``X<n>`` and each computed part as ``Y``, behind the ✗ mark. A
     message that is all computed (another message passed on) is left out: its parts are checked where written."""
-    import ast
-
-    def texts(node) -> list[str]:
-        if isinstance(node, ast.Constant):
-            return [str(node.value)]
-        if isinstance(node, ast.JoinedStr):
-            return ["".join(str(v.value) if isinstance(v, ast.Constant) else f"X{i}" for i, v in enumerate(node.values))]
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
-            return [a + b for a in texts(node.left) for b in texts(node.right)]
-        if isinstance(node, ast.IfExp):
-            return texts(node.body) + texts(node.orelse)
-        return ["Y"]
 
     samples = []
     for path in sorted((ROOT / "helpers").rglob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "verdict" and len(node.args) >= 2:
-                for text in texts(node.args[1]):
+                for text in source_texts(node.args[1]):
                     if sum(ch.isalpha() for ch in text.replace("Y", "").replace("X", "")) >= 6:
                         samples.append((f"{path.relative_to(ROOT).as_posix()}:{node.lineno}", "✗ " + text))
     return samples
