@@ -230,8 +230,9 @@ def caption_in_chinese(value: str, folder: Path | None = None) -> str:
     """An explorer caption (HTML, as set on an ``ipywidgets.HTML``) with every run of text between the
     ``_CAPTION_BREAKS`` that a "prints" template matches whole in Chinese; tags, numbers and other runs unchanged.
     The templates are the raw text (as printed or raised): a run ``html.escape`` wrote ("the lesson&#x27;s") is
-    matched unescaped and its Chinese escaped again. A run wrapped whole in ``<b>``/``<i>``/``<code>`` is read without the tag; a run that is exactly a field-free ``ZH``
-    string (the board's hint, built with ``t``) gets its ``ZH`` Chinese. A field of a matched template is
+    matched unescaped and its Chinese escaped again. A run wrapped whole in ``<b>``/``<i>``/``<code>`` is read
+    without the tag; a run that is exactly a field-free ``ZH`` string (the board's hint, built with ``t``) gets
+    its ``ZH`` Chinese. A field of a matched template is
     translated the same way when it is itself a caption ("20 labelled images per class") or a list of ``ZH``
     words ("per-channel, symmetric"), and carried over as shown otherwise (numbers, names).
     ``tools/translate.py`` applies it to the committed Chinese lessons' widget state; ``caption`` in a kernel."""
@@ -265,12 +266,18 @@ def _run_in_chinese(body: str, folder: Path | None, depth: int = 0) -> str | Non
 
 
 def _template_in_chinese(text: str, folder: Path | None, depth: int) -> str | None:
+    """``text`` from the first template it matches whole (fields through ``_field_in_chinese``); None when none
+    matches, the template keeps English, or its Chinese cannot be filled (printing must never fail:
+    tests/test_translations.py names such a template)."""
     for regex, _, chinese in _print_patterns(str(TRANSLATIONS if folder is None else folder)):
         match = regex.fullmatch(text)
         if match is not None:
             if chinese is None:
                 return None
-            return chinese.format(**{k: _field_in_chinese(v, folder, depth + 1) for k, v in match.groupdict().items()})
+            try:
+                return chinese.format(**{k: _field_in_chinese(v, folder, depth + 1) for k, v in match.groupdict().items()})
+            except (KeyError, IndexError, ValueError):
+                return None
     return None
 
 
@@ -341,10 +348,8 @@ def _install_error_messages() -> bool:
     """In an IPython kernel: the workbook's own errors (``config.WorkbookError``: a reader's model or data a
     technique cannot take, a nonsense setting) shown in Chinese (``_error_in_chinese``). Library errors stay
     English. False outside IPython."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
+    from IPython import get_ipython  # installed with Jupyter (requirements.txt)
+
     shell = get_ipython()
     if shell is None or not hasattr(shell, "set_custom_exc"):
         return False
