@@ -787,8 +787,8 @@ def test_presenting_voila(lesson, jupyter, browser):
 
 def test_presenting_a_chinese_lesson(jupyter, browser):
     """The Chinese edition presents the same way (issue 26): Voila renders notebooks/zh-CN/02_quantization.ipynb,
-    its prose is the Chinese translation, the explorer renders with Chinese control labels and Run button
-    (helpers/i18n.py: the kernel runs in zh-CN/), every control is visible and no text is cut off at a
+    its prose is the Chinese translation, the explorer renders with Chinese control labels, Run button and
+    captions (helpers/i18n.py: the kernel runs in zh-CN/), every control is visible and no text is cut off at a
     projector's 1280x720."""
     name = f"zh-CN/{PRESENT_LESSON}"
     assert (NOTEBOOKS / name).exists(), "make zh builds the Chinese lessons"
@@ -810,6 +810,9 @@ def test_presenting_a_chinese_lesson(jupyter, browser):
         assert "量化" in text, f"Voila {name}: the page shows no Chinese prose"
         run = panel.get_by_role("button", name=i18n.ZH["Run: whole model"])
         assert run.count() == 1 and run.first.is_visible(), f"Voila {name}: the explorer's Run button is not in Chinese"
+        captions = panel.inner_text()  # the full-mode reference line under the controls (helpers.ui.caption.Caption)
+        assert "完整模式" in captions and "Full mode, precomputed" not in captions and "whole model at" not in captions, \
+            f"Voila {name}: the explorer's captions are not in Chinese"  # fmt: skip
         panel.scroll_into_view_if_needed()
         _check_controls_visible(panel, f"Voila {name}")
         _check_layout(page, body, f"voila {name}", explorer=True)
