@@ -279,7 +279,8 @@ def test_every_error_a_reader_meets_with_their_own_model_or_data_has_chinese():
 
 def conversion_warnings() -> list[tuple[str, str]]:
     """(place, text) for every ``ConversionWarning`` message and part ``helpers/conversion_check.py`` writes: the
-    warned texts, each likely cause, the disagreement's ``what``, and the LiteRT Quantizer file's name."""
+    warned texts, each likely cause, the disagreement's ``what``, and the names the converters give (the LiteRT
+    Quantizer file, "int8 conversion of <model>")."""
 
     def pick(node) -> list:
         call = getattr(node, "func", None) if isinstance(node, ast.Call) else None
@@ -291,9 +292,12 @@ def conversion_warnings() -> list[tuple[str, str]]:
             return [node.value]
         if isinstance(node, ast.Constant) and isinstance(node.value, str) and "compared with the float" in node.value:
             return [node]
+        if isinstance(node, ast.JoinedStr) and any(" conversion of " in str(getattr(v, "value", "")) for v in node.values):
+            return [node]  # the name a conversion's warning starts with: "int8 conversion of small_resnet"
         return []
 
-    return _sample((ROOT / "helpers/conversion_check.py", ROOT / "helpers/low_bit/quantizer.py"), pick)
+    files = ("conversion_check.py", "low_bit/quantizer.py", "quantization/quantize.py")
+    return _sample([ROOT / "helpers" / f for f in files], pick)
 
 
 def test_every_conversion_warning_has_chinese():
