@@ -301,15 +301,11 @@ def caption(value: str) -> str:
 
 def label_in_chinese(text: str) -> str:
     """A control's label (a button's or slider's description, an option) as a Chinese kernel shows it: a
-    ``ZH`` string, or a ``ZH`` template whose fields are themselves ``ZH`` strings ("show the {label} reference"
-    with label "full mode, precomputed"); anything else unchanged."""
-    if text in ZH:
-        return ZH[text]
-    for pattern, english in _patterns():
-        match = pattern.fullmatch(text)
-        if match is not None and "{" in english:
-            return ZH[english].format(**{k: ZH.get(v, v) for k, v in match.groupdict().items()})
-    return text
+    ``ZH`` string, or ``ZH`` templates whose fields are themselves labels ("show the {label} reference" with
+    label "full mode, precomputed"); anything else unchanged."""
+    found = ZH.get(text)
+    found = _chinese_line(text) if found is None else found  # the t() strings it is made of, fields through here too
+    return text if found is None else found
 
 
 class _LineTranslator:

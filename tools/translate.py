@@ -177,6 +177,16 @@ def build_text(lesson: str, paths: Paths = Paths()) -> str:
     return _dumps(nb)
 
 
+def _helpers():
+    """``helpers.i18n`` and ``helpers.conversion_check``, imported on first use (``helpers/__init__`` imports
+    TensorFlow: only when a lesson is built or its prints are listed)."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    from helpers import conversion_check, i18n
+
+    return i18n, conversion_check
+
+
 #: The widget models whose ``value`` is a caption (HTML or plain text a reader reads).
 CAPTION_MODELS = ("HTMLModel", "HTMLMathModel", "LabelModel")
 
@@ -186,10 +196,7 @@ def _localize_widgets(nb: dict, paths: Paths) -> None:
     runs) as a Chinese kernel leaves it: controls' labels, tooltips, placeholders and options from
     ``helpers.i18n.ZH`` (``label_in_chinese``), captions from the "prints" templates (``caption_in_chinese``: the
     ``helpers.ui.caption.Caption`` widgets do the same in a reader's kernel)."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from helpers import i18n
-
+    i18n, _ = _helpers()
     states = nb.get("metadata", {}).get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
     for model in states.get("state", {}).values():
         state = model.get("state", {})
@@ -207,10 +214,7 @@ def _localize_prints(cell: dict, paths: Paths) -> None:
     its reader's own run shows: ``helpers.setup()``'s lines from ``helpers.i18n.t`` (``i18n.localize``), every
     other line a "prints" template of the translation files matches (``i18n.translate_printed``; the kernel
     wraps stdout with the same function). Figures, tables of numbers and other outputs stay the English run's."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from helpers import conversion_check, i18n  # imports TensorFlow (helpers/__init__): only when a lesson is built
-
+    i18n, conversion_check = _helpers()
     setup = "helpers.setup(" in "".join(cell.get("source", ""))
     for output in cell.get("outputs", []):
         if output.get("output_type") == "stream" and output.get("name") in ("stdout", "stderr"):
@@ -255,10 +259,7 @@ def printed_lines(nb: dict) -> list[str]:
 def untranslated_prints(lesson: str, paths: Paths = Paths()) -> list[str]:
     """The English lesson's printed sentences (``is_sentence``) that no "prints" template of the translation files
     matches, each once, in order: what a translator adds to the lesson's "prints" table."""
-    if str(ROOT) not in sys.path:
-        sys.path.insert(0, str(ROOT))
-    from helpers import i18n
-
+    i18n, _ = _helpers()
     seen, out = set(), []
     for line in printed_lines(english(lesson, paths)):
         if line in seen or not is_sentence(line) or i18n.matching_template(line, paths.translations) is not None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import html
-
 import ipywidgets as w
 
 from .. import i18n, measure, precomputed
@@ -90,12 +88,7 @@ class BitWidthExplorer(_Explorer):
 
         def report(result):
             metrics, entry = result
-            self.last_result = metrics
-            self.status.value = (
-                f"<b>{html.escape(entry.get('name', ''))}</b>: accuracy {metrics['tflite_accuracy']:.2%}, "
-                f"packed {metrics['packed_bytes']:,} B — added to the board"
-            )
-            self._draw_board(highlight=entry.get("id"))
+            self._report_point(metrics, entry, f"packed {metrics['packed_bytes']:,} B")
 
         return self._guarded_run("fake-quantizing every kernel and evaluating …", action, report)
 

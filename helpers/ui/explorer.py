@@ -165,10 +165,12 @@ class _Explorer:
         return view.problems if view else []
 
     def _report_point(self, m, entry, detail: str):
-        """After a Run that measured a model: say what it gave and put it on the board."""
+        """After a Run that measured a model: say what it gave (its name and accuracy as the results log holds
+        them in ``entry``, then ``detail``) and put it on the board."""
         self.last_result = m
         self.status.value = (
-            f"<b>{html.escape(m.name)}</b>: accuracy {m.tflite_accuracy:.2%}, {html.escape(detail)} — added to the board"
+            f"<b>{html.escape(str(entry.get('name', '')))}</b>: accuracy {_pct(entry.get('metrics') or {})}, "
+            f"{html.escape(detail)} — added to the board"
         )  # a Caption: in a Chinese notebook the whole line comes from its template
         self._draw_board(highlight=entry.get("id"))
 

@@ -24,15 +24,7 @@ import ipywidgets as w
 from .. import i18n, precomputed
 from . import board_figure, board_plots
 
-_HINT_TEXT = "Click or hover a marker on the board to read what it is."
-HINT = f"<span style='color:#78909c'>{_HINT_TEXT}</span>"
-
-
-def hint() -> str:
-    """``HINT`` in the notebook's language (helpers/i18n.py)."""
-    return f"<span style='color:#78909c'>{html.escape(i18n.t(_HINT_TEXT))}</span>"
-
-
+HINT = "<span style='color:#78909c'>Click or hover a marker on the board to read what it is.</span>"
 PICK_RADIUS_PX = 14  # in the PNG's pixels: a marker is ~7 px across; a click this near picks it
 PICKER_HINT = ("<span style='color:#78909c'>Clicks on the board cannot be read here (Colab's widget front end, "
                "or no ipyevents): choose a marker in the list under the board to read what it is.</span>")  # fmt: skip
@@ -91,8 +83,9 @@ class PointableBoard:
 
     @property
     def hint(self) -> str:
-        """What to do with the board, in the notebook's language: click or hover, or the list where clicks cannot be read."""
-        return hint() if self._readable else PICKER_HINT  # shown in a Caption: Chinese from its template
+        """What to do with the board: click or hover, or the list where clicks cannot be read (English HTML: the
+        explorer shows it in a ``Caption``, which gives it the notebook's language)."""
+        return HINT if self._readable else PICKER_HINT
 
     def draw(self, entries, highlight=(), size_key="tflite_gz", title="", reference=()):
         """Redraw the board (one ``BoardFigure``, redrawn in place) and remember where each marker
