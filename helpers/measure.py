@@ -7,7 +7,8 @@
   ``tf.lite.Interpreter`` is deprecated), which runs the very .tflite file you would ship.
 * latency: the LiteRT interpreter's median over many runs, one image at a time and in
   batches of 256, including setting the input and reading the output. Never time Keras'
-  ``predict`` on one image: its per-call overhead (~60 ms) swamps the model.
+  ``predict`` on one image: its per-call overhead (~60 ms) swamps the model. A speed-up a lesson
+  asserts is timed side by side (``tflite_speedup``), not from two latencies taken apart.
 """
 
 from __future__ import annotations
@@ -176,6 +177,31 @@ def keras_accuracy(model, x: np.ndarray, y: np.ndarray) -> float:
     return accuracy(keras_predict(model, x), y)
 
 
+def _timer(tflite: bytes, x: np.ndarray, batch: int, threads: int | None):
+    """A function ``time(runs) -> median seconds`` of ``runs`` calls (set input + invoke + read
+    output) of ``tflite`` on a batch of ``batch`` images from ``x``."""
+    fixed = litert_run.fixed_batch(tflite)
+    if fixed is not None and fixed != batch:
+        raise keras_compat.ModelError(f"This .tflite takes batches of {fixed} only (fixed in the file); time it at batch={fixed}.")
+    x = _as_model_input(tflite, x[:batch])
+    sample = np.resize(x, (batch, *x.shape[1:]))
+    interp = _ready(tflite, sample.shape, threads)
+    inp, out = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
+    ready = _quantize_input(sample, interp.get_input_details()[0])
+
+    def median_of(runs: int) -> float:
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            interp.set_tensor(inp, ready)
+            interp.invoke()
+            interp.get_tensor(out)
+            times.append(time.perf_counter() - start)
+        return statistics.median(times)
+
+    return median_of
+
+
 def tflite_latency(
     tflite: bytes,
     x: np.ndarray,
@@ -184,26 +210,37 @@ def tflite_latency(
     warmup: int = 10,
     threads: int | None = LATENCY_THREADS,
 ) -> float:
-    """Median seconds per call (set input + invoke + read output) over ``runs`` calls."""
+    """Median seconds per call (set input + invoke + read output) over ``runs`` calls, after
+    ``warmup`` calls. ``ValueError`` for ``runs`` < 1; ``ModelError`` for a file whose batch is
+    fixed at another size."""
     if runs < 1:
         raise ValueError(f"runs must be at least 1, got {runs}")
-    fixed = litert_run.fixed_batch(tflite)
-    if fixed is not None and fixed != batch:
-        raise keras_compat.ModelError(f"This .tflite takes batches of {fixed} only (fixed in the file); time it at batch={fixed}.")
-    x = _as_model_input(tflite, x[:batch])
-    sample = np.resize(x, (batch, *x.shape[1:]))
-    interp = _ready(tflite, sample.shape, threads)
-    inp, out = interp.get_input_details()[0], interp.get_output_details()[0]
-    ready = _quantize_input(sample, inp)
-    times = []
-    for i in range(warmup + runs):
-        start = time.perf_counter()
-        interp.set_tensor(inp["index"], ready)
-        interp.invoke()
-        interp.get_tensor(out["index"])
-        if i >= warmup:
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    median_of = _timer(tflite, x, batch, threads)
+    if warmup:
+        median_of(warmup)
+    return median_of(runs)
+
+
+def tflite_speedup(reference: bytes, candidate: bytes, x: np.ndarray, blocks: int = 9, runs: int = 100,
+                   threads: int | None = LATENCY_THREADS) -> float:  # fmt: skip
+    """How many times faster ``candidate`` answers one image than ``reference``, timed side by side.
+
+    Two latencies taken minutes apart also compare the machine with itself: on a shared 2-core
+    machine a neighbour can slow every call by 1.5x for a while (seen in CI: the same widths timed
+    2.3 and then 3.9 µs a minute later). Here the two files are timed in turn, ``blocks`` times,
+    each block the median of ``runs`` calls of each file in the order ABBA; the result is the
+    median over blocks of reference time / candidate time, so a slowdown that lasts longer than a
+    block divides out. ``ValueError`` for fewer than one block or run.
+    """
+    if blocks < 1 or runs < 1:
+        raise ValueError(f"blocks and runs must be at least 1, got blocks={blocks}, runs={runs}")
+    ref, cand = _timer(reference, x, 1, threads), _timer(candidate, x, 1, threads)
+    ref(10), cand(10)  # warm-up: the first calls allocate
+    ratios = []
+    for _ in range(blocks):
+        a1, b1, b2, a2 = ref(runs), cand(runs), cand(runs), ref(runs)
+        ratios.append((a1 + a2) / (b1 + b2))
+    return statistics.median(ratios)
 
 
 # ----------------------------------------------------------------------------- the record

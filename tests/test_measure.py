@@ -200,6 +200,54 @@ def test_tflite_latency_rejects_no_runs(float_tflite, task, runs):
     assert "runs must be at least 1" in str(info.value) and str(runs) in str(info.value)
 
 
+@pytest.fixture(scope="module")
+def slow_and_fast(task):
+    """A 784-1024-1024-10 MLP (~1.8 M MACs) and a 784-4-10 one (~3 k): far apart in time."""
+    blobs = []
+    for hidden in ((1024, 1024), (4,)):
+        model = keras.Sequential([keras.Input((28, 28)), keras.layers.Flatten(),
+                                  *[keras.layers.Dense(h, activation="relu") for h in hidden], keras.layers.Dense(10)])  # fmt: skip
+        blobs.append(measure.to_tflite(model))
+    return blobs
+
+
+def test_tflite_speedup_orders_the_files_and_finds_one_file_as_fast_as_itself(slow_and_fast, task):
+    slow, fast = slow_and_fast
+    x = task[1]
+    assert measure.tflite_speedup(slow, fast, x, blocks=3, runs=20) > 3
+    assert measure.tflite_speedup(fast, slow, x, blocks=3, runs=20) < 1 / 3
+    assert 0.8 < measure.tflite_speedup(slow, slow, x, blocks=3, runs=20) < 1.25
+
+
+def test_tflite_speedup_divides_out_a_slowdown_that_latencies_taken_apart_do_not(slow_and_fast, task, monkeypatch):
+    """The machine 'slows down' 3x half-way (the clock runs 3x fast): two latencies taken apart
+    are off by about 3x, the side-by-side ratio is not."""
+    slow, fast = slow_and_fast
+    x = task[1]
+    true = measure.tflite_speedup(slow, fast, x, blocks=3, runs=20)
+    real, calls, switch = measure.time.perf_counter, [0], [None]
+
+    def clock():
+        calls[0] += 1
+        now = real()
+        if calls[0] > 200 and switch[0] is None:  # after the first latency (100 runs, 2 calls each)
+            switch[0] = now
+        return now if switch[0] is None else switch[0] + 3 * (now - switch[0])
+
+    monkeypatch.setattr(measure.time, "perf_counter", clock)
+    apart = measure.tflite_latency(slow, x, runs=100, warmup=0) / measure.tflite_latency(fast, x, runs=100, warmup=0)
+    assert apart < true / 2, "the fake slowdown hit the second latency only"
+    calls[0], switch[0] = 0, None
+    paired = measure.tflite_speedup(slow, fast, x, blocks=5, runs=20)  # the slowdown starts in block 2 of 5
+    assert true / 1.5 < paired < true * 1.5
+
+
+@pytest.mark.parametrize("blocks, runs", [(0, 10), (3, 0)])
+def test_tflite_speedup_rejects_no_blocks_or_runs(float_tflite, task, blocks, runs):
+    with pytest.raises(ValueError, match="must be at least 1"):
+        measure.tflite_speedup(float_tflite, float_tflite, task[1], blocks=blocks, runs=runs)
+
+
 # ----------------------------------------------------------------------------- the record
 
 
