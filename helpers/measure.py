@@ -186,8 +186,8 @@ def _timer(tflite: bytes, x: np.ndarray, batch: int, threads: int | None):
     x = _as_model_input(tflite, x[:batch])
     sample = np.resize(x, (batch, *x.shape[1:]))
     interp = _ready(tflite, sample.shape, threads)
-    inp, out = interp.get_input_details()[0]["index"], interp.get_output_details()[0]["index"]
-    ready = _quantize_input(sample, interp.get_input_details()[0])
+    detail = interp.get_input_details()[0]
+    inp, out, ready = detail["index"], interp.get_output_details()[0]["index"], _quantize_input(sample, detail)
 
     def median_of(runs: int) -> float:
         times = []
